@@ -1,0 +1,3 @@
+from vr2.cli.main import main
+
+main()

@@ -1,0 +1,59 @@
+"""vr2's own components, registered through the same hooks as any third-party plugin."""
+
+from __future__ import annotations
+
+from vr2.plugins import hookimpl
+
+
+def _rule_extractor(judge=None):
+    from vr2.claims import RuleExtractor
+
+    return RuleExtractor()
+
+
+def _llm_extractor(judge=None):
+    from vr2.judge import LLMExtractor, client_for
+
+    return LLMExtractor(client_for(judge))
+
+
+def _minilm(model: str | None = None, **options):
+    from vr2.embedding import SentenceTransformerEmbedder, minilm_path
+
+    return SentenceTransformerEmbedder(model or minilm_path(), name="minilm", **options)
+
+
+def _sentence_transformers(model: str | None = None, **options):
+    from vr2.embedding import SentenceTransformerEmbedder
+    from vr2.errors import Vr2Error
+
+    if not model:
+        raise Vr2Error("embedder 'sentence-transformers' needs a model folder (tar.embedder_model)")
+    return SentenceTransformerEmbedder(model, **options)
+
+
+def _rule_consistency(judge=None):
+    from vr2.consistency import RuleConsistency
+
+    return RuleConsistency()
+
+
+def _llm_consistency(judge=None):
+    from vr2.judge import LLMConsistency, client_for
+
+    return LLMConsistency(client_for(judge))
+
+
+@hookimpl
+def vr2_claim_extractors():
+    return {"rule": _rule_extractor, "llm": _llm_extractor}
+
+
+@hookimpl
+def vr2_embedders():
+    return {"minilm": _minilm, "sentence-transformers": _sentence_transformers}
+
+
+@hookimpl
+def vr2_consistency_checkers():
+    return {"rule": _rule_consistency, "llm": _llm_consistency}

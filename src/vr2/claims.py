@@ -1,0 +1,210 @@
+"""Claims: (time interval, sentence) pairs that a reasoning trace or a reference makes.
+
+Prediction claims come from the reasoning text (`RuleExtractor`, the default extractor; others
+are plugins with the same `name` / `extract(think)` interface); reference claims come from a
+sample's `temporal_grounding` (`reference_claims`). TAR matches the two (DESIGN.md §2).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from bisect import bisect_left, bisect_right
+from dataclasses import asdict, dataclass
+
+from vr2.errors import Vr2Error
+from vr2.timestamps import TimeMention, find_times, parse_time_key
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One timed statement. A point in time has start == end. Seconds as floats."""
+
+    start: float
+    end: float
+    text: str
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+# --- the rule-based extractor --------------------------------------------------------------
+#
+# Clauses. The reasoning is cut into sentences at '.', '!' or '?' followed by white space and
+# not by a lower-case letter (so "e.g. the" and "3.5s" stay whole), at ';' and at line breaks,
+# never inside a time phrase. A sentence is further cut at a join (", and", ", then",
+# "and then", ", while", ", but", ", after which", ", followed by", ...) only when the pieces
+# on both sides each have their own time mention and their own words: "At 00:05 he sits, and
+# at 00:09 he stands" gives two clauses, but "At 00:05, 00:07 and 00:09 the light flashes"
+# stays one (three claims, one text). A claim's text is its clause with every time phrase, the
+# prepositions left dangling before it ("at", "around", "from", "between", "by", ...), a
+# leading connective ("then", "and") and stray punctuation removed. A mention whose clause has
+# no words left still gives a claim (with empty text): it cites a time, so TAR counts it.
+
+# Look-behinds stop each scan from restarting inside a run of the same characters, which keeps
+# these linear on adversarial text.
+_SENTENCE_END = re.compile(r"(?<![.!?])[.!?]++[\"')\]]*+(?=\s+(?![\sa-z])|$)|;|\n")
+_JOIN = re.compile(
+    r",\s*(?:and\s+then|and|then|but|while|whereas|after\s+which|followed\s+by|after\s+that"
+    r"|and\s+finally|finally)\b|(?<!\s)\s+(?:and\s+then|then)\b",
+    re.IGNORECASE,
+)
+_DANGLING = re.compile(
+    r"(?:\b(?:at|around|about|approximately|approx\.?|roughly|nearly|near|by|from|between|until"
+    r"|till|after|before|since|during|in|on|within|circa|just|right|exactly|precisely|starting"
+    r"|beginning|ending|timestamp|time|to)\s*|[~@]\s*|\bt\s*=\s*)+$",
+    re.IGNORECASE,
+)
+_LIST_JOIN = re.compile(r"[\s,]*(?:(?:and|or|&)\b[\s,]*)?", re.IGNORECASE)
+_DANGLING_WINDOW = 80  # characters before a mention searched for its preposition
+_TRAILING = re.compile(r"\s*(?:into\s+(?:the\s+)?(?:video|clip)\b|in\b(?=\s*[,.;:!?)]|\s*$))",
+                       re.IGNORECASE)
+_LEADING_JOIN = re.compile(r"^(?:(?:and|then|so|but|while|whereas|also|finally|next|after\s+that)\b"
+                           r"[\s,]*)+", re.IGNORECASE)
+_EDGE_PUNCT = " \t\r\n,;:.!?-–—*•"
+_LETTER = re.compile(r"[^\W\d_]")
+
+
+class _Mentions:
+    """The mentions of one text, sorted and non-overlapping, with fast position look-ups."""
+
+    def __init__(self, mentions: list[TimeMention]):
+        self.items = mentions
+        self.starts = [m.char_start for m in mentions]
+
+    def inside(self, pos: int) -> bool:
+        i = bisect_right(self.starts, pos) - 1
+        return i >= 0 and pos < self.items[i].char_end
+
+    def within(self, span: tuple[int, int]) -> list[TimeMention]:
+        lo = bisect_left(self.starts, span[0])
+        hi = bisect_left(self.starts, span[1])
+        return [m for m in self.items[lo:hi] if m.char_end <= span[1]]
+
+
+def _cut_times(text: str, start: int, end: int, mentions: list[TimeMention]) -> str:
+    """text[start:end] with each mention, its dangling preposition and a trailing 'in' removed."""
+    out, pos = [], start
+    for m in mentions:
+        cut = m.char_start
+        dangling = _DANGLING.search(text, max(pos, cut - _DANGLING_WINDOW), cut)
+        if dangling:
+            cut = dangling.start()
+        if not (out and _LIST_JOIN.fullmatch(text, pos, cut)):  # "at 00:05 and 00:09"
+            out.append(text[pos:cut])
+        out.append(" ")
+        after = _TRAILING.match(text, m.char_end, end)
+        pos = after.end() if after else m.char_end
+    out.append(text[pos:end])
+    return "".join(out)
+
+
+def _tidy(text: str) -> str:
+    text = re.sub(r"\s+", " ", text)
+    text = re.sub(r"\( ?\)|\[ ?\]", " ", text)
+    text = re.sub(r" ?([,.;:!?)\]])", r"\1", text)
+    text = re.sub(r"([(\[]) ", r"\1", text)
+    text = re.sub(r"([,;:])(?: ?[,;:])+", r"\1", text)
+    text = text.strip(_EDGE_PUNCT)
+    return _LEADING_JOIN.sub("", text).strip(_EDGE_PUNCT)
+
+
+def _clause_text(think: str, span: tuple[int, int], mentions: _Mentions) -> str:
+    return _tidy(_cut_times(think, span[0], span[1], mentions.within(span)))
+
+
+def _sentences(think: str, mentions: _Mentions) -> list[tuple[int, int]]:
+    cuts = [m.end() for m in _SENTENCE_END.finditer(think) if not mentions.inside(m.start())]
+    bounds = [0, *cuts, len(think)]
+    return [(a, b) for a, b in zip(bounds, bounds[1:]) if b > a]
+
+
+def _complete(think: str, span: tuple[int, int], mentions: _Mentions) -> bool:
+    """A piece that can stand as a clause: it has a time mention and words of its own."""
+    return bool(mentions.within(span)) and bool(_LETTER.search(_clause_text(think, span, mentions)))
+
+
+def _clauses(think: str, sentence: tuple[int, int], mentions: _Mentions) -> list[tuple[int, int]]:
+    start, end = sentence
+    cuts = [m.start() for m in _JOIN.finditer(think, start, end) if not mentions.inside(m.start())]
+    pieces = list(zip([start, *cuts], [*cuts, end]))
+    groups = [pieces[0]]
+    for piece in pieces[1:]:
+        # the piece first: it is short, the group may have grown long
+        if _complete(think, piece, mentions) and _complete(think, groups[-1], mentions):
+            groups.append(piece)
+        else:
+            groups[-1] = (groups[-1][0], piece[1])
+    return groups
+
+
+def _clause_spans(think: str, mentions: _Mentions) -> list[tuple[int, int]]:
+    spans = []
+    for sentence in _sentences(think, mentions):
+        if mentions.within(sentence):
+            spans.extend(_clauses(think, sentence, mentions))
+    return spans
+
+
+class RuleExtractor:
+    """The built-in deterministic claim extractor: every time mention with its clause."""
+
+    name = "rule"
+
+    def extract(self, think: str) -> list[Claim]:
+        """Claims in order of appearance; [] for text without times. Never raises on a str."""
+        if not isinstance(think, str):
+            return []
+        mentions = _Mentions(find_times(think))
+        claims = []
+        for span in _clause_spans(think, mentions):
+            text = _clause_text(think, span, mentions)
+            claims.extend(Claim(m.start, m.end, text) for m in mentions.within(span))
+        return claims
+
+
+def extract_claims(think: str) -> list[Claim]:
+    """Shortcut for `RuleExtractor().extract(think)`."""
+    return RuleExtractor().extract(think)
+
+
+# --- reference claims ----------------------------------------------------------------------
+
+def _short(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _grounding_dict(temporal_grounding: dict | str, source: str) -> dict:
+    if isinstance(temporal_grounding, str):
+        try:
+            temporal_grounding = json.loads(temporal_grounding)
+        except json.JSONDecodeError as exc:
+            raise Vr2Error(f"{source}: temporal_grounding is not valid JSON ({exc.msg} at "
+                           f"character {exc.pos})") from None
+    if not isinstance(temporal_grounding, dict):
+        raise Vr2Error(f"{source}: temporal_grounding must be an object {{timestamp: sentence}}, "
+                       f"got {type(temporal_grounding).__name__}")
+    return temporal_grounding
+
+
+def reference_claims(temporal_grounding: dict | str, source: str = "reference") -> list[Claim]:
+    """Claims from a sample's `temporal_grounding` ({timestamp: sentence} or its JSON text),
+    sorted by time. Keys: "MM:SS", "HH:MM:SS" or a range "MM:SS-MM:SS" (see
+    `vr2.timestamps.parse_time_key`). Bad input raises `Vr2Error` naming `source`."""
+    claims = []
+    for key, sentence in _grounding_dict(temporal_grounding, source).items():
+        interval = parse_time_key(key) if isinstance(key, str) else None
+        if interval is None:
+            raise Vr2Error(f"{source}: temporal_grounding key {_short(key)} is not a time "
+                           "(expected MM:SS, HH:MM:SS or MM:SS-MM:SS)")
+        if not isinstance(sentence, str):
+            raise Vr2Error(f"{source}: temporal_grounding[{_short(key)}] must be a sentence "
+                           f"(string), got {type(sentence).__name__} {_short(sentence)}")
+        claims.append(Claim(interval[0], interval[1], sentence.strip()))
+    return sorted(claims, key=lambda c: (c.start, c.end))
+
+
+def claims_to_dicts(claims: list[Claim]) -> list[dict]:
+    """Plain dicts ({start, end, text}) for JSON output."""
+    return [c.to_dict() for c in claims]

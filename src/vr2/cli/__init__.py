@@ -1,0 +1,1 @@
+"""The `vr2` command line. Each subcommand module only parses arguments and calls the library."""

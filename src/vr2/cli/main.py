@@ -1,0 +1,39 @@
+"""`vr2`: the entry point. Subcommands live one per module next to this file."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from vr2.cli import plugins as plugins_cmd
+from vr2.cli import recipe as recipe_cmd
+from vr2.cli import score as score_cmd
+from vr2.errors import Vr2Error
+
+app = typer.Typer(
+    name="vr2",
+    help="Train and audit grounded video reasoning (Video-R2: TAR, TAC, VAS).",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="rich",
+)
+app.command("score")(score_cmd.score)
+app.command("plugins")(plugins_cmd.plugins)
+app.add_typer(recipe_cmd.app, name="recipe")
+
+
+def main() -> None:
+    """Run the CLI; a Vr2Error becomes one line on stderr and exit code 2, no traceback."""
+    try:
+        app()
+    except Vr2Error as exc:
+        print(f"vr2: error: {exc}", file=sys.stderr)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        print("vr2: interrupted", file=sys.stderr)
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

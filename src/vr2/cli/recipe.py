@@ -1,0 +1,29 @@
+"""`vr2 recipe validate|show`: check recipes and print the settings they resolve to."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from vr2.cli.options import SetOption
+
+app = typer.Typer(help="Check and show TOML recipes.", no_args_is_help=True)
+
+
+@app.command("validate")
+def validate(files: list[Path] = typer.Argument(..., help="Recipe files.")) -> None:
+    """Parse and validate each recipe; exit 2 on the first bad one."""
+    from vr2.config import load_recipe
+
+    for path in files:
+        load_recipe(path)
+        typer.echo(f"ok  {path}")
+
+
+@app.command("show")
+def show(file: Path = typer.Argument(..., help="Recipe file."), sets: list[str] = SetOption) -> None:
+    """Print every setting the recipe resolves to (defaults, extends and overrides applied)."""
+    from vr2.config import dump_toml, load_recipe
+
+    typer.echo(dump_toml(load_recipe(file, sets)))

@@ -1,0 +1,76 @@
+"""`vr2 score TRACE --ref REF`: TAR, TAC, format and rewards for reasoning traces."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from vr2.cli.options import RecipeOption, SetOption, load
+from vr2.errors import Vr2Error
+
+
+def score(
+    trace: Path = typer.Argument(..., help="Trace: JSON {completion, question?, options?}, a text "
+                                 "file with the completion, or a .jsonl batch (one trace + reference per line)."),
+    ref: Optional[Path] = typer.Option(None, "--ref", help="Reference: JSON {temporal_grounding, answer?, "
+                                       "answer_type?, options?} or a bare {timestamp: sentence} object."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object instead of tables."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Batch mode: results JSONL "
+                                       "(default: <trace>.scores.jsonl)."),
+    resume: bool = typer.Option(False, "--resume", help="Batch mode: continue an interrupted run."),
+    force: bool = typer.Option(False, "--force", help="Batch mode: overwrite an existing results file."),
+    buffer_seconds: Optional[float] = typer.Option(None, "--buffer-seconds", help="Temporal buffer (default 2)."),
+    tau: Optional[float] = typer.Option(None, "--tau", help="Semantic similarity threshold (default 0.75)."),
+    no_gate: bool = typer.Option(False, "--no-gate", help="Do not gate TAR on think-answer consistency."),
+    matching: Optional[str] = typer.Option(None, "--matching", help="optimal (default) or greedy (official)."),
+    w_accuracy: Optional[float] = typer.Option(None, "--w-accuracy", help="Weight of the accuracy reward."),
+    w_format: Optional[float] = typer.Option(None, "--w-format", help="Weight of the format reward."),
+    w_tar: Optional[float] = typer.Option(None, "--w-tar", help="Weight of TAR."),
+    extractor: Optional[str] = typer.Option(None, "--extractor", help="Claim extractor plugin (default rule)."),
+    embedder: Optional[str] = typer.Option(None, "--embedder", help="Embedder plugin (default minilm)."),
+    recipe: Optional[Path] = RecipeOption,
+    sets: list[str] = SetOption,
+) -> None:
+    """Score reasoning traces: claims, TAR (precision/recall/F1), gate, TAC, format and rewards."""
+    from vr2 import display, scoring
+    from vr2.rewards import build_tar_reward
+
+    config = load(recipe, sets, {
+        "tar.buffer_seconds": buffer_seconds, "tar.tau": tau, "tar.gate": False if no_gate else None,
+        "tar.matching": matching, "tar.extractor": extractor, "tar.embedder": embedder,
+        "rewards.accuracy": w_accuracy, "rewards.format": w_format, "rewards.tar": w_tar,
+    })
+    if trace.suffix.lower() == ".jsonl":
+        if ref is not None:
+            raise Vr2Error(f"{trace}: a .jsonl batch carries its references per line; drop --ref")
+        out = out or trace.with_name(trace.stem + ".scores.jsonl")
+        _check_out(out, trace, resume, force)
+        tar = build_tar_reward(config.tar, config.judge)
+        report = display.run_batch(trace, out, tar, scoring.weights_of(config), resume=resume)
+        summary = scoring.summarize(report.results, len(report.bad_lines))
+        display.print_batch(report, summary, out, trace, as_json=as_json)
+        return
+    if ref is None:
+        raise Vr2Error(f"{trace}: --ref REF is required for a single trace")
+    record = {**scoring.load_reference(ref), **_without_none(scoring.load_trace(trace))}
+    item = scoring.make_input(record, str(trace))
+    tar = build_tar_reward(config.tar, config.judge)
+    result = scoring.score_inputs([item], tar, scoring.weights_of(config))[0]
+    if as_json:
+        typer.echo(json.dumps(result, indent=2))
+    else:
+        display.print_score(result, item, config)
+
+
+def _without_none(record: dict) -> dict:
+    return {k: v for k, v in record.items() if v is not None}
+
+
+def _check_out(out: Path, trace: Path, resume: bool, force: bool) -> None:
+    if out.resolve() == trace.resolve():
+        raise Vr2Error(f"{out}: the results file would overwrite the input")
+    if out.exists() and not (resume or force):
+        raise Vr2Error(f"{out}: already exists; pass --resume to continue it or --force to overwrite")

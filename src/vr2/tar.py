@@ -1,0 +1,82 @@
+"""Temporal Alignment Reward (TAR, DESIGN.md §2): how many timed claims of a reasoning trace
+line up, in time and in meaning, with the reference grounding.
+
+`TarScorer.score_batch` is the one implementation used by training rewards, `vr2 score`,
+`vr2 eval` and `vr2 explain`. It embeds every distinct sentence of the whole batch in one call
+(GRPO scores 8 completions against the same references) and then matches each sample.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Sequence
+
+import numpy as np
+
+from vr2.claims import Claim
+from vr2.matching import Match, match_claims
+
+
+@dataclass
+class TarResult:
+    pred_claims: list[Claim]
+    ref_claims: list[Claim]
+    matches: list[Match] = field(default_factory=list)
+
+    @property
+    def precision(self) -> float:
+        """The paper's TAR: matched / predicted claims (0 without claims on either side)."""
+        if not self.pred_claims or not self.ref_claims:
+            return 0.0
+        return len(self.matches) / len(self.pred_claims)
+
+    @property
+    def recall(self) -> float:
+        if not self.pred_claims or not self.ref_claims:
+            return 0.0
+        return len(self.matches) / len(self.ref_claims)
+
+    @property
+    def f1(self) -> float:
+        p, r = self.precision, self.recall
+        return 0.0 if p + r == 0 else 2 * p * r / (p + r)
+
+
+@dataclass
+class TarSettings:
+    buffer_seconds: float = 2.0
+    tau: float = 0.75
+    matching: str = "optimal"
+
+
+class TarScorer:
+    """Scores predicted claims against reference claims with one embedder."""
+
+    def __init__(self, embedder, settings: TarSettings | None = None):
+        self.embedder = embedder
+        self.settings = settings or TarSettings()
+
+    def score(self, pred: Sequence[Claim], ref: Sequence[Claim]) -> TarResult:
+        return self.score_batch([(pred, ref)])[0]
+
+    def score_batch(self, pairs: Sequence[tuple[Sequence[Claim], Sequence[Claim]]]) -> list[TarResult]:
+        vectors = self._embed_all(pairs)
+        return [self._score_one(list(p), list(r), vectors) for p, r in pairs]
+
+    def _embed_all(self, pairs) -> dict[str, np.ndarray]:
+        # Only samples with claims on both sides need similarities.
+        texts = [c.text for p, r in pairs if p and r for c in (*p, *r)]
+        unique = list(dict.fromkeys(texts))
+        if not unique:
+            return {}
+        return dict(zip(unique, self.embedder.encode(unique)))
+
+    def _score_one(self, pred: list[Claim], ref: list[Claim], vectors) -> TarResult:
+        if not pred or not ref:
+            return TarResult(pred, ref)
+        p = np.stack([vectors[c.text] for c in pred])
+        r = np.stack([vectors[c.text] for c in ref])
+        s = self.settings
+        matches = match_claims(pred, ref, p @ r.T, buffer_seconds=s.buffer_seconds,
+                               tau=s.tau, method=s.matching)
+        return TarResult(pred, ref, matches)

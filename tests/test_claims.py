@@ -1,0 +1,187 @@
+"""Tests for vr2.claims: the rule-based extractor's clauses and texts, reference loading and its
+errors, and property tests (never raises, claims follow the time mentions)."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from vr2.claims import Claim, RuleExtractor, claims_to_dicts, extract_claims, reference_claims
+from vr2.errors import Vr2Error
+from vr2.timestamps import find_times
+
+TRACE = ("At 00:05, a man enters the kitchen. Between 00:12 and 00:18 he chops onions; then "
+         "at 0:25 he turns on the stove. Around the 40-second mark the pan smokes. "
+         "So the answer is B.")
+
+
+def triples(text: str) -> list[tuple[float, float, str]]:
+    return [(c.start, c.end, c.text) for c in RuleExtractor().extract(text)]
+
+
+def test_realistic_trace():
+    assert triples(TRACE) == [
+        (5, 5, "a man enters the kitchen"),
+        (12, 18, "he chops onions"),
+        (25, 25, "he turns on the stove"),
+        (40, 40, "the pan smokes"),
+    ]
+
+
+def test_plugin_interface():
+    extractor = RuleExtractor()
+    assert extractor.name == "rule"
+    assert all(isinstance(c, Claim) for c in extractor.extract(TRACE))
+    assert extract_claims(TRACE) == extractor.extract(TRACE)
+
+
+@pytest.mark.parametrize("text", ["", "So the answer is B.", "There are 2 people and 3.5 cats.",
+                                  "The 1990s film has a 16:9 frame."])
+def test_no_times_no_claims(text):
+    assert RuleExtractor().extract(text) == []
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("At 01:45 the screen reads 23,666 transactions/sec.",
+     [(105, 105, "the screen reads 23,666 transactions/sec")]),
+    ("The man waves at 00:07.", [(7, 7, "The man waves")]),
+    ("[00:12] The dog barks.", [(12, 12, "The dog barks")]),
+    ("The dog barks (0:05 - 0:09).", [(5, 9, "The dog barks")]),
+    ("From 12s to 18s the dog runs.", [(12, 18, "the dog runs")]),
+    ("At around 16 seconds the cat jumps.", [(16, 16, "the cat jumps")]),
+    ("At 16 seconds in, the cat jumps.", [(16, 16, "the cat jumps")]),
+    ("By 1m05s the race is over.", [(65, 65, "the race is over")]),
+    ("At timestamp 00:30, the sign is visible.", [(30, 30, "the sign is visible")]),
+    ("The man, at 1:10, waves.", [(70, 70, "The man, waves")]),
+    ("- 00:03: a bird lands", [(3, 3, "a bird lands")]),
+])
+def test_clause_text(text, expected):
+    assert triples(text) == expected
+
+
+def test_two_mentions_in_one_clause_share_the_text():
+    assert triples("The light flashes at 00:05 and 00:09.") == [
+        (5, 5, "The light flashes"), (9, 9, "The light flashes")]
+    assert triples("At 00:05, 00:07 and 00:09 the light flashes.") == [
+        (5, 5, "the light flashes"), (7, 7, "the light flashes"), (9, 9, "the light flashes")]
+
+
+def test_join_splits_only_when_both_sides_have_a_time_and_words():
+    assert triples("At 00:05 he sits, and at 00:09 he stands.") == [
+        (5, 5, "he sits"), (9, 9, "he stands")]
+    assert triples("He picks up the knife at 00:10 and then puts it down at 00:15.") == [
+        (10, 10, "He picks up the knife"), (15, 15, "puts it down")]
+    assert triples("At 00:05 a man enters the kitchen, then sits down.") == [
+        (5, 5, "a man enters the kitchen, then sits down")]
+
+
+def test_sentences_and_lines():
+    text = "At 00:05 he enters! Is it 00:07? Yes.\n00:09 he leaves\n\n00:11; the end"
+    assert triples(text) == [(5, 5, "he enters"), (7, 7, "Is it"), (9, 9, "he leaves"),
+                             (11, 11, "")]
+
+
+def test_abbreviations_and_decimals_do_not_split():
+    assert triples("At 3.5s, e.g. the car stops.") == [(3.5, 3.5, "e.g. the car stops")]
+
+
+def test_time_only_clause_still_gives_a_claim():
+    assert triples("At 00:05.") == [(5, 5, "")]
+
+
+def test_durations_are_not_claims():
+    assert triples("The clip is 30 seconds long. For 5 seconds nothing moves.") == []
+
+
+def test_non_string_gives_nothing():
+    assert RuleExtractor().extract(None) == []  # type: ignore[arg-type]
+
+
+# --- reference claims ----------------------------------------------------------------------
+
+GROUNDING = {"00:12-00:18": "A man chops onions.", "00:05": "A man enters the kitchen.",
+             "1:02:03": "The credits roll.", "00:25 – 00:20": " He turns on the stove. "}
+
+
+def test_reference_from_dict_sorted():
+    assert reference_claims(GROUNDING) == [
+        Claim(5, 5, "A man enters the kitchen."),
+        Claim(12, 18, "A man chops onions."),
+        Claim(20, 25, "He turns on the stove."),
+        Claim(3723, 3723, "The credits roll."),
+    ]
+
+
+def test_reference_from_json_string():
+    assert reference_claims(json.dumps(GROUNDING)) == reference_claims(GROUNDING)
+    assert reference_claims("{}") == []
+
+
+@pytest.mark.parametrize("value, fragment", [
+    ("{not json", "not valid JSON"),
+    ("[1, 2]", "got list"),
+    (None, "got NoneType"),
+    ({"soon": "x"}, "'soon' is not a time"),
+    ({"00:05": 3}, "temporal_grounding['00:05'] must be a sentence"),
+    ({"00:05": None}, "got NoneType None"),
+    (json.dumps({"00:05-": "x"}), "'00:05-' is not a time"),
+])
+def test_reference_errors_name_source_and_key(value, fragment):
+    with pytest.raises(Vr2Error) as err:
+        reference_claims(value, source="data.json row 7")
+    message = str(err.value)
+    assert message.startswith("data.json row 7: ")
+    assert fragment in message
+    assert "\n" not in message
+
+
+def test_reference_error_message_stays_short():
+    with pytest.raises(Vr2Error) as err:
+        reference_claims({"x" * 500: "y"})
+    assert len(str(err.value)) < 200
+
+
+def test_claims_to_dicts():
+    assert claims_to_dicts([Claim(1.0, 2.0, "a")]) == [{"start": 1.0, "end": 2.0, "text": "a"}]
+
+
+# --- properties ----------------------------------------------------------------------------
+
+PIECES = ["At ", "00:05", " 1:02:03", " between 12 and 18 seconds", " the 16-second mark",
+          " he sits", ", and ", ", then ", " then ", ". ", "; ", "\n", " (0:05 - 0:09)", "[00:12]",
+          " 3.5s", " e.g. ", " the man", ",", " 2 people", " So the answer is B."]
+
+
+def check_claims(text: str) -> None:
+    claims = RuleExtractor().extract(text)
+    mentions = find_times(text)
+    assert [(c.start, c.end) for c in claims] == [(m.start, m.end) for m in mentions]
+    for c in claims:
+        assert 0 <= c.start <= c.end
+        assert c.text == c.text.strip()
+        assert "\n" not in c.text
+
+
+@given(st.text())
+def test_any_text_never_raises(text):
+    check_claims(text)
+
+
+@given(st.lists(st.sampled_from(PIECES), max_size=30))
+@settings(max_examples=300)
+def test_trace_like_text(pieces):
+    check_claims("".join(pieces))
+
+
+@given(st.lists(st.sampled_from(PIECES), min_size=1, max_size=6))
+@settings(max_examples=40, deadline=None)
+def test_long_text_is_fast(pieces):
+    unit = "".join(pieces)
+    text = unit * (30_000 // len(unit) + 1)
+    began = time.perf_counter()
+    check_claims(text)
+    assert time.perf_counter() - began < 2.0
