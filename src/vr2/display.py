@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
@@ -108,7 +109,8 @@ def run_batch(trace: Path, out: Path, tar, weights: dict, *, resume: bool):
 
 def print_batch(report, summary: dict, out: Path, trace: Path, *, as_json: bool) -> None:
     for number, reason in report.bad_lines:
-        err_console.print(f"[yellow]{trace}:{number}: skipped: {reason}[/yellow]", highlight=False)
+        err_console.print(f"[yellow]{escape(f'{trace}:{number}: skipped: {reason}')}[/yellow]",
+                          highlight=False, soft_wrap=True)
     if as_json:
         console.print_json(json.dumps(summary))
         return

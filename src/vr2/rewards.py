@@ -98,7 +98,10 @@ class TarReward:
         self._refs: dict[str, list[Claim]] = {}
 
     def __call__(self, completions: Sequence, **kwargs) -> list[float | None]:
-        return [d.value for d in self.details(completions, **kwargs)]
+        details = self.details(completions, **kwargs)
+        if callable(kwargs.get("log_metric")):
+            log_tar_stats(details, kwargs["log_metric"])
+        return [d.value for d in details]
 
     def details(self, completions: Sequence, **kwargs) -> list[TarDetail]:
         n = len(completions)
@@ -154,6 +157,19 @@ class TarReward:
     def _judged(self) -> bool:
         # Only a remote judge can fail; the rule checker's None means "no think/answer".
         return getattr(self.checker, "name", "rule") != "rule"
+
+
+def log_tar_stats(details: Sequence[TarDetail], log_metric: Callable[[str, float], None]) -> None:
+    """Training logs: gate rate, claims per completion, matched share, masked (judge failures)."""
+    scored = [d for d in details if d.result is not None]
+    gated = [d.gate for d in scored if d.gate is not None]
+    if gated:
+        log_metric("tar/gate_rate", sum(gated) / len(gated))
+    if scored:
+        log_metric("tar/claims_per_completion", sum(len(d.result.pred_claims) for d in scored) / len(scored))
+        log_metric("tar/precision_ungated", sum(d.result.precision for d in scored) / len(scored))
+    log_metric("tar/masked", float(sum(1 for d in details if d.value is None and d.failure
+                                       and "reference" not in d.failure)))
 
 
 def total_reward(parts: dict[str, list[float | None]], weights: dict[str, float]) -> list[float | None]:

@@ -26,7 +26,7 @@ app.add_typer(recipe_cmd.app, name="recipe")
 def main() -> None:
     """Run the CLI; a Vr2Error becomes one line on stderr and exit code 2, no traceback."""
     try:
-        app()
+        app(prog_name="vr2")
     except Vr2Error as exc:
         print(f"vr2: error: {exc}", file=sys.stderr)
         sys.exit(2)

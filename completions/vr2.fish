@@ -1,0 +1,1 @@
+complete --command vr2 --no-files --arguments "(env _VR2_COMPLETE=complete_fish _TYPER_COMPLETE_FISH_ACTION=get-args _TYPER_COMPLETE_ARGS=(commandline -cp) vr2)" --condition "env _VR2_COMPLETE=complete_fish _TYPER_COMPLETE_FISH_ACTION=is-args _TYPER_COMPLETE_ARGS=(commandline -cp) vr2"
