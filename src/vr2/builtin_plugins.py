@@ -57,3 +57,14 @@ def vr2_embedders():
 @hookimpl
 def vr2_consistency_checkers():
     return {"rule": _rule_consistency, "llm": _llm_consistency}
+
+
+def _trl_backend():
+    from vr2.trl_backend import TrlBackend
+
+    return TrlBackend()
+
+
+@hookimpl
+def vr2_trainer_backends():
+    return {"trl": _trl_backend}

@@ -86,7 +86,8 @@ class TrainerConfig:
     weight_decay: float = opt(0.01, min=0.0)
     epochs: float = opt(1.0, min=0.0)
     max_steps: int = opt(-1, help="stop after this many steps (-1 = run the epochs)")
-    per_device_batch_size: int = opt(1, min=1)
+    per_device_batch_size: int = opt(1, min=1, help="prompts (videos) per device per step; "
+                                     "GRPO generates num_generations completions for each")
     gradient_accumulation_steps: int = opt(1, min=1)
     save_steps: int = opt(100, min=1)
     logging_steps: int = opt(1, min=1)
@@ -95,6 +96,8 @@ class TrainerConfig:
     gradient_checkpointing: bool = opt(True)
     deepspeed: str = opt("", help="DeepSpeed ZeRO JSON config file")
     use_cpu: bool = opt(False)
+    report_to: str = opt("none", help="experiment tracker for the trainer's logs: none, tensorboard, wandb, ...")
+    dataloader_workers: int = opt(0, min=0, help="processes decoding SFT videos in parallel with training")
 
 
 @dataclass

@@ -1,0 +1,28 @@
+"""`vr2 sft RECIPE`: stage 1, timestamp-aware SFT (LoRA by default), then merge the adapter."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from vr2.cli.options import SetOption
+
+
+def sft(
+    recipe: Path = typer.Argument(..., help="Recipe TOML, e.g. recipes/sft.toml.", dir_okay=False),
+    resume: bool = typer.Option(False, "--resume", help="Continue from the newest complete checkpoint "
+                                "in trainer.output_dir."),
+    merge: bool = typer.Option(False, "--merge", help="Only merge the run's LoRA adapter (final/ or the "
+                               "newest checkpoint) into <output_dir>/merged; no training."),
+    sets: list[str] = SetOption,
+) -> None:
+    """Supervised fine-tuning on videos: only the assistant reply is learned."""
+    from rich.console import Console
+
+    from vr2.config import load_recipe
+    from vr2.sft import merge_run, run_sft
+
+    config = load_recipe(recipe, sets)
+    path = merge_run(config) if merge else run_sft(config, resume=resume)
+    Console(stderr=True, soft_wrap=True).print(f"model written to [bold]{path}[/bold]")

@@ -1,0 +1,204 @@
+"""Turning training samples into model tensors: the prompt with its video, and SFT batches.
+
+Training must show the model exactly what evaluation shows it: the same chat prompt, frames sampled
+and stamped the same way, and the video's time positions (`second_per_grid_ts`,
+`mm_token_type_ids`) intact. So the prompt is built by `vr2.model.prepare_inputs`, the one place
+that decides it, and this module only adds what training needs on top: the assistant turn as the
+only supervised tokens (SFT), padding several samples into a batch, and the per-sample video
+tensors that GRPO feeds into every forward.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Sequence
+
+from vr2.errors import Vr2Error
+from vr2.samples import Sample
+
+if TYPE_CHECKING:
+    from vr2.video import VideoSettings
+
+IGNORE_INDEX = -100  # label of tokens that carry no loss
+END_OF_TURN = "<|im_end|>"
+VIDEO_TOKEN = "<|video_pad|>"
+VIDEO_TYPE_ID = 2  # mm_token_type_ids: 0 text, 1 image, 2 video
+# Per-sample video tensors of a Qwen2.5-VL processor call, concatenated along dim 0 in a batch.
+VIDEO_KEYS = ("pixel_values_videos", "video_grid_thw", "second_per_grid_ts")
+
+
+@dataclass
+class EncodedPrompt:
+    """One sample's prompt: token ids (1-D) and its video tensors, all on CPU."""
+
+    input_ids: Any
+    mm_token_type_ids: Any
+    video: dict[str, Any]  # VIDEO_KEYS -> tensor with one row per video (pixels: one row per patch)
+
+
+def subtitle_choice(sample: Sample, settings_subtitles: bool) -> Any:
+    """Which subtitles to draw: the sample's own .srt when known, else one next to the video."""
+    if not settings_subtitles:
+        return None
+    return sample.subtitles or "auto"
+
+
+def sample_frames(sample: Sample, settings: VideoSettings):
+    """The sample's video, sampled and stamped as the recipe's [video] section says."""
+    from vr2.video import sample_video
+
+    options = settings.kwargs()
+    options["subtitles"] = subtitle_choice(sample, bool(settings.subtitles))
+    return sample_video(sample.video, start=sample.start, end=sample.end, **options)
+
+
+def encode_prompt(processor: Any, sample: Sample, settings: VideoSettings, mode: str = "think") -> EncodedPrompt:
+    """Tokens and video tensors of one sample's prompt, ending with the assistant turn opener."""
+    from vr2.model import LoadedModel, prepare_inputs
+
+    video = sample_frames(sample, settings)
+    loaded = LoadedModel(model=None, processor=processor, device="cpu")
+    inputs = prepare_inputs(loaded, video, sample.question, sample.options or None, mode)
+    return EncodedPrompt(
+        input_ids=inputs["input_ids"][0],
+        mm_token_type_ids=inputs["mm_token_type_ids"][0],
+        video={key: inputs[key] for key in VIDEO_KEYS if key in inputs},
+    )
+
+
+def end_of_turn_id(tokenizer: Any) -> int:
+    token_id = tokenizer.convert_tokens_to_ids(END_OF_TURN)
+    if not isinstance(token_id, int) or token_id == tokenizer.unk_token_id:
+        token_id = tokenizer.eos_token_id
+    if token_id is None:
+        raise Vr2Error(f"tokenizer: has neither {END_OF_TURN} nor an eos token to end the assistant turn")
+    return token_id
+
+
+@dataclass
+class SftExample:
+    """One supervised example: labels are IGNORE_INDEX everywhere but the assistant's reply."""
+
+    input_ids: Any
+    labels: Any
+    mm_token_type_ids: Any
+    video: dict[str, Any]
+
+
+def encode_sft(processor: Any, sample: Sample, target: str, settings: VideoSettings,
+               max_length: int = 0, mode: str = "think") -> SftExample:
+    """Prompt + assistant reply; only the reply and its end-of-turn token are supervised.
+
+    The reply is tokenized on its own and appended, so the prompt tokens are exactly the ones
+    generation and evaluation see. `max_length` (0 = none) cuts the reply, never the prompt:
+    cutting video tokens would leave video features without a place in the sequence.
+    """
+    import torch
+
+    prompt = encode_prompt(processor, sample, settings, mode)
+    tokenizer = processor.tokenizer
+    reply = tokenizer(target, add_special_tokens=False)["input_ids"] + [end_of_turn_id(tokenizer)]
+    if max_length:
+        room = max_length - len(prompt.input_ids)
+        if room < 2:
+            raise Vr2Error(
+                f"sample {sample.id}: its prompt is {len(prompt.input_ids)} tokens, more than sft.max_length="
+                f"{max_length} allows; raise sft.max_length or lower video.max_frames / video.max_pixels"
+            )
+        reply = reply[:room]
+    reply_ids = torch.tensor(reply, dtype=prompt.input_ids.dtype)
+    input_ids = torch.cat([prompt.input_ids, reply_ids])
+    labels = torch.cat([torch.full_like(prompt.input_ids, IGNORE_INDEX), reply_ids])
+    mm_types = torch.cat([prompt.mm_token_type_ids, torch.zeros_like(reply_ids)])
+    return SftExample(input_ids, labels, mm_types, prompt.video)
+
+
+def concat_video(videos: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Several samples' video tensors as one batch (rows concatenated in sample order)."""
+    import torch
+
+    if not videos:
+        return {}
+    keys = [key for key in VIDEO_KEYS if all(key in video for video in videos)]
+    return {key: torch.cat([video[key] for video in videos]) for key in keys}
+
+
+def pad_right(rows: Sequence[Any], value: int):
+    import torch
+
+    width = max(len(row) for row in rows)
+    out = torch.full((len(rows), width), value, dtype=rows[0].dtype)
+    for i, row in enumerate(rows):
+        out[i, : len(row)] = row
+    return out
+
+
+def collate_sft(examples: Sequence[SftExample], pad_token_id: int) -> dict[str, Any]:
+    """Right-padded batch: input_ids, attention_mask, labels, mm_token_type_ids and the videos."""
+    import torch
+
+    ids = [e.input_ids for e in examples]
+    batch = {
+        "input_ids": pad_right(ids, pad_token_id),
+        "attention_mask": pad_right([torch.ones_like(i) for i in ids], 0),
+        "labels": pad_right([e.labels for e in examples], IGNORE_INDEX),
+        "mm_token_type_ids": pad_right([e.mm_token_type_ids for e in examples], 0),
+    }
+    batch.update(concat_video([e.video for e in examples]))
+    return batch
+
+
+class SftCollator:
+    """DataLoader collator for SFT: dataset rows -> decoded videos -> a padded batch.
+
+    Rows carry the index of their sample; decoding happens here so that DataLoader workers
+    (`trainer.dataloader_workers`) decode videos in parallel with training.
+    """
+
+    def __init__(self, processor: Any, samples: Sequence[Sample], targets: Sequence[str],
+                 settings: VideoSettings, max_length: int = 0):
+        self.processor = processor
+        self.samples = samples
+        self.targets = targets
+        self.settings = settings
+        self.max_length = max_length
+        self.pad_token_id = processor.tokenizer.pad_token_id
+
+    def example(self, index: int) -> SftExample:
+        return encode_sft(self.processor, self.samples[index], self.targets[index], self.settings, self.max_length)
+
+    def __call__(self, rows: Sequence[dict]) -> dict[str, Any]:
+        batch = collate_sft([self.example(row["index"]) for row in rows], self.pad_token_id)
+        batch["sample_ids"] = [row["id"] for row in rows]  # for steps.jsonl; the trainer pops it
+        return batch
+
+
+class PromptEncoder:
+    """Encodes GRPO prompts; a prompt repeated for its G generations is decoded once per batch."""
+
+    def __init__(self, processor: Any, samples: Sequence[Sample], settings: VideoSettings):
+        self.processor = processor
+        self.samples = samples
+        self.settings = settings
+
+    def encode_rows(self, rows: Sequence[dict]) -> list[EncodedPrompt]:
+        cache: dict[int, EncodedPrompt] = {}
+        out = []
+        for row in rows:
+            index = row["index"]
+            if index not in cache:
+                cache[index] = encode_prompt(self.processor, self.samples[index], self.settings)
+            out.append(cache[index])
+        return out
+
+
+def video_token_types(input_ids: Any, video_token_id: int, completion_length: int = 0):
+    """mm_token_type_ids for prompt(+completion) ids: 2 on the prompt's video tokens, else 0.
+
+    The completion part is always text: a video token the policy might emit there has no video
+    features behind it.
+    """
+    types = (input_ids == video_token_id).long() * VIDEO_TYPE_ID
+    if completion_length:
+        types[:, -completion_length:] = 0
+    return types

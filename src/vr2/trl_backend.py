@@ -1,0 +1,308 @@
+"""The built-in trainer backend: SFT and GRPO on TRL, with video in every forward pass.
+
+A backend turns a validated recipe into a finished training stage (see
+`vr2.hookspecs.vr2_trainer_backends`). This one maps the recipe onto TRL's `SFTConfig` /
+`GRPOConfig`, loads the policy, applies the freezing switches or LoRA, and runs
+`vr2.trl_trainers.VideoSFTTrainer` / `VideoGRPOTrainer`. Outputs in `trainer.output_dir`:
+`checkpoint-<step>/` every `trainer.save_steps`, `steps.jsonl` and `metrics.jsonl`
+(vr2.checkpoints), `recipe.toml` (the resolved recipe), `final/` (the trained model, or the
+LoRA adapter) and, with LoRA and `lora.merge`, `merged/` (a full checkpoint).
+
+Batch sizes: `trainer.per_device_batch_size` counts prompts (videos). In GRPO each prompt yields
+`grpo.num_generations` completions, so TRL's per-device batch is their product; the paper's
+global batch of 8 prompts x 8 generations is 1 prompt per device on 8 GPUs.
+
+Multi-GPU: run the same command under `accelerate launch` or `torchrun`; `trainer.deepspeed`
+names a DeepSpeed ZeRO JSON config (needs the `deepspeed` extra).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from vr2.errors import MissingExtra, Vr2Error
+
+DEEPSPEED_INSTALL = "DS_BUILD_OPS=0 pip install 'vr2[deepspeed]'"
+# Tokens only the processor may place: a sampled one would have no video/image features behind it.
+VISION_TOKENS = ("<|vision_start|>", "<|vision_end|>", "<|vision_pad|>", "<|image_pad|>", "<|video_pad|>")
+
+
+def _console():
+    from rich.console import Console
+
+    return Console(stderr=True, soft_wrap=True)
+
+
+# --- settings --------------------------------------------------------------------------------
+
+
+def resolve_precision(trainer_config) -> str:
+    """"auto" -> bf16 on a GPU that supports it, else fp32 (CPU training cannot use bf16 here)."""
+    import torch
+
+    if trainer_config.precision != "auto":
+        return trainer_config.precision
+    if not trainer_config.use_cpu and torch.cuda.is_available() and torch.cuda.is_bf16_supported():
+        return "bf16"
+    return "fp32"
+
+
+def model_dtype(recipe, precision: str) -> str:
+    """The dtype the weights are loaded in: the recipe's, or the training precision's."""
+    if recipe.model.dtype != "auto":
+        return recipe.model.dtype
+    return {"bf16": "bfloat16", "fp16": "float16"}.get(precision, "float32")
+
+
+def check_deepspeed(path: str) -> str | None:
+    """The DeepSpeed config path, after checking the file and that deepspeed is installed."""
+    if not path:
+        return None
+    config = Path(path)
+    if not config.is_file():
+        raise Vr2Error(f"{path}: DeepSpeed config file not found (trainer.deepspeed)")
+    try:
+        json.loads(config.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise Vr2Error(f"{path}: not a valid DeepSpeed JSON config ({exc})") from None
+    if importlib.util.find_spec("deepspeed") is None:
+        raise MissingExtra("deepspeed", DEEPSPEED_INSTALL)
+    return str(config)
+
+
+def video_settings(recipe):
+    from vr2.video import VideoSettings
+
+    v = recipe.video
+    return VideoSettings(fps=v.fps, max_frames=v.max_frames, min_pixels=v.min_pixels,
+                         max_pixels=v.max_pixels, timestamp_overlay=v.timestamp_overlay,
+                         subtitles=v.subtitles)
+
+
+def common_args(recipe, precision: str, per_device_batch: int) -> dict[str, Any]:
+    """TrainingArguments shared by SFT and GRPO, from the recipe's [trainer] section."""
+    import torch
+
+    t = recipe.trainer
+    use_cpu = t.use_cpu or recipe.model.device == "cpu"
+    return {
+        "output_dir": t.output_dir,
+        "learning_rate": t.learning_rate,
+        "lr_scheduler_type": t.lr_scheduler,
+        "warmup_steps": t.warmup_ratio,  # a float below 1 is a ratio of the total steps
+        "weight_decay": t.weight_decay,
+        "num_train_epochs": t.epochs,
+        "max_steps": t.max_steps,
+        "per_device_train_batch_size": per_device_batch,
+        "gradient_accumulation_steps": t.gradient_accumulation_steps,
+        "save_strategy": "steps",
+        "save_steps": t.save_steps,
+        "logging_steps": t.logging_steps,
+        "seed": t.seed,
+        "bf16": precision == "bf16",
+        "fp16": precision == "fp16",
+        _checkpointing_key(): t.gradient_checkpointing,
+        "deepspeed": check_deepspeed(t.deepspeed),
+        "use_cpu": use_cpu,
+        "dataloader_pin_memory": torch.cuda.is_available() and not use_cpu,
+        "report_to": t.report_to,
+        "dataloader_num_workers": t.dataloader_workers,
+        "remove_unused_columns": False,
+        "save_only_model": False,
+    }
+
+
+def _checkpointing_key() -> str:
+    """transformers renamed gradient_checkpointing to activation_checkpointing (5.x, old name deprecated)."""
+    from dataclasses import fields
+
+    from transformers import TrainingArguments
+
+    names = {f.name for f in fields(TrainingArguments)}
+    return "activation_checkpointing" if "activation_checkpointing" in names else "gradient_checkpointing"
+
+
+# --- model -----------------------------------------------------------------------------------
+
+
+def load_policy(recipe, precision: str):
+    """(model in train mode on CPU, processor); the trainer places the model on its device(s)."""
+    from vr2.model import load_model
+
+    loaded = load_model(recipe.model.name_or_path, dtype=model_dtype(recipe, precision), device="cpu",
+                        attn_implementation=recipe.model.attn_implementation)
+    loaded.model.train()
+    return loaded.model, loaded.processor
+
+
+def trainable_setup(model, recipe):
+    """The peft config with LoRA, else None after setting requires_grad by the freezing switches."""
+    from vr2.finetune import apply_freezing, lora_config
+
+    if recipe.lora.enabled:
+        return lora_config(model, recipe)
+    apply_freezing(model, recipe.model)
+    return None
+
+
+def suppressed_tokens(processor) -> list[int]:
+    tokenizer = processor.tokenizer
+    ids = [tokenizer.convert_tokens_to_ids(token) for token in VISION_TOKENS]
+    return [i for i in ids if isinstance(i, int) and i != tokenizer.unk_token_id]
+
+
+class NamedReward:
+    """A reward function under a short name (TRL logs `rewards/<name>/mean`)."""
+
+    def __init__(self, function: Callable, name: str):
+        self.function = function
+        self.__name__ = name
+
+    def __call__(self, *args, **kwargs):
+        return self.function(*args, **kwargs)
+
+
+def recipe_rewards(recipe) -> tuple[list[NamedReward], list[float]]:
+    from vr2.rewards import reward_functions
+
+    functions, weights = reward_functions(recipe)
+    if not functions:
+        raise Vr2Error(f"{recipe.source}: every reward weight is 0 (rewards.accuracy/format/tar); nothing to learn")
+    names = [name for name in ("accuracy", "format", "tar") if getattr(recipe.rewards, name)]
+    return [NamedReward(f, n) for f, n in zip(functions, names)], weights
+
+
+# --- running ---------------------------------------------------------------------------------
+
+
+def _start(recipe, resume: bool) -> Path | None:
+    from vr2.checkpoints import resume_point
+    from vr2.config import dump_toml
+
+    check_deepspeed(recipe.trainer.deepspeed)  # before any data or model is loaded
+    output = Path(recipe.trainer.output_dir)
+    checkpoint = resume_point(output, resume)
+    output.mkdir(parents=True, exist_ok=True)
+    text = dump_toml(recipe)
+    saved = output / "recipe.toml"
+    if checkpoint is not None and saved.is_file() and saved.read_text(encoding="utf-8") != text:
+        _console().print(f"[yellow]note[/yellow]: the recipe differs from the one {output} was started with")
+        saved = output / "recipe.resumed.toml"
+    saved.write_text(text, encoding="utf-8")
+    if checkpoint is not None:
+        _console().print(f"resuming from {checkpoint}", highlight=False)
+    return checkpoint
+
+
+def _train(trainer, checkpoint: Path | None, processor) -> Path:
+    trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
+    final = Path(trainer.args.output_dir) / "final"
+    trainer.save_model(str(final))
+    if trainer.accelerator.is_main_process:
+        processor.save_pretrained(str(final))
+    return final
+
+
+def _merge(recipe, final: Path) -> Path | None:
+    from vr2.finetune import is_adapter, merge_adapter
+
+    if not (recipe.lora.enabled and recipe.lora.merge and is_adapter(final)):
+        return None
+    return merge_adapter(recipe.model.name_or_path, final, Path(recipe.trainer.output_dir) / "merged",
+                         dtype=recipe.model.dtype)
+
+
+def _with_run_log(trainer):
+    """Add the step/metrics logs and checkpoint markers of vr2.checkpoints to a trainer."""
+    from vr2.checkpoints import make_callbacks
+
+    for callback in make_callbacks(trainer.args.output_dir, trainer.step_samples):
+        trainer.add_callback(callback)
+    return trainer
+
+
+def build_sft_trainer(recipe, samples: Sequence, targets: Sequence[str]):
+    """A ready VideoSFTTrainer for these samples and replies (the backend's SFT, minus running)."""
+    from datasets import Dataset
+    from trl import SFTConfig
+
+    from vr2.collate import SftCollator
+    from vr2.training_data import sft_rows
+    from vr2.trl_trainers import VideoSFTTrainer
+
+    precision = resolve_precision(recipe.trainer)
+    model, processor = load_policy(recipe, precision)
+    peft_config = trainable_setup(model, recipe)
+    args = SFTConfig(
+        **common_args(recipe, precision, recipe.trainer.per_device_batch_size),
+        max_length=None,  # the collator truncates replies (sft.max_length), never the video
+        packing=False,
+        dataset_kwargs={"skip_prepare_dataset": True},
+    )
+    collator = SftCollator(processor, samples, targets, video_settings(recipe), recipe.sft.max_length)
+    return _with_run_log(VideoSFTTrainer(
+        model=model, args=args, train_dataset=Dataset.from_list(sft_rows(samples)), data_collator=collator,
+        processing_class=processor, peft_config=peft_config,
+    ))
+
+
+def build_grpo_trainer(recipe, samples: Sequence, reward_funcs: Sequence | None = None,
+                       reward_weights: Sequence[float] | None = None):
+    """A ready VideoGRPOTrainer; rewards come from the recipe unless given (tests, plugins)."""
+    from datasets import Dataset
+    from trl import GRPOConfig
+
+    from vr2.collate import PromptEncoder
+    from vr2.training_data import grpo_rows
+    from vr2.trl_trainers import VideoGRPOTrainer
+
+    if reward_funcs is None:
+        reward_funcs, reward_weights = recipe_rewards(recipe)
+    precision = resolve_precision(recipe.trainer)
+    model, processor = load_policy(recipe, precision)
+    peft_config = trainable_setup(model, recipe)
+    g = recipe.grpo
+    args = GRPOConfig(
+        **common_args(recipe, precision, recipe.trainer.per_device_batch_size * g.num_generations),
+        num_generations=g.num_generations,
+        beta=g.beta,
+        max_completion_length=g.max_completion_length,
+        temperature=g.temperature,
+        top_p=g.top_p,
+        loss_type=g.loss_type,
+        reward_weights=list(reward_weights) if reward_weights is not None else None,
+        generation_kwargs={"suppress_tokens": suppressed_tokens(processor)},
+    )
+    return _with_run_log(VideoGRPOTrainer(
+        model=model, reward_funcs=list(reward_funcs), args=args,
+        train_dataset=Dataset.from_list(grpo_rows(samples)), processing_class=processor,
+        peft_config=peft_config, encoder=PromptEncoder(processor, samples, video_settings(recipe)),
+    ))
+
+
+class TrlBackend:
+    """`trl`: vr2's built-in backend (TRL SFTTrainer / GRPOTrainer with video everywhere)."""
+
+    name = "trl"
+
+    def sft(self, recipe, *, resume: bool = False) -> Path:
+        from vr2.training_data import sft_pairs
+
+        checkpoint = _start(recipe, resume)
+        samples, targets = sft_pairs(recipe)
+        trainer = build_sft_trainer(recipe, samples, targets)
+        final = _train(trainer, checkpoint, trainer.processing_class)
+        merged = _merge(recipe, final) if trainer.accelerator.is_main_process else None
+        return merged or final
+
+    def grpo(self, recipe, *, resume: bool = False) -> Path:
+        from vr2.training_data import load_samples
+
+        checkpoint = _start(recipe, resume)
+        trainer = build_grpo_trainer(recipe, load_samples(recipe))
+        final = _train(trainer, checkpoint, trainer.processing_class)
+        merged = _merge(recipe, final) if trainer.accelerator.is_main_process else None
+        return merged or final

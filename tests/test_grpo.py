@@ -1,0 +1,227 @@
+"""GRPO with video in every forward: the proofs, reward masking, and resuming after SIGKILL."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from vr2.config import load_recipe
+from vr2.samples import Sample
+
+REPO = Path(__file__).resolve().parents[1]
+TINY_VIDEO = ["video.max_frames=4", "video.min_pixels=3136", "video.max_pixels=12544"]
+
+
+def varied_reward(completion_ids, **kwargs):
+    """Differs between completions of a group almost surely, so advantages are not all zero."""
+    return [float(sum(ids) % 13) for ids in completion_ids]
+
+
+def samples(smoke_dir, n=2):
+    return [Sample(id=f"s{k}", video=str(smoke_dir / "videos" / f"clip{k}.mp4"),
+                   question="What colour is the background at 00:00:01?", options=["red", "green"],
+                   answer="B", answer_type="multiple_choice",
+                   temporal_grounding={"00:01": "the background is green"}) for k in range(n)]
+
+
+def grpo_recipe(out, *overrides):
+    return load_recipe(REPO / "recipes" / "smoke" / "grpo.toml", [
+        f"model.name_or_path={json.dumps(str(out.parent / 'model'))}",
+        f"trainer.output_dir={json.dumps(str(out))}", *TINY_VIDEO,
+        "model.freeze_vision=false", "trainer.weight_decay=0.0", "trainer.learning_rate=1e-3",
+        "grpo.max_completion_length=12", "trainer.max_steps=1", *overrides])
+
+
+@pytest.fixture(scope="module")
+def trainer(smoke_dir, tmp_path_factory):
+    from vr2.trl_backend import build_grpo_trainer
+
+    out = tmp_path_factory.mktemp("grpo") / "run"
+    (out.parent / "model").symlink_to(smoke_dir / "model")
+    return build_grpo_trainer(grpo_recipe(out), samples(smoke_dir), [varied_reward], [1.0])
+
+
+def vision_params(model) -> dict[str, torch.Tensor]:
+    return {n: p.detach().clone() for n, p in model.named_parameters() if ".visual." in f".{n}"}
+
+
+def test_vision_weights_change_after_one_step(smoke_dir, tmp_path):
+    """With the vision tower unfrozen (and no weight decay), one GRPO step moves its weights."""
+    from vr2.trl_backend import build_grpo_trainer
+
+    (tmp_path / "model").symlink_to(smoke_dir / "model")
+    trainer = build_grpo_trainer(grpo_recipe(tmp_path / "run"), samples(smoke_dir), [varied_reward], [1.0])
+    before = vision_params(trainer.model)
+    trainer.train()
+    after = vision_params(trainer.model)
+    blocks = [n for n in before if "blocks" in n]
+    moved = [n for n in blocks if not torch.equal(before[n], after[n])]
+    assert len(moved) == len(blocks), f"unchanged: {sorted(set(blocks) - set(moved))}"
+    largest = max((after[n] - before[n]).abs().max().item() for n in blocks)
+    assert 1e-5 < largest < 1e-1
+
+
+def generation_batch(trainer):
+    rows = [dict(trainer.train_dataset[i]) for i in (0, 0, 1, 1)]
+    trainer.model.train()
+    trainer._step = 0
+    trainer._buffered_inputs = None
+    trainer.current_gradient_accumulation_steps = 1  # set by train(); used by the loss
+    return trainer._prepare_inputs(rows)
+
+
+def vision_grad(trainer, loss) -> float:
+    trainer.model.zero_grad()
+    loss.backward()
+    grads = [p.grad for n, p in trainer.model.named_parameters() if ".visual." in f".{n}" and p.grad is not None]
+    return float(sum(g.abs().sum() for g in grads)) if grads else 0.0
+
+
+def test_loss_gradient_reaches_the_vision_tower_only_with_the_video(trainer):
+    """TRL's own loss forward on the same batch gives the vision tower exactly zero gradient."""
+    from trl import GRPOTrainer
+
+    batch = generation_batch(trainer)
+    assert batch["advantages"].abs().sum() > 0
+    ours = vision_grad(trainer, trainer._compute_loss(trainer.model, batch))
+    trl_only = vision_grad(trainer, GRPOTrainer._compute_loss(trainer, trainer.model, batch))
+    assert ours > 0
+    assert trl_only == 0.0
+
+
+def logps(trainer, videos, input_ids, keep):
+    trainer._videos = videos
+    try:
+        with torch.no_grad():
+            out, _, _ = trainer._get_per_token_logps_and_entropies(
+                trainer.model, input_ids, torch.ones_like(input_ids), keep)
+    finally:
+        trainer._videos = None
+    return out
+
+
+def test_loss_log_probs_change_when_the_video_changes(trainer):
+    a, b = trainer.encoder.encode_rows([{"index": 0}, {"index": 1}])
+    assert torch.equal(a.input_ids, b.input_ids)  # same question, same number of video tokens
+    assert not torch.equal(a.video["pixel_values_videos"], b.video["pixel_values_videos"])
+    completion = torch.tensor(trainer.processing_class.tokenizer("the answer is B")["input_ids"])
+    ids = torch.cat([a.input_ids, completion])[None]
+    keep = len(completion)
+    with_a, again_a, with_b = logps(trainer, [a], ids, keep), logps(trainer, [a], ids, keep), logps(trainer, [b], ids, keep)
+    assert torch.equal(with_a, again_a)
+    assert (with_a - with_b).abs().max() > 1e-6
+    # TRL's own path (no video tensors) cannot tell the two videos apart.
+    without = logps(trainer, None, ids, keep)
+    assert not torch.allclose(without, with_a)
+
+
+def test_partly_missing_rewards_exclude_the_completion(trainer):
+    """A judge failure (None) on one completion of a group masks that completion, not scores it 0."""
+    def flaky(completions, **kwargs):
+        return [None if "MASK" in c else 1.0 for c in completions]
+
+    def accuracy(completions, **kwargs):
+        return [0.5] * len(completions)
+
+    saved = trainer.reward_funcs, trainer.reward_func_names, trainer.reward_processing_classes, trainer.reward_weights
+    trainer.reward_funcs, trainer.reward_func_names = [accuracy, flaky], ["accuracy", "flaky"]
+    trainer.reward_processing_classes, trainer.reward_weights = [None, None], torch.ones(2)
+    try:
+        rows = [{"id": "a"}] * 4
+        completions = ["ok", "MASK", "MASK", "MASK"]  # group 1: partial; group 2: flaky never scores
+        rewards = trainer._calculate_rewards(rows, ["p"] * 4, completions, [[1]] * 4)
+    finally:
+        (trainer.reward_funcs, trainer.reward_func_names, trainer.reward_processing_classes,
+         trainer.reward_weights) = saved
+    assert rewards[0].tolist() == [0.5, 1.0]
+    assert torch.isnan(rewards[1]).all()  # masked: no reward at all
+    assert rewards[2, 0] == 0.5 and torch.isnan(rewards[2, 1])  # constant in its group: left to TRL
+    assert trainer._metrics["train"]["rewards/masked_completions"][-1] == 1.0
+
+
+def test_recipe_rewards_follow_the_weights():
+    from vr2.errors import Vr2Error
+    from vr2.trl_backend import recipe_rewards
+
+    funcs, weights = recipe_rewards(load_recipe(REPO / "recipes" / "grpo.toml"))
+    assert [f.__name__ for f in funcs] == ["accuracy", "format"] and weights == [1.0, 1.0]
+    funcs, weights = recipe_rewards(load_recipe(REPO / "recipes" / "tar_gated.toml", ["rewards.tar=0.5"]))
+    assert [f.__name__ for f in funcs] == ["accuracy", "format", "tar"] and weights == [1.0, 1.0, 0.5]
+    assert funcs[2].function.gate is True
+    with pytest.raises(Vr2Error, match="every reward weight is 0"):
+        recipe_rewards(load_recipe(None, ["rewards.accuracy=0", "rewards.format=0", "rewards.tar=0"]))
+
+
+def test_paper_settings_reach_trl(trainer):
+    args = trainer.args
+    paper = load_recipe(REPO / "recipes" / "tar_gated.toml")
+    assert (paper.grpo.num_generations, paper.grpo.beta, paper.trainer.learning_rate) == (8, 0.04, 1e-6)
+    assert (paper.grpo.temperature, paper.grpo.max_completion_length) == (0.9, 1024)
+    # The smoke recipe keeps the paper's beta and loss; batch = prompts x generations.
+    assert args.beta == 0.04 and args.loss_type == "grpo" and args.num_generations == 2
+    assert args.per_device_train_batch_size == 2 and trainer.generation_config.temperature == 0.9
+    video_pad = trainer.processing_class.tokenizer.convert_tokens_to_ids("<|video_pad|>")
+    assert video_pad in trainer.generation_config.suppress_tokens
+
+
+def grpo_command(*extra: str) -> list[str]:
+    return [sys.executable, "-m", "vr2", "grpo", str(REPO / "recipes" / "smoke" / "grpo.toml"),
+            "-s", "trainer.max_steps=4", "-s", "trainer.save_steps=2", *extra]
+
+
+def step_log(run: Path) -> list[dict]:
+    return [json.loads(line) for line in (run / "steps.jsonl").read_text().splitlines()]
+
+
+def per_step(run: Path, key: str) -> dict[int, float]:
+    rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    return {row["step"]: row[key] for row in rows if key in row and "train_runtime" not in row}
+
+
+def test_resume_after_sigkill_repeats_and_skips_no_step(smoke_dir, capsys):
+    """Kill a run (SIGKILL) right after its step-2 checkpoint; `--resume` must end exactly like a
+    run that was never interrupted: steps 1..4 once each, same samples, same rewards and losses."""
+    from cli_helpers import run_vr2
+
+    root = smoke_dir.parents[1]
+    ref_dir, run_dir = root / "runs" / "smoke" / "resume_ref", root / "runs" / "smoke" / "resume"
+    old = os.getcwd()
+    os.chdir(root)
+    try:
+        result = run_vr2(capsys, *grpo_command("-s", 'trainer.output_dir="runs/smoke/resume_ref"')[3:])
+    finally:
+        os.chdir(old)
+    assert result.code == 0, result.err
+
+    env = {**os.environ, "VR2_PLUGINS": "none"}
+    victim = subprocess.Popen(grpo_command("-s", 'trainer.output_dir="runs/smoke/resume"'), cwd=root, env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    marker = run_dir / "checkpoint-2" / "vr2_checkpoint.json"
+    deadline = time.monotonic() + 120
+    while not marker.exists() and victim.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    victim.send_signal(signal.SIGKILL)
+    _, err = victim.communicate(timeout=30)
+    assert victim.returncode == -signal.SIGKILL, err.decode()[-2000:]
+    killed_at = max(row["step"] for row in step_log(run_dir))
+    assert killed_at < 4  # it really was cut short
+
+    resumed = subprocess.run(grpo_command("-s", 'trainer.output_dir="runs/smoke/resume"', "--resume"), cwd=root,
+                             env=env, capture_output=True, text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert "resuming from" in resumed.stderr and "checkpoint-2" in resumed.stderr
+
+    assert [row["step"] for row in step_log(run_dir)] == [1, 2, 3, 4]
+    assert step_log(run_dir) == step_log(ref_dir)
+    for key in ("reward", "loss", "completions/mean_length"):
+        assert per_step(run_dir, key) == per_step(ref_dir, key), key
+    state = json.loads((run_dir / "checkpoint-4" / "trainer_state.json").read_text())
+    assert state["global_step"] == 4
