@@ -9,6 +9,12 @@ import typer
 from vr2.cli import plugins as plugins_cmd
 from vr2.cli import recipe as recipe_cmd
 from vr2.cli import score as score_cmd
+from vr2.cli import tiny_model as tiny_model_cmd
+from vr2.cli import eval as eval_cmd
+from vr2.cli import explain as explain_cmd
+from vr2.cli import grpo as grpo_cmd
+from vr2.cli import sft as sft_cmd
+from vr2.cli import synthetic as synthetic_cmd
 from vr2.errors import Vr2Error
 
 app = typer.Typer(
@@ -19,8 +25,14 @@ app = typer.Typer(
     rich_markup_mode="rich",
 )
 app.command("score")(score_cmd.score)
+app.command("explain")(explain_cmd.explain)
+app.command("eval")(eval_cmd.eval_command)
 app.command("plugins")(plugins_cmd.plugins)
 app.add_typer(recipe_cmd.app, name="recipe")
+app.command("tiny-model")(tiny_model_cmd.run)
+app.command("sft")(sft_cmd.sft)
+app.command("grpo")(grpo_cmd.grpo)
+app.command("synthetic")(synthetic_cmd.synthetic)
 
 
 def main() -> None:

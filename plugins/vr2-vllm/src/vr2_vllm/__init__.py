@@ -1,0 +1,125 @@
+"""vLLM fast path for `vr2 eval`: the same prompts, frames and decoding as vr2's transformers path.
+
+The glue is plain data and is importable (and tested) without vLLM:
+- `build_request` turns one (sampled video, question, options) into the dict `vllm.LLM.generate`
+  takes: the chat-formatted prompt (vr2's prompt through the model's own chat template, with a
+  single video placeholder that vLLM expands) and `multi_modal_data["video"]` as
+  `(frames, metadata)`. The metadata (`fps`, `duration`, `total_num_frames`, `frames_indices`,
+  `do_sample_frames=False`) is what Qwen2.5-VL's processor needs to keep vr2's sampling and the
+  real frame times; a bare frame array would be re-sampled at a guessed rate.
+- `sampling_kwargs` is the decoding: greedy at temperature 0, top-p 1, no repetition penalty
+  (the checkpoint's own sampling defaults are not used), `max_new_tokens`.
+
+Only `VllmEngine` (and `sampling_params`) import vllm, lazily; without it they raise
+`vr2.errors.MissingExtra` naming the install command.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from vr2.errors import MissingExtra, Vr2Error
+
+__all__ = ["VllmEngine", "build_request", "sampling_kwargs", "sampling_params", "video_input",
+           "require_vllm", "INSTALL"]
+
+INSTALL = "pip install vllm (or: pip install vr2-vllm)"
+METADATA_KEYS = ("fps", "duration", "total_num_frames", "frames_indices")
+
+
+def require_vllm():
+    """The vllm module, or MissingExtra naming the install command."""
+    try:
+        import vllm
+    except ImportError as exc:
+        raise MissingExtra("vllm", INSTALL) from exc
+    return vllm
+
+
+def video_input(video: Any) -> tuple[Any, dict]:
+    """`(frames, metadata)` for `multi_modal_data["video"]` from a `vr2.video.SampledVideo`.
+
+    The numbers are those vr2 gives the transformers processor (`SampledVideo.metadata`), so
+    both paths compute the same time positions (`second_per_grid_ts`).
+    """
+    meta = video.metadata()
+    out = {key: meta[key] for key in METADATA_KEYS}
+    out["frames_indices"] = list(out["frames_indices"])
+    out["do_sample_frames"] = False  # vr2 sampled already; vLLM must not sample again
+    return video.frames, out
+
+
+def build_request(processor: Any, video: Any, question: str, options: Sequence[str] | None = None,
+                  *, mode: str = "think") -> dict:
+    """One `vllm.LLM.generate` input: `{"prompt": ..., "multi_modal_data": {"video": ...}}`."""
+    from vr2.model import LoadedModel, prompt_text
+
+    # prompt_text only needs the processor's chat template: the same prompt as generate_batch.
+    prompt = prompt_text(LoadedModel(model=None, processor=processor, device="cpu"), question,
+                         options, mode)
+    if prompt.count("<|video_pad|>") != 1:
+        raise Vr2Error("prompt: expected exactly one video placeholder in the chat template's output")
+    return {"prompt": prompt, "multi_modal_data": {"video": video_input(video)}}
+
+
+def sampling_kwargs(*, max_new_tokens: int = 1024, temperature: float = 0.0, top_p: float = 1.0,
+                    seed: int = 0) -> dict:
+    """Keyword arguments for `vllm.SamplingParams` (greedy when temperature == 0)."""
+    if max_new_tokens < 1:
+        raise Vr2Error(f"max_new_tokens: must be >= 1, got {max_new_tokens}")
+    if temperature < 0:
+        raise Vr2Error(f"temperature: must be >= 0, got {temperature}")
+    return {
+        "max_tokens": int(max_new_tokens),
+        "temperature": float(temperature),
+        "top_p": float(top_p) if temperature > 0 else 1.0,
+        "repetition_penalty": 1.0,
+        "seed": int(seed),
+        "skip_special_tokens": True,
+    }
+
+
+def sampling_params(**kwargs: Any):
+    """A `vllm.SamplingParams` from `sampling_kwargs(**kwargs)`."""
+    return require_vllm().SamplingParams(**sampling_kwargs(**kwargs))
+
+
+class VllmEngine:
+    """Generates answers with `vllm.LLM`; one `generate` call per batch of samples.
+
+    `vas_attn` is not available (vLLM exposes no attention weights).
+    """
+
+    name = "vllm"
+    supports_vas_attn = False
+
+    def __init__(self, model: str, *, dtype: str = "auto", seed: int = 0,
+                 max_model_len: int | None = None, gpu_memory_utilization: float = 0.9,
+                 **llm_options: Any):
+        vllm = require_vllm()
+        from transformers import AutoProcessor
+
+        self.processor = AutoProcessor.from_pretrained(model)
+        options = {"model": model, "dtype": dtype, "seed": seed,
+                   "gpu_memory_utilization": gpu_memory_utilization,
+                   "limit_mm_per_prompt": {"video": 1}, **llm_options}
+        if max_model_len:
+            options["max_model_len"] = max_model_len
+        self.llm = vllm.LLM(**options)
+
+    def generate(self, items: Sequence[tuple[Any, str, Sequence[str] | None]], *,
+                 max_new_tokens: int = 1024, temperature: float = 0.0, top_p: float = 1.0,
+                 seed: int = 0, mode: str = "think") -> list[str]:
+        """Texts for (video, question, options) items, in order."""
+        requests = [build_request(self.processor, video, question, options, mode=mode)
+                    for video, question, options in items]
+        params = sampling_params(max_new_tokens=max_new_tokens, temperature=temperature,
+                                 top_p=top_p, seed=seed)
+        outputs = self.llm.generate(requests, params, use_tqdm=False)
+        return [output.outputs[0].text for output in outputs]
+
+
+def make_engine(recipe: Any) -> VllmEngine:
+    """The engine for a validated `vr2.config.Recipe` (vr2 eval's entry point into this package)."""
+    return VllmEngine(recipe.model.name_or_path, dtype=recipe.model.dtype, seed=recipe.trainer.seed)

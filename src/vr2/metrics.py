@@ -1,0 +1,202 @@
+"""Evaluation metrics: per-sample scores, per-benchmark numbers and the paper's averages.
+
+Per sample (`score_responses`): accuracy, format, TAR and think-answer consistency come from the
+training reward code itself (`vr2.scoring.score_inputs`, which calls `accuracy_reward`,
+`format_reward` and the gated `TarReward`), so an evaluation number and a reward can never
+disagree. `tac_correctness` is `vr2.consistency.tac_correctness`; `vas_judge` is
+`vr2.judge.vas_judge`.
+
+Per benchmark (`benchmark_metrics`), on a 0-100 scale like the paper's tables:
+- accuracy: mean accuracy reward over the samples that were scored (a sample whose video failed
+  is not scored; it is counted under `errors`, never as a wrong answer);
+- tac: share of scored samples whose <think> conclusion and <answer> agree (a missing block counts
+  as not consistent); None for direct-answer runs (rows with `mode` "direct" and no <think>);
+- tac_correctness: share of scored samples where the think conclusion is correct exactly when the
+  final answer is (the official summary's notion); same denominator as tac;
+- vas_attn: mean over samples that have reasoning tokens; vas_judge: mean over samples the judge
+  scored (failures are counted, never scored 0);
+- tar: mean gated TAR over samples that carry reference grounding; None when none do.
+
+Averages (`averages`): Generic = mean over the generic benchmarks present, Reasoning = mean over
+the reasoning ones, Overall = mean over every benchmark present. With all 11 benchmarks Overall is
+(5 x Generic + 6 x Reasoning) / 11, the paper's definition; with fewer it is the mean over those
+covered, and the summary says which.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from vr2.errors import Vr2Error
+
+METRICS = ("accuracy", "tac", "tac_correctness", "vas_attn", "vas_judge", "tar")
+GROUPS = ("generic", "reasoning", "overall")
+OVERALL_NOTE = ("Overall = mean over the benchmarks covered; with all 11 it equals the paper's "
+                "(5 x Generic + 6 x Reasoning) / 11")
+
+
+# --------------------------------------------------------------------------- per sample
+
+
+class _LazyEmbedder:
+    """Builds the sentence embedder on first use: most benchmarks carry no reference grounding,
+    and then TAR never needs an embedding (nor the seconds it takes to load one)."""
+
+    def __init__(self, name: str, options: dict):
+        self.name = name
+        self._options = options
+        self._inner = None
+
+    def encode(self, texts: list[str]):
+        if self._inner is None:
+            from vr2 import plugins
+
+            self._inner = plugins.make_embedder(self.name, **self._options)
+        return self._inner.encode(texts)
+
+
+def build_scorer(tar_config, judge_config=None):
+    """The recipe's gated TAR reward (the same components as `rewards.build_tar_reward`), with
+    the embedder loaded only when a sample has reference grounding."""
+    from vr2 import plugins
+    from vr2.embedding import CachedEmbedder
+    from vr2.rewards import TarReward
+    from vr2.tar import TarScorer, TarSettings
+
+    judge = {"judge": judge_config if judge_config is not None and judge_config.url else None}
+    options = {"model": tar_config.embedder_model} if tar_config.embedder_model else {}
+    embedder = CachedEmbedder(_LazyEmbedder(tar_config.embedder, options))
+    settings = TarSettings(tar_config.buffer_seconds, tar_config.tau, tar_config.matching)
+    extractor = plugins.make_extractor(tar_config.extractor, **judge)
+    checker = plugins.make_consistency(tar_config.consistency, **judge)
+    return TarReward(TarScorer(embedder, settings), extractor, checker, gate=tar_config.gate)
+
+
+def as_scored_completion(text: str, mode: str) -> str:
+    """The completion the reward code scores. A direct-answer response has no tags: all of it is
+    the answer. In think mode the text is scored as written (no <answer> block = no answer)."""
+    if mode == "direct" and "<answer>" not in text.lower():
+        return f"<answer>{text.strip()}</answer>"
+    return text
+
+
+def score_responses(items: Sequence[Any], tar, weights: Mapping[str, float], *,
+                    judge=None, questions: Sequence[str] | None = None) -> list[dict]:
+    """Score `vr2.scoring.ScoreInput`s; one flat dict of per-sample metrics each.
+
+    A sample whose gold answer cannot be read (a data error) gets `score_error` instead of
+    scores; the others are unaffected. `judge` (a JudgeClient) adds `vas_judge`.
+    """
+    from vr2.scoring import score_inputs
+
+    try:
+        results = score_inputs(list(items), tar, dict(weights))
+    except Vr2Error:
+        results = []
+        for item in items:  # find the bad one(s); the rest still count
+            try:
+                results += score_inputs([item], tar, dict(weights))
+            except Vr2Error as exc:
+                results.append({"score_error": str(exc)})
+    from vr2.completion import parse_completion
+
+    rows = [_flatten(result) for result in results]
+    for item, row in zip(items, rows):
+        row["has_think"] = parse_completion(item.completion).think is not None
+    if judge is not None:
+        from vr2.judge import vas_judge
+
+        for k, (item, row) in enumerate(zip(items, rows)):
+            if "score_error" in row:
+                continue
+            question = questions[k] if questions else (item.question or "")
+            value = vas_judge(judge, question, item.completion)
+            row["vas_judge"] = value
+            row["vas_judge_failed"] = value is None
+    return rows
+
+
+def _flatten(result: dict) -> dict:
+    if "score_error" in result:
+        return dict(result)
+    rewards = result["rewards"]
+    return {
+        "accuracy": rewards.get("accuracy"),
+        "format": rewards.get("format"),
+        "tac": result["tac"],
+        "tac_correctness": result["tac_correctness"],
+        "think_answer": result["think_answer"],
+        "final_answer": result["final_answer"],
+        "answer_type": result["answer_type"],
+        "tar": result["tar"],
+        "tar_precision": result["tar_precision"],
+        "tar_recall": result["tar_recall"],
+        "gate": result["gate"],
+        **({"note": result["note"]} if result.get("note") else {}),
+    }
+
+
+# --------------------------------------------------------------------------- per benchmark
+
+
+def _mean(values: Iterable[float | None]) -> float | None:
+    kept = [float(v) for v in values if v is not None and not (isinstance(v, float) and math.isnan(v))]
+    return sum(kept) / len(kept) if kept else None
+
+
+def _pct(value: float | None) -> float | None:
+    return None if value is None else 100.0 * value
+
+
+def benchmark_metrics(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """Numbers for one benchmark from its per-sample rows (see the module docstring)."""
+    errors = [r for r in rows if r.get("error") or r.get("score_error")]
+    scored = [r for r in rows if not (r.get("error") or r.get("score_error"))]
+    # A think-mode run whose model never opens <think> has TAC 0, not "no TAC".
+    thinking = any(r.get("has_think") or r.get("mode", "think") == "think" for r in scored)
+    with_gold = [r for r in scored if r.get("accuracy") is not None]
+    grounded = [r for r in scored if r.get("tar") is not None]
+    vas_attn = [r["vas_attn"] for r in scored if r.get("vas_attn") is not None]
+    judged = [r["vas_judge"] for r in scored if r.get("vas_judge") is not None]
+    return {
+        "samples": len(rows),
+        "scored": len(scored),
+        "errors": len(errors),
+        "accuracy": _pct(_mean(r["accuracy"] for r in with_gold)),
+        "format": _pct(_mean(r.get("format") for r in scored)),
+        "no_answer": sum(1 for r in scored if r.get("final_answer") is None),
+        "tac": _pct(_mean(1.0 if r.get("tac") else 0.0 for r in scored)) if thinking else None,
+        "tac_correctness": (_pct(_mean(1.0 if r.get("tac_correctness") else 0.0 for r in scored))
+                            if thinking else None),
+        "vas_attn": _mean(vas_attn),
+        "vas_attn_samples": len(vas_attn),
+        "vas_judge": _mean(judged),
+        "vas_judge_failures": sum(1 for r in scored if r.get("vas_judge_failed")),
+        "tar": _pct(_mean(r["tar"] for r in grounded)),
+        "tar_samples": len(grounded),
+    }
+
+
+def averages(per_benchmark: Mapping[str, Mapping[str, Any]], categories: Mapping[str, str],
+             metrics: Sequence[str] = METRICS) -> dict[str, dict[str, Any]]:
+    """Generic / Reasoning / Overall means of each metric over the benchmarks present.
+
+    `categories[name]` is "generic", "reasoning" or anything else (counted in Overall only).
+    Each group holds `benchmarks` (names averaged) and, per metric, the mean over the benchmarks
+    where the metric exists; `missing[metric]` lists group members without it.
+    """
+    out: dict[str, dict[str, Any]] = {}
+    for group in GROUPS:
+        names = [n for n in per_benchmark if group == "overall" or categories.get(n) == group]
+        entry: dict[str, Any] = {"benchmarks": names, "missing": {}}
+        for metric in metrics:
+            values = {n: per_benchmark[n].get(metric) for n in names}
+            present = [v for v in values.values() if v is not None]
+            entry[metric] = sum(present) / len(present) if present else None
+            absent = [n for n, v in values.items() if v is None]
+            if present and absent:
+                entry["missing"][metric] = absent
+        out[group] = entry
+    return out
