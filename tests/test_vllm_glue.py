@@ -119,6 +119,22 @@ def test_without_the_plugin_eval_names_the_package(monkeypatch):
         make_engine(recipe)
 
 
+@pytest.mark.skipif(not vllm_missing(), reason="vllm is installed here")
+def test_the_plugin_registers_the_vllm_engine_through_the_hook(glue, tiny_model_dir):
+    from vr2 import plugins
+    from vr2.config import load_recipe
+
+    plugins.register(glue, name="vr2-vllm-test")
+    try:
+        component = plugins.components("vr2_eval_engines")["vllm"]
+        assert component.plugin == "vr2-vllm-test"
+        recipe = load_recipe(None, ['eval.engine="vllm"', f'model.name_or_path="{tiny_model_dir}"'])
+        with pytest.raises(MissingExtra, match="pip install vllm"):
+            plugins.make_engine("vllm", recipe)
+    finally:
+        plugins.unregister("vr2-vllm-test")
+
+
 @pytest.mark.skipif(vllm_missing(), reason="needs vllm (a CUDA machine)")
 def test_vllm_generates(glue, tiny_model_dir, video):  # pragma: no cover - GPU only
     engine = glue.VllmEngine(str(tiny_model_dir), dtype="float32", gpu_memory_utilization=0.2)

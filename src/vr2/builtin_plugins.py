@@ -68,3 +68,14 @@ def _trl_backend():
 @hookimpl
 def vr2_trainer_backends():
     return {"trl": _trl_backend}
+
+
+def _transformers_engine(recipe):
+    from vr2.evaluation import TransformersEngine
+
+    return TransformersEngine(recipe)
+
+
+@hookimpl
+def vr2_eval_engines():
+    return {"transformers": _transformers_engine}

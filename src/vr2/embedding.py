@@ -80,3 +80,25 @@ class CachedEmbedder:
         if not rows:
             return self.inner.encode([])
         return np.stack(rows)
+
+
+class LazyEmbedder:
+    """Builds a plugin embedder on first use: most evaluation samples and many traces carry no
+    reference grounding, and then TAR never needs an embedding (nor the seconds to load one).
+    The name is checked at once so a typo still fails before any work starts."""
+
+    def __init__(self, name: str, **options):
+        from vr2 import plugins
+
+        if name not in plugins.components("vr2_embedders"):
+            plugins.make_embedder(name)  # raises the "unknown embedder" error
+        self.name = name
+        self._options = options
+        self._inner = None
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        if self._inner is None:
+            from vr2 import plugins
+
+            self._inner = plugins.make_embedder(self.name, **self._options)
+        return self._inner.encode(texts)

@@ -237,35 +237,11 @@ class TransformersEngine:
         return outputs
 
 
-class PluginEngine:
-    """An engine from a separate package (vLLM: `vr2-vllm`); text only, no attention VAS."""
-
-    supports_vas_attn = False
-
-    def __init__(self, recipe, module: str, install: str):
-        import importlib
-
-        try:
-            plugin = importlib.import_module(module)
-        except ImportError as exc:
-            raise MissingExtra(module.replace("_", "-"), install) from exc
-        self.recipe = recipe
-        self.name = recipe.eval.engine
-        self.engine = plugin.make_engine(recipe)
-
-    def run(self, items: Sequence[tuple], *, vas: bool) -> list[Output]:
-        e = self.recipe.eval
-        texts = self.engine.generate(items, max_new_tokens=e.max_new_tokens,
-                                     temperature=e.temperature, seed=self.recipe.trainer.seed,
-                                     mode=e.mode)
-        return [Output(text) for text in texts]
-
-
 def make_engine(recipe):
-    """The generation engine `[eval] engine` names."""
-    if recipe.eval.engine == "vllm":
-        return PluginEngine(recipe, "vr2_vllm", "pip install vr2-vllm")
-    return TransformersEngine(recipe)
+    """The generation engine `[eval] engine` names (a plugin; built-in: transformers)."""
+    from vr2 import plugins
+
+    return plugins.make_engine(recipe.eval.engine, recipe)
 
 
 class DeferredEngine:

@@ -73,3 +73,15 @@ def vr2_trainer_backends():
     ``vr2.config.Recipe``. The training loop stays in the backend; vr2 supplies data, rewards
     and video. Built-in: ``trl``. ``openrlhf`` ships as the separate ``vr2-openrlhf`` package.
     """
+
+
+@hookspec
+def vr2_eval_engines():
+    """Return ``{name: factory}`` of generation engines for ``vr2 eval``.
+
+    ``factory(recipe)`` returns an object with ``name``, ``supports_vas_attn`` (whether it can
+    return last-layer attention for ``vas_attn``) and
+    ``run(items, *, vas: bool) -> list[vr2.evaluation.Output]``, where each item is
+    ``(SampledVideo, question, options)``. Pick one with ``[eval] engine``. Built-in:
+    ``transformers``. ``vllm`` ships as the separate ``vr2-vllm`` package.
+    """

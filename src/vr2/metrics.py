@@ -40,38 +40,11 @@ OVERALL_NOTE = ("Overall = mean over the benchmarks covered; with all 11 it equa
 # --------------------------------------------------------------------------- per sample
 
 
-class _LazyEmbedder:
-    """Builds the sentence embedder on first use: most benchmarks carry no reference grounding,
-    and then TAR never needs an embedding (nor the seconds it takes to load one)."""
-
-    def __init__(self, name: str, options: dict):
-        self.name = name
-        self._options = options
-        self._inner = None
-
-    def encode(self, texts: list[str]):
-        if self._inner is None:
-            from vr2 import plugins
-
-            self._inner = plugins.make_embedder(self.name, **self._options)
-        return self._inner.encode(texts)
-
-
 def build_scorer(tar_config, judge_config=None):
-    """The recipe's gated TAR reward (the same components as `rewards.build_tar_reward`), with
-    the embedder loaded only when a sample has reference grounding."""
-    from vr2 import plugins
-    from vr2.embedding import CachedEmbedder
-    from vr2.rewards import TarReward
-    from vr2.tar import TarScorer, TarSettings
+    """The recipe's gated TAR reward: `rewards.build_tar_reward` (its embedder loads on first use)."""
+    from vr2.rewards import build_tar_reward
 
-    judge = {"judge": judge_config if judge_config is not None and judge_config.url else None}
-    options = {"model": tar_config.embedder_model} if tar_config.embedder_model else {}
-    embedder = CachedEmbedder(_LazyEmbedder(tar_config.embedder, options))
-    settings = TarSettings(tar_config.buffer_seconds, tar_config.tau, tar_config.matching)
-    extractor = plugins.make_extractor(tar_config.extractor, **judge)
-    checker = plugins.make_consistency(tar_config.consistency, **judge)
-    return TarReward(TarScorer(embedder, settings), extractor, checker, gate=tar_config.gate)
+    return build_tar_reward(tar_config, judge_config)
 
 
 def as_scored_completion(text: str, mode: str) -> str:

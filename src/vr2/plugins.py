@@ -24,6 +24,12 @@ KINDS = {
     "vr2_embedders": "embedder",
     "vr2_consistency_checkers": "consistency",
     "vr2_trainer_backends": "backend",
+    "vr2_eval_engines": "engine",
+}
+
+# Components that live in separate packages: the install command goes into the error.
+INSTALL_HINTS = {
+    ("engine", "vllm"): "pip install vr2-vllm",
 }
 
 
@@ -104,6 +110,11 @@ def create(hook: str, name: str, **options: Any) -> Any:
     """Build the component called `name`; unknown names list the known ones."""
     available = components(hook)
     if name not in available:
+        hint = INSTALL_HINTS.get((KINDS[hook], name))
+        if hint:
+            from vr2.errors import MissingExtra
+
+            raise MissingExtra(f"vr2-{name}", hint)
         known = ", ".join(sorted(available)) or "none"
         raise Vr2Error(f"unknown {KINDS[hook]} '{name}' (installed: {known})")
     return available[name].factory(**options)
@@ -123,6 +134,10 @@ def make_consistency(name: str = "rule", **options: Any) -> Any:
 
 def make_backend(name: str = "trl", **options: Any) -> Any:
     return create("vr2_trainer_backends", name, **options)
+
+
+def make_engine(name: str, recipe: Any) -> Any:
+    return create("vr2_eval_engines", name, recipe=recipe)
 
 
 def plugin_rows() -> list[dict[str, Any]]:

@@ -189,12 +189,12 @@ def total_reward(parts: dict[str, list[float | None]], weights: dict[str, float]
 def build_tar_reward(tar_config, judge_config=None) -> TarReward:
     """A TarReward with the components a recipe's [tar] section names."""
     from vr2 import plugins
-    from vr2.embedding import CachedEmbedder
+    from vr2.embedding import CachedEmbedder, LazyEmbedder
     from vr2.tar import TarSettings
 
     judge = _judge_options(judge_config)
     embedder_opts = {"model": tar_config.embedder_model} if tar_config.embedder_model else {}
-    embedder = CachedEmbedder(plugins.make_embedder(tar_config.embedder, **embedder_opts))
+    embedder = CachedEmbedder(LazyEmbedder(tar_config.embedder, **embedder_opts))
     settings = TarSettings(tar_config.buffer_seconds, tar_config.tau, tar_config.matching)
     extractor = plugins.make_extractor(tar_config.extractor, **judge)
     checker = plugins.make_consistency(tar_config.consistency, **judge)

@@ -21,6 +21,7 @@ def plugins(recipe: Optional[Path] = RecipeOption, sets: list[str] = SetOption) 
     selected = {
         f"extractor:{config.tar.extractor}", f"embedder:{config.tar.embedder}",
         f"consistency:{config.tar.consistency}", f"backend:{config.trainer.backend}",
+        f"engine:{config.eval.engine}",
     }
     table = Table(title="vr2 plugins (VR2_PLUGINS limits which entry points load)", title_justify="left")
     for name in ("plugin", "source", "hook", "component", "selected"):

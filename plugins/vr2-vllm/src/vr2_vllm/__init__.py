@@ -20,8 +20,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from vr2.errors import MissingExtra, Vr2Error
+from vr2.plugins import hookimpl
 
-__all__ = ["VllmEngine", "build_request", "sampling_kwargs", "sampling_params", "video_input",
+__all__ = ["VllmEngine", "VllmEvalEngine", "make_engine", "build_request", "sampling_kwargs", "sampling_params", "video_input",
            "require_vllm", "INSTALL"]
 
 INSTALL = "pip install vllm (or: pip install vr2-vllm)"
@@ -120,6 +121,30 @@ class VllmEngine:
         return [output.outputs[0].text for output in outputs]
 
 
-def make_engine(recipe: Any) -> VllmEngine:
-    """The engine for a validated `vr2.config.Recipe` (vr2 eval's entry point into this package)."""
-    return VllmEngine(recipe.model.name_or_path, dtype=recipe.model.dtype, seed=recipe.trainer.seed)
+class VllmEvalEngine:
+    """`vr2 eval`'s engine interface over `VllmEngine`: text only, no attention VAS."""
+
+    name = "vllm"
+    supports_vas_attn = False
+
+    def __init__(self, recipe: Any):
+        self.recipe = recipe
+        self.engine = VllmEngine(recipe.model.name_or_path, dtype=recipe.model.dtype, seed=recipe.trainer.seed)
+
+    def run(self, items: Sequence[tuple], *, vas: bool) -> list:
+        from vr2.evaluation import Output
+
+        e = self.recipe.eval
+        texts = self.engine.generate(items, max_new_tokens=e.max_new_tokens, temperature=e.temperature,
+                                     seed=self.recipe.trainer.seed, mode=e.mode)
+        return [Output(text) for text in texts]
+
+
+def make_engine(recipe: Any) -> VllmEvalEngine:
+    """The engine for a validated `vr2.config.Recipe` (registered as `vllm` below)."""
+    return VllmEvalEngine(recipe)
+
+
+@hookimpl
+def vr2_eval_engines():
+    return {"vllm": make_engine}
