@@ -197,7 +197,7 @@ def test_a_json_object_file_is_not_a_dataset(tmp_path, videos):
 
 
 def test_missing_file_and_folders(tmp_path, videos):
-    with pytest.raises(Vr2Error, match="absent.json: file not found"):
+    with pytest.raises(Vr2Error, match="absent.json: data file not found"):
         load_dataset_file(tmp_path / "absent.json", videos)
     path = write(tmp_path / "d.json", [release_row()])
     with pytest.raises(Vr2Error, match="video folder not found"):

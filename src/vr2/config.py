@@ -184,12 +184,9 @@ def load_recipe(path: str | Path | None = None, overrides: list[str] | tuple[str
 
 
 def _read_toml(path: Path) -> dict:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise Vr2Error(f"{path}: recipe file not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise Vr2Error(f"{path}: cannot read recipe ({exc})") from None
+    from vr2.files import read_text
+
+    text = read_text(path, "recipe file")
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

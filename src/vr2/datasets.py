@@ -321,16 +321,9 @@ def read_rows(path: str | Path) -> Iterator[tuple[int, Any]]:
     JSON value; otherwise it must be a JSON array.
     """
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise Vr2Error(f"{path}: file not found") from None
-    except IsADirectoryError:
-        raise Vr2Error(f"{path}: is a directory, not a data file") from None
-    except UnicodeDecodeError:
-        raise Vr2Error(f"{path}: not a text file (not UTF-8)") from None
-    except OSError as error:
-        raise Vr2Error(f"{path}: cannot read ({error.strerror or error})") from None
+    from vr2.files import read_text
+
+    text = read_text(path, "data file")
     stripped = text.lstrip()
     if not stripped:
         raise Vr2Error(f"{path}: empty file")

@@ -175,12 +175,9 @@ def read_rows(path: Path) -> dict[str, dict]:
     a repeated doc_id keeps its first row."""
     if not path.exists():
         return {}
-    data = path.read_bytes()
-    if data and not data.endswith(b"\n"):
-        cut = data.rfind(b"\n") + 1
-        with path.open("r+b") as handle:
-            handle.truncate(cut)
-        data = data[:cut]
+    from vr2.files import drop_partial_line
+
+    data = drop_partial_line(path)
     rows: dict[str, dict] = {}
     for number, line in enumerate(data.decode("utf-8", "replace").splitlines(), start=1):
         if not line.strip():

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from vr2.claims import Claim, reference_claims
+from vr2.claims import Claim
 from vr2.completion import parse_completion
 from vr2.consistency import Consistency, check_consistency
 from vr2.errors import Vr2Error
@@ -60,25 +60,15 @@ class Reference:
 def load_reference_file(path: str | Path) -> Reference:
     """Read and check a reference JSON ({temporal_grounding, answer?, answer_type?, options?} or a
     bare {timestamp: sentence}); every problem raises Vr2Error naming the file."""
-    from vr2.samples import ANSWER_TYPES
-    from vr2.scoring import load_reference
+    from vr2.scoring import load_reference, reference_fields
 
     source = str(path)
     data = load_reference(path)
-    grounding = data.get("temporal_grounding")
-    if grounding is None:
+    if data.get("temporal_grounding") is None:
         raise Vr2Error(f"{source}: no 'temporal_grounding' in the reference")
-    if not isinstance(grounding, (dict, str)):
-        raise Vr2Error(f"{source}: 'temporal_grounding' must be an object or a JSON string")
-    claims = reference_claims(grounding, source=source)
-    options = data.get("options") or []
-    if not isinstance(options, list) or not all(isinstance(o, str) for o in options):
-        raise Vr2Error(f"{source}: 'options' must be a list of strings")
-    answer_type = data.get("answer_type")
-    if answer_type is not None and answer_type not in ANSWER_TYPES:
-        raise Vr2Error(f"{source}: 'answer_type' must be one of {', '.join(ANSWER_TYPES)}")
-    answer = data.get("answer")
-    return Reference(source, grounding, claims, None if answer is None else str(answer), answer_type, options)
+    ref = reference_fields(data, source)
+    return Reference(source, ref["temporal_grounding"], ref["claims"], ref["answer"], ref["answer_type"],
+                     ref["options"])
 
 
 def read_completion(path: str | Path) -> str:

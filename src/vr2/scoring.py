@@ -14,6 +14,7 @@ from typing import Any, Iterator
 
 from vr2.completion import parse_completion
 from vr2.errors import Vr2Error
+from vr2.files import drop_partial_line, read_text
 from vr2.rewards import TarReward, accuracy_reward, format_reward, resolve_answer_type, total_reward
 from vr2.samples import ANSWER_TYPES
 
@@ -34,12 +35,7 @@ class ScoreInput:
 
 
 def _read_json(path: Path) -> Any:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise Vr2Error(f"{path}: file not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise Vr2Error(f"{path}: cannot read ({exc})") from None
+    text = read_text(path)
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
@@ -50,12 +46,7 @@ def load_trace(path: str | Path) -> dict:
     """A trace file: a JSON object with `completion`, or plain text that is the completion."""
     path = Path(path)
     if path.suffix.lower() != ".json":
-        try:
-            return {"completion": path.read_text(encoding="utf-8")}
-        except FileNotFoundError:
-            raise Vr2Error(f"{path}: file not found") from None
-        except (OSError, UnicodeDecodeError) as exc:
-            raise Vr2Error(f"{path}: cannot read ({exc})") from None
+        return {"completion": read_text(path)}
     data = _read_json(path)
     if not isinstance(data, dict):
         raise Vr2Error(f"{path}: expected a JSON object with a 'completion' field")
@@ -81,6 +72,17 @@ def make_input(record: dict, source: str) -> ScoreInput:
         raise Vr2Error(f"{source}: 'completion' must be a string")
     if "<think>" not in completion:
         raise Vr2Error(f"{source}: the completion has no <think> block")
+    ref = reference_fields(record, source)
+    return ScoreInput(
+        completion=completion, temporal_grounding=ref["temporal_grounding"], answer=ref["answer"],
+        answer_type=ref["answer_type"], options=ref["options"], question=record.get("question"),
+        id=record.get("id"),
+    )
+
+
+def reference_fields(record: dict, source: str) -> dict:
+    """The reference fields of a record, checked; errors name `source` and the field.
+    `temporal_grounding` is parsed here so a bad timestamp fails before any work starts."""
     options = record.get("options") or []
     if not isinstance(options, list) or not all(isinstance(o, str) for o in options):
         raise Vr2Error(f"{source}: 'options' must be a list of strings")
@@ -90,16 +92,14 @@ def make_input(record: dict, source: str) -> ScoreInput:
     grounding = record.get("temporal_grounding")
     if grounding is not None and not isinstance(grounding, (dict, str)):
         raise Vr2Error(f"{source}: 'temporal_grounding' must be an object or a JSON string")
+    claims = None
     if grounding is not None:
         from vr2.claims import reference_claims
 
-        reference_claims(grounding, source=source)  # fail here, with the file's name
+        claims = reference_claims(grounding, source=source)
     answer = record.get("answer")
-    return ScoreInput(
-        completion=completion, temporal_grounding=grounding,
-        answer=None if answer is None else str(answer), answer_type=answer_type,
-        options=options, question=record.get("question"), id=record.get("id"),
-    )
+    return {"temporal_grounding": grounding, "claims": claims, "options": options,
+            "answer_type": answer_type, "answer": None if answer is None else str(answer)}
 
 
 def score_inputs(items: list[ScoreInput], tar: TarReward, weights: dict[str, float]) -> list[dict]:
@@ -238,7 +238,7 @@ def score_jsonl(in_path: Path, out_path: Path, tar: TarReward, weights: dict[str
     """
     done, previous = set(), []
     if resume and out_path.exists():
-        _drop_partial_line(out_path)
+        drop_partial_line(out_path)
         done, previous = done_lines(out_path)
     bad: list[tuple[int, str]] = []
     results = list(previous)
@@ -271,9 +271,3 @@ def _flush(pending, out, tar, weights, progress) -> list[dict]:
         progress(len(pending))
     pending.clear()
     return scored
-
-
-def _drop_partial_line(path: Path) -> None:
-    data = path.read_bytes()
-    if data and not data.endswith(b"\n"):
-        path.write_bytes(data[: data.rfind(b"\n") + 1])
