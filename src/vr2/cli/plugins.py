@@ -15,7 +15,7 @@ def plugins(recipe: Optional[Path] = RecipeOption, sets: list[str] = SetOption) 
     from rich.console import Console
     from rich.table import Table
 
-    from vr2.plugins import plugin_rows
+    from vr2.plugins import KINDS, plugin_rows
 
     config = load(recipe, sets, {})
     selected = {
@@ -24,11 +24,12 @@ def plugins(recipe: Optional[Path] = RecipeOption, sets: list[str] = SetOption) 
         f"engine:{config.eval.engine}",
     }
     table = Table(title="vr2 plugins (VR2_PLUGINS limits which entry points load)", title_justify="left")
-    for name in ("plugin", "source", "hook", "component", "selected"):
+    hook_of = {kind: hook for hook, kind in KINDS.items()}
+    for name in ("plugin", "source", "hook", "kind", "component", "selected"):
         table.add_column(name)
     for row in plugin_rows():
         for offer in row["offers"] or ["-:-"]:
             kind, name = offer.split(":", 1)
             mark = "[green]*[/green]" if offer in selected else ""
-            table.add_row(row["plugin"], row["source"], kind, name, mark)
+            table.add_row(row["plugin"], row["source"], hook_of.get(kind, "-"), kind, name, mark)
     Console().print(table)
