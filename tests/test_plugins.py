@@ -134,3 +134,35 @@ def test_entry_point_plugins_load_and_env_var_filters(tmp_path, monkeypatch):
         assert "ones" in plugins.components("vr2_embedders")
     finally:
         plugins.plugin_manager.cache_clear()
+
+
+def test_a_judge_plugin_serves_the_llm_consistency_checker():
+    from vr2.config import load_recipe
+
+    class Canned:
+        stats = None
+
+        def __init__(self, reply):
+            self.reply = reply
+            self.seen = []
+
+        def complete(self, messages):
+            self.seen.append(messages)
+            return self.reply
+
+    judges = {"yes": Canned("TRUE"), "garbage": Canned("no idea")}
+
+    class JudgePlugin:
+        @hookimpl
+        def vr2_judges(self):
+            return {name: (lambda settings=None, j=j: j) for name, j in judges.items()}
+
+    plugins.register(JudgePlugin(), name="canned-judges")
+    try:
+        for name, expected in (("yes", True), ("garbage", None)):
+            recipe = load_recipe(None, [f'judge.backend="{name}"', 'judge.url="http://127.0.0.1:9/v1"'])
+            checker = plugins.make_consistency("llm", judge=recipe.judge)
+            assert checker.check("So the answer is B.", "B", "multiple_choice", ["x", "y"]) is expected
+            assert judges[name].seen, "the plugin judge was asked"
+    finally:
+        plugins.unregister("canned-judges")

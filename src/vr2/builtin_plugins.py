@@ -79,3 +79,14 @@ def _transformers_engine(recipe):
 @hookimpl
 def vr2_eval_engines():
     return {"transformers": _transformers_engine}
+
+
+def _openai_judge(settings=None):
+    from vr2.judge import openai_client
+
+    return openai_client(settings)
+
+
+@hookimpl
+def vr2_judges():
+    return {"openai": _openai_judge}

@@ -143,6 +143,7 @@ class EvalConfig:
 
 @dataclass
 class JudgeConfig:
+    backend: str = opt("openai", help="judge plugin: openai (any OpenAI-compatible endpoint)")
     url: str = opt("", help="OpenAI-compatible base URL, e.g. http://localhost:8000/v1")
     model: str = opt("")
     api_key_env: str = opt("OPENAI_API_KEY")

@@ -65,6 +65,20 @@ def vr2_consistency_checkers():
 
 
 @hookspec
+def vr2_judges():
+    """Return ``{name: factory}`` of LLM judges (the ``llm`` extractor and consistency checker,
+    and ``vas_judge``, talk to one).
+
+    ``factory(settings)`` (``settings``: the recipe's ``[judge]`` section, or None to read the
+    ``VR2_JUDGE_*`` environment) returns an object with ``complete(messages) -> str | None``
+    (chat messages in, the reply text out; None when the judge failed, which callers mask and
+    count) and a ``stats`` attribute. Pick one with ``[judge] backend``. Built-in: ``openai``,
+    any OpenAI-compatible endpoint (vLLM, SGLang, llama.cpp, hosted APIs) with temperature 0,
+    a fixed seed, retries with backoff and an on-disk cache by content hash.
+    """
+
+
+@hookspec
 def vr2_trainer_backends():
     """Return ``{name: factory}`` of training backends.
 

@@ -483,7 +483,7 @@ def vas_judge(client: JudgeClient, question: str, response: str) -> float | None
         return None
     score = parse_score(reply)
     if score is None:
-        client.note_unparseable("vas", reply)
+        _unparseable(client, "vas", reply)
         return None
     return score * 10.0
 
@@ -508,7 +508,7 @@ def judge_consistency(client: JudgeClient, think: str | None, answer: str | None
         return None
     verdict = parse_verdict(reply)
     if verdict is None:
-        client.note_unparseable("consistency", reply)
+        _unparseable(client, "consistency", reply)
     return verdict
 
 
@@ -525,7 +525,7 @@ def judge_extract_claims(client: JudgeClient, think: str | None) -> list[Claim] 
         return None
     claims = claims_from_reply(reply)
     if claims is None:
-        client.note_unparseable("claims", reply)
+        _unparseable(client, "claims", reply)
     return claims
 
 
@@ -583,7 +583,26 @@ def judge_from_env() -> JudgeClient | None:
     return JudgeClient(config)
 
 
-def client_for(settings: Any = None) -> JudgeClient:
+def _unparseable(client: Any, task: str, reply: str) -> None:
+    # Plugin judges need not count unreadable replies; the built-in client does.
+    note = getattr(client, "note_unparseable", None)
+    if note is not None:
+        note(task, reply)
+    else:
+        log.warning("judge %s: unparseable reply %r", task, reply[:200])
+
+
+def client_for(settings: Any = None) -> Any:
+    """The judge client the settings name: ``[judge] backend`` picks a ``vr2_judges`` plugin
+    (built-in: ``openai``, an OpenAI-compatible HTTP endpoint). A ready client is returned as is."""
+    if hasattr(settings, "complete"):
+        return settings
+    from vr2 import plugins
+
+    return plugins.create("vr2_judges", getattr(settings, "backend", "") or "openai", settings=settings)
+
+
+def openai_client(settings: Any = None) -> JudgeClient:
     """A client from a recipe's ``[judge]`` section (any object with ``url`` and ``model`` and
     optionally the other ``JudgeConfig`` fields), a ``JudgeConfig``, or, when None, the
     environment. Raises Vr2Error when no judge is configured anywhere."""

@@ -25,6 +25,7 @@ KINDS = {
     "vr2_consistency_checkers": "consistency",
     "vr2_trainer_backends": "backend",
     "vr2_eval_engines": "engine",
+    "vr2_judges": "judge",
 }
 
 # Components that live in separate packages: the install command goes into the error.
