@@ -112,7 +112,9 @@ def load_model(
     raises Vr2Error naming it.
     """
     from transformers import AutoConfig, AutoModelForImageTextToText, AutoProcessor
+    from transformers.utils import logging as hf_logging
 
+    hf_logging.disable_progress_bar()  # vr2 shows its own progress; no per-file weight bars
     name = str(name_or_path)
     device = resolve_device(device)
     torch_dtype = resolve_dtype(dtype, device)
