@@ -85,6 +85,13 @@ class FailingExtractor:
         raise JudgeFailure("timeout")
 
 
+def test_a_missing_answer_closes_the_gate_even_with_a_judge(tar):
+    judged = TarReward(tar.scorer, tar.extractor, FailingJudge())
+    no_answer = GOOD.replace("<answer>B</answer>", "")
+    detail = judged.details([no_answer], temporal_grounding=[GROUNDING], options=[OPTIONS])[0]
+    assert detail.gate == 0 and detail.value == 0.0 and detail.failure is None
+
+
 def test_judge_failures_are_masked_not_zero(tar):
     masked = TarReward(tar.scorer, tar.extractor, FailingJudge())
     detail = masked.details([GOOD], temporal_grounding=[GROUNDING], options=[OPTIONS])[0]

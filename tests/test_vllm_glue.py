@@ -115,7 +115,7 @@ def test_without_the_plugin_eval_names_the_package(monkeypatch):
 
     monkeypatch.setitem(sys.modules, "vr2_vllm", None)  # as if not installed
     recipe = load_recipe(None, ["eval.engine=\"vllm\""])
-    with pytest.raises(MissingExtra, match="pip install vr2-vllm"):
+    with pytest.raises(MissingExtra, match="pip install ./plugins/vr2-vllm"):
         make_engine(recipe)
 
 

@@ -138,7 +138,7 @@ class EvalConfig:
     batch_size: int = opt(1, min=1)
     limit: int = opt(0, min=0, help="samples per benchmark (0 = all)")
     vas_attn: bool = opt(True, help="compute attention VAS (one extra forward per sample)")
-    engine: str = opt("transformers", help="generation engine plugin: transformers, vllm (pip install vr2-vllm)")
+    engine: str = opt("transformers", help="generation engine plugin: transformers, vllm (pip install ./plugins/vr2-vllm)")
 
 
 @dataclass

@@ -30,7 +30,8 @@ KINDS = {
 
 # Components that live in separate packages: the install command goes into the error.
 INSTALL_HINTS = {
-    ("engine", "vllm"): "pip install vr2-vllm",
+    ("engine", "vllm"): "pip install ./plugins/vr2-vllm",
+    ("backend", "openrlhf"): "pip install ./plugins/vr2-openrlhf",
 }
 
 

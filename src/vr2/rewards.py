@@ -128,7 +128,8 @@ class TarReward:
             return TarDetail(None, consistent, None, None, failure="no reference grounding")
         if not self.gate:
             return TarDetail(result, consistent, 1, result.precision)
-        if consistent is None and self._judged():
+        judged = parsed.think is not None and parsed.answer is not None and self._judged()
+        if consistent is None and judged:  # a judge that failed: mask; a missing block: gate closed
             return TarDetail(result, None, None, None, failure="consistency judge failed")
         gate = 1 if consistent else 0
         return TarDetail(result, consistent, gate, gate * result.precision)

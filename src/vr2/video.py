@@ -105,6 +105,17 @@ class SampledVideo:
             "frames_indices": list(self.frame_indices),
         }
 
+    def vllm_input(self) -> tuple[np.ndarray, dict[str, Any]]:
+        """`(frames, metadata)` for vLLM's `multi_modal_data["video"]` (the vLLM eval engine and
+        the OpenRLHF backend). Same numbers as `metadata()`, so vLLM computes the same grid and
+        time step as the transformers processor; `do_sample_frames=False` because vr2 sampled."""
+        meta = self.metadata()
+        keys = ("fps", "duration", "total_num_frames", "frames_indices")
+        out = {key: meta[key] for key in keys}
+        out["frames_indices"] = list(out["frames_indices"])
+        out["do_sample_frames"] = False
+        return self.frames, out
+
     def processor_kwargs(self) -> dict[str, Any]:
         """Keyword arguments for a transformers Qwen2.5-VL processor call (with `text=`).
 

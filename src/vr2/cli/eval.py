@@ -32,7 +32,7 @@ def eval_command(
     max_frames: Optional[int] = typer.Option(None, "--max-frames", help="Default 128."),
     max_pixels: Optional[int] = typer.Option(None, "--max-pixels", help="Pixels per frame (default 151200)."),
     engine: Optional[str] = typer.Option(None, "--engine", help="transformers (default) or vllm "
-                                         "(pip install vr2-vllm)."),
+                                         "(pip install ./plugins/vr2-vllm)."),
     no_vas_attn: bool = typer.Option(False, "--no-vas-attn", help="Skip attention VAS (one extra forward per sample)."),
     judge_url: Optional[str] = typer.Option(None, "--judge-url", help="OpenAI-compatible judge for VAS-judge."),
     judge_model: Optional[str] = typer.Option(None, "--judge-model", help="Judge model name."),

@@ -23,4 +23,4 @@ def grpo(
 
     config = load_recipe(recipe, sets)
     path = run_grpo(config, resume=resume)
-    Console(stderr=True, soft_wrap=True).print(f"model written to [bold]{path}[/bold]")
+    Console(stderr=True, soft_wrap=True).print(f"run output: [bold]{path}[/bold]")

@@ -25,8 +25,7 @@ from vr2.plugins import hookimpl
 __all__ = ["VllmEngine", "VllmEvalEngine", "make_engine", "build_request", "sampling_kwargs", "sampling_params", "video_input",
            "require_vllm", "INSTALL"]
 
-INSTALL = "pip install vllm (or: pip install vr2-vllm)"
-METADATA_KEYS = ("fps", "duration", "total_num_frames", "frames_indices")
+INSTALL = "pip install vllm (or, from a vr2 checkout: pip install ./plugins/vr2-vllm)"
 
 
 def require_vllm():
@@ -39,16 +38,8 @@ def require_vllm():
 
 
 def video_input(video: Any) -> tuple[Any, dict]:
-    """`(frames, metadata)` for `multi_modal_data["video"]` from a `vr2.video.SampledVideo`.
-
-    The numbers are those vr2 gives the transformers processor (`SampledVideo.metadata`), so
-    both paths compute the same time positions (`second_per_grid_ts`).
-    """
-    meta = video.metadata()
-    out = {key: meta[key] for key in METADATA_KEYS}
-    out["frames_indices"] = list(out["frames_indices"])
-    out["do_sample_frames"] = False  # vr2 sampled already; vLLM must not sample again
-    return video.frames, out
+    """`(frames, metadata)` for `multi_modal_data["video"]`: `SampledVideo.vllm_input()`."""
+    return video.vllm_input()
 
 
 def build_request(processor: Any, video: Any, question: str, options: Sequence[str] | None = None,
