@@ -1,7 +1,8 @@
-"""Plugin hooks: how to add a trainer backend, claim extractor, embedder or consistency judge.
+"""Plugin hooks: how to add a claim extractor, embedder, consistency checker, LLM judge,
+trainer backend or evaluation engine.
 
 vr2 uses pluggy. A plugin is any module or object with functions named after the hooks below and
-marked with ``vr2.hookimpl``. Built-in components are plugins too (``vr2.builtin_plugins``); they
+marked with ``vr2.plugins.hookimpl``. Built-in components are plugins too (``vr2.builtin_plugins``); they
 go through exactly the same hooks as yours.
 
 Publish a third-party plugin with an entry point in the group ``vr2``::
@@ -31,10 +32,11 @@ def vr2_claim_extractors():
     """Return ``{name: factory}`` of claim extractors.
 
     ``factory(judge=None)`` (``judge``: the recipe's ``[judge]`` section when a judge URL is set)
-    returns an object with a ``name`` attribute and ``extract(think: str) -> list[vr2.claims.Claim]``: every time-stamped statement in the
+    returns an object with a ``name`` attribute and
+    ``extract(think: str) -> list[vr2.claims.Claim]``: every time-stamped statement in the
     reasoning text, as an interval in seconds (start == end for a point) and the clause it
     belongs to, with the time phrase removed. It must not raise on any text; an extractor that
-    can fail (a remote LLM) raises ``vr2.judge.JudgeFailure`` so the caller masks the sample
+    can fail (a remote LLM) raises ``vr2.errors.JudgeFailure`` so the caller masks the sample
     instead of scoring it 0. Built-in: ``rule`` (deterministic, the default) and ``llm``.
     """
 
