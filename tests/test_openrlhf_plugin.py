@@ -741,6 +741,7 @@ def test_dry_run_command_prints_and_launches_nothing(orl, smoke_dir, tmp_path, c
                          "--set", f'model.name_or_path="{smoke_dir / "model"}"',
                          "--set", f'data.train_file="{smoke_dir / "grpo.json"}"',
                          "--set", f'data.video_dir="{smoke_dir / "videos"}"',
+                         "--set", f'data.subtitles_dir="{smoke_dir / "subtitles"}"',
                          "--set", f'trainer.output_dir="{tmp_path / "run"}"',
                          "--set", "trainer.use_cpu=false", "--set", 'trainer.precision="auto"'])
     out = capsys.readouterr()
