@@ -198,7 +198,12 @@ def _start(recipe, resume: bool) -> Path | None:
 
 
 def _train(trainer, checkpoint: Path | None, processor) -> Path:
-    trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
+    import warnings
+
+    with warnings.catch_warnings():
+        # TRL 1.16 calls a transformers method that 5.x deprecates, once per step: noise to a user.
+        warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
+        trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
     final = Path(trainer.args.output_dir) / "final"
     trainer.save_model(str(final))
     if trainer.accelerator.is_main_process:
