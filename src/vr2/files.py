@@ -7,19 +7,25 @@ from pathlib import Path
 from vr2.errors import Vr2Error
 
 
-def read_text(path: str | Path, what: str = "file", *, encoding: str = "utf-8-sig") -> str:
-    """The file's text (a UTF-8 byte-order mark is dropped); `what` names it in errors."""
+def read_bytes(path: str | Path, what: str = "file") -> bytes:
+    """The file's bytes; `what` names it in errors."""
     path = Path(path)
     try:
-        return path.read_text(encoding=encoding)
+        return path.read_bytes()
     except FileNotFoundError:
         raise Vr2Error(f"{path}: {what} not found") from None
     except IsADirectoryError:
         raise Vr2Error(f"{path}: is a directory, not a {what}") from None
-    except UnicodeDecodeError:
-        raise Vr2Error(f"{path}: {what} is not UTF-8 text") from None
     except OSError as error:
         raise Vr2Error(f"{path}: cannot read {what} ({error.strerror or error})") from None
+
+
+def read_text(path: str | Path, what: str = "file", *, encoding: str = "utf-8-sig") -> str:
+    """The file's text (a UTF-8 byte-order mark is dropped); `what` names it in errors."""
+    try:
+        return read_bytes(path, what).decode(encoding)
+    except UnicodeDecodeError:
+        raise Vr2Error(f"{path}: {what} is not UTF-8 text") from None
 
 
 def drop_partial_line(path: Path) -> bytes:

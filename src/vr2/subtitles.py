@@ -111,16 +111,9 @@ def _decode(data: bytes) -> str:
 
 def load_srt(path: str | Path) -> list[Cue]:
     """Read and parse an SRT file; a file that cannot be read raises Vr2Error naming it."""
-    path = Path(path)
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise Vr2Error(f"{path}: subtitle file not found") from None
-    except IsADirectoryError:
-        raise Vr2Error(f"{path}: is a directory, not a subtitle file") from None
-    except OSError as error:
-        raise Vr2Error(f"{path}: cannot read subtitle file ({error.strerror or error})") from None
-    return parse_srt(_decode(data))
+    from vr2.files import read_bytes
+
+    return parse_srt(_decode(read_bytes(path, "subtitle file")))
 
 
 def cue_at(cues: list[Cue], t: float) -> Cue | None:
