@@ -14,7 +14,6 @@ from bisect import bisect_right
 from dataclasses import dataclass
 from pathlib import Path
 
-from vr2.errors import Vr2Error
 
 
 @dataclass(frozen=True)
