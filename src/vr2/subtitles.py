@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 
-
 @dataclass(frozen=True)
 class Cue:
     """One subtitle: `text` is shown from `start` (inclusive) to `end` (exclusive), in seconds."""
