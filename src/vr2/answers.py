@@ -457,6 +457,16 @@ def gold_number(gold: str) -> float:
     return value
 
 
+def check_gold(gold: str, answer_type: str, options: Any = None) -> None:
+    """Raise Vr2Error when `score_answer` could not read this gold answer, so a data file is
+    checked row by row before any scoring (e.g. "Z" with four options, or "nan" as a number)."""
+    check_answer_type(answer_type)
+    if answer_type == "multiple_choice":
+        gold_choice(gold, options)
+    elif answer_type in ("numeric", "regression"):
+        gold_number(gold)
+
+
 def score_answer(pred: str | None, gold: str, answer_type: str, options: Any = None) -> float:
     """Accuracy of one predicted answer in [0, 1] (see the module docstring for each type).
 

@@ -9,6 +9,7 @@ with `extends = "other.toml"` (path relative to the recipe); its own keys win.
 
 from __future__ import annotations
 
+import math
 import tomllib
 import typing
 from dataclasses import MISSING, dataclass, field, fields, replace
@@ -171,12 +172,13 @@ class Recipe:
 
 
 TOP_LEVEL = ("name", "description", "extends")
+MAX_EXTENDS_DEPTH = 16  # a chain of `extends` longer than this is an error, not a deep recursion
 SECTIONS = {f.name: f.default_factory for f in fields(Recipe) if f.default_factory is not MISSING}
 
 
 def load_recipe(path: str | Path | None = None, overrides: list[str] | tuple[str, ...] = ()) -> Recipe:
     """Read a recipe (or start from the defaults) and apply `section.key=value` overrides."""
-    raw, origin = ({}, {}) if path is None else _read_with_parents(Path(path), set())
+    raw, origin = ({}, {}) if path is None else _read_with_parents(Path(path), [])
     for item in overrides:
         section, key, value = parse_override(item)
         raw.setdefault(section, {})[key] = value
@@ -194,12 +196,15 @@ def _read_toml(path: Path) -> dict:
         raise Vr2Error(f"{path}: not valid TOML ({exc})") from None
 
 
-def _read_with_parents(path: Path, seen: set[Path]) -> tuple[dict, dict]:
+def _read_with_parents(path: Path, chain: list[Path]) -> tuple[dict, dict]:
     """The recipe's keys over those of the recipe it extends, with where each key came from."""
     resolved = path.resolve()
-    if resolved in seen:
+    if resolved in chain:
         raise Vr2Error(f"{path}: `extends` loops back to itself")
-    seen.add(resolved)
+    if len(chain) >= MAX_EXTENDS_DEPTH:
+        raise Vr2Error(f"{chain[0]}: `extends` chain is deeper than {MAX_EXTENDS_DEPTH} recipes "
+                       f"(stopped at {path})")
+    chain.append(resolved)
     data = _read_toml(path)
     _check_keys(data, str(path))
     raw: dict = {}
@@ -207,7 +212,7 @@ def _read_with_parents(path: Path, seen: set[Path]) -> tuple[dict, dict]:
     if "extends" in data:
         if not isinstance(data["extends"], str):
             raise Vr2Error(f"{path}: `extends` must be a file path string")
-        raw, origin = _read_with_parents(path.parent / data["extends"], seen)
+        raw, origin = _read_with_parents(path.parent / data["extends"], chain)
     for key, value in data.items():
         if key == "extends":
             continue
@@ -275,6 +280,9 @@ def _check_value(value: Any, kind: Any, f, where: str) -> Any:
     elif kind is float:
         ok = isinstance(value, (int, float)) and not isinstance(value, bool)
         value = float(value) if ok else value
+        # NaN passes every range check below (nan < lo is False): refuse it and inf here.
+        if ok and not math.isfinite(value):
+            raise Vr2Error(f"{where} must be a finite number, got {value!r}")
     elif kind is str:
         ok = isinstance(value, str)
     else:  # list[str]

@@ -321,9 +321,9 @@ def read_rows(path: str | Path) -> Iterator[tuple[int, Any]]:
     JSON value; otherwise it must be a JSON array.
     """
     path = Path(path)
-    from vr2.files import read_text
+    from vr2.files import MAX_DATA_FILE_BYTES, read_text
 
-    text = read_text(path, "data file")
+    text = read_text(path, "data file", max_bytes=MAX_DATA_FILE_BYTES)
     stripped = text.lstrip()
     if not stripped:
         raise Vr2Error(f"{path}: empty file")

@@ -95,13 +95,13 @@ def print_score(result: dict, item, config) -> None:
     console.print(scores_table(result, weights_of(config)))
 
 
-def run_batch(trace: Path, out: Path, tar, weights: dict, *, resume: bool):
-    from vr2.scoring import score_jsonl
+def run_batch(trace: Path, out: Path, tar, weights: dict, *, resume: bool, force: bool = True):
+    from vr2.scoring import count_lines, score_jsonl
 
-    total = sum(1 for line in trace.open(encoding="utf-8") if line.strip()) if trace.exists() else 0
+    total = count_lines(trace)
     with progress_bar() as bar:
         task = bar.add_task("scoring", total=total)
-        report = score_jsonl(trace, out, tar, weights, resume=resume,
+        report = score_jsonl(trace, out, tar, weights, resume=resume, force=force,
                              progress=lambda n: bar.advance(task, n))
         bar.update(task, completed=total)
     return report
@@ -112,7 +112,9 @@ def print_batch(report, summary: dict, out: Path, trace: Path, *, as_json: bool)
         err_console.print(f"[yellow]{escape(f'{trace}:{number}: skipped: {reason}')}[/yellow]",
                           highlight=False, soft_wrap=True)
     if as_json:
-        console.print_json(json.dumps(summary))
+        from vr2.scoring import to_json
+
+        console.print_json(to_json(summary))
         return
     table = Table(title=f"Summary of {summary['scored']} traces -> {out}", title_justify="left",
                   show_header=False)

@@ -8,13 +8,16 @@ themselves and returns one plain dict per trace with every number and the eviden
 from __future__ import annotations
 
 import json
+import math
+import os
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
 from vr2.completion import parse_completion
 from vr2.errors import Vr2Error
-from vr2.files import drop_partial_line, read_text
+from vr2.files import check_regular_file, drop_partial_line, read_text
 from vr2.rewards import TarReward, accuracy_reward, format_reward, resolve_answer_type, total_reward
 from vr2.samples import ANSWER_TYPES
 
@@ -40,6 +43,23 @@ def _read_json(path: Path) -> Any:
         return json.loads(text)
     except json.JSONDecodeError as exc:
         raise Vr2Error(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
+    except RecursionError:
+        raise Vr2Error(f"{path}: JSON nested too deeply") from None
+
+
+def to_json(value: Any, **kwargs) -> str:
+    """JSON text that is always valid JSON: a NaN or infinity anywhere becomes null."""
+    return json.dumps(_finite(value), allow_nan=False, **kwargs)
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
 
 
 def load_trace(path: str | Path) -> dict:
@@ -98,8 +118,24 @@ def reference_fields(record: dict, source: str) -> dict:
 
         claims = reference_claims(grounding, source=source)
     answer = record.get("answer")
+    if isinstance(answer, float) and not math.isfinite(answer):
+        raise Vr2Error(f"{source}: 'answer' must be a finite number or a string, got {answer!r}")
+    answer = None if answer is None else str(answer)
+    if answer is not None and answer.strip():
+        _check_gold(answer, answer_type, options, source)
     return {"temporal_grounding": grounding, "claims": claims, "options": options,
-            "answer_type": answer_type, "answer": None if answer is None else str(answer)}
+            "answer_type": answer_type, "answer": answer}
+
+
+def _check_gold(answer: str, answer_type: str | None, options: list[str], source: str) -> None:
+    """A gold answer the accuracy reward could not read fails here, on its own line, instead of
+    failing the whole chunk it would be scored with."""
+    from vr2.answers import check_gold
+
+    try:
+        check_gold(answer, resolve_answer_type(answer_type, answer, options), options or None)
+    except Vr2Error as exc:
+        raise Vr2Error(f"{source}: {exc}") from None
 
 
 def score_inputs(items: list[ScoreInput], tar: TarReward, weights: dict[str, float]) -> list[dict]:
@@ -166,24 +202,43 @@ def weights_of(recipe) -> dict[str, float]:
 
 
 def read_jsonl(path: str | Path) -> Iterator[tuple[int, dict | str]]:
-    """(line number, record) per non-empty line; a bad line gives its error text instead."""
-    path = Path(path)
+    """(line number, record) per non-empty line; a bad line (not UTF-8, not JSON, nested too
+    deeply, not an object) gives its error text instead, so the other lines still count."""
+    path = check_regular_file(path, "JSONL file")
     try:
-        handle = path.open(encoding="utf-8")
-    except FileNotFoundError:
-        raise Vr2Error(f"{path}: file not found") from None
+        handle = path.open("rb")
     except OSError as exc:
-        raise Vr2Error(f"{path}: cannot read ({exc})") from None
+        raise Vr2Error(f"{path}: cannot read ({exc.strerror or exc})") from None
     with handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as exc:
-                yield number, f"not valid JSON ({exc.msg})"
-                continue
-            yield number, record if isinstance(record, dict) else "expected a JSON object"
+        for number, raw in enumerate(handle, start=1):
+            record = _parse_line(raw, number == 1)
+            if record is not None:
+                yield number, record
+
+
+def _parse_line(raw: bytes, first: bool) -> dict | str | None:
+    try:
+        line = raw.decode("utf-8-sig" if first else "utf-8")
+    except UnicodeDecodeError:
+        return "not UTF-8 text"
+    if not line.strip():
+        return None
+    try:
+        record = json.loads(line)
+    except json.JSONDecodeError as exc:
+        return f"not valid JSON ({exc.msg})"
+    except RecursionError:
+        return "JSON nested too deeply"
+    return record if isinstance(record, dict) else "expected a JSON object"
+
+
+def count_lines(path: Path) -> int:
+    """Non-empty lines of a JSONL file (for a progress bar); 0 when it cannot be read."""
+    try:
+        with check_regular_file(path).open("rb") as handle:
+            return sum(1 for line in handle if line.strip())
+    except (OSError, Vr2Error):
+        return 0
 
 
 def summarize(results: list[dict], skipped: int) -> dict:
@@ -229,13 +284,34 @@ def done_lines(out_path: Path) -> tuple[set[int], list[dict]]:
     return done, results
 
 
+def check_output(out_path: Path, in_path: Path, *, resume: bool, force: bool) -> None:
+    """Refuse a results file that is the input itself (same file by inode: a hard link or a
+    symlink counts), is not a regular file, or exists without --resume/--force, and a folder
+    that does not exist."""
+    out_path, in_path = Path(out_path), Path(in_path)
+    if out_path.exists():
+        if in_path.exists() and os.path.samefile(out_path, in_path):
+            raise Vr2Error(f"{out_path}: the results file is the input file itself")
+        if not out_path.is_file():
+            raise Vr2Error(f"{out_path}: not a regular file; cannot write results there")
+        if not (resume or force):
+            raise Vr2Error(f"{out_path}: already exists; pass --resume to continue it or --force to overwrite")
+    elif not out_path.parent.is_dir():
+        raise Vr2Error(f"{out_path}: the folder {out_path.parent} does not exist")
+
+
 def score_jsonl(in_path: Path, out_path: Path, tar: TarReward, weights: dict[str, float], *,
-                resume: bool = False, chunk: int = 64, progress=None) -> BatchReport:
+                resume: bool = False, force: bool = True, chunk: int = 64,
+                progress=None) -> BatchReport:
     """Score every line of a JSONL of traces into a JSONL of results, appending as it goes.
 
     With `resume`, lines already present in `out_path` are skipped, so a crashed run continues
-    where it stopped. `progress(advance)` is called after each chunk.
+    where it stopped. `progress(advance)` is called after each chunk. A write error (disk full,
+    no permission) stops the run with one line; every result flushed before it stays on disk.
     """
+    in_path, out_path = Path(in_path), Path(out_path)
+    check_regular_file(in_path, "JSONL file")
+    check_output(out_path, in_path, resume=resume, force=force)
     done, previous = set(), []
     if resume and out_path.exists():
         drop_partial_line(out_path)
@@ -243,29 +319,66 @@ def score_jsonl(in_path: Path, out_path: Path, tar: TarReward, weights: dict[str
     bad: list[tuple[int, str]] = []
     results = list(previous)
     pending: list[tuple[int, ScoreInput]] = []
-    with out_path.open("a" if resume else "w", encoding="utf-8") as out:
-        for number, record in read_jsonl(in_path):
-            if number in done:
-                continue
-            try:
-                if isinstance(record, str):
-                    raise Vr2Error(record)
-                pending.append((number, make_input(record, f"{in_path}:{number}")))
-            except Vr2Error as exc:
-                bad.append((number, str(exc).removeprefix(f"{in_path}:{number}: ")))
-            if len(pending) >= chunk:
-                results += _flush(pending, out, tar, weights, progress)
-        results += _flush(pending, out, tar, weights, progress)
+    out = _open_results(out_path, append=resume and out_path.exists())
+    try:
+        with out:
+            for number, record in read_jsonl(in_path):
+                if number in done:
+                    continue
+                try:
+                    if isinstance(record, str):
+                        raise Vr2Error(record)
+                    pending.append((number, make_input(record, f"{in_path}:{number}")))
+                except Vr2Error as exc:
+                    bad.append((number, _reason(exc, in_path, number)))
+                if len(pending) >= chunk:
+                    results += _flush(pending, out, tar, weights, progress, bad, in_path)
+            results += _flush(pending, out, tar, weights, progress, bad, in_path)
+    except OSError as exc:
+        raise Vr2Error(f"{out_path}: cannot write results ({exc.strerror or exc}); the "
+                       f"{len(results)} results written so far are kept, --resume continues") from None
     return BatchReport(results, bad, len(previous))
 
 
-def _flush(pending, out, tar, weights, progress) -> list[dict]:
+def _open_results(out_path: Path, *, append: bool):
+    """The results file, open for writing. A new file is made under a temporary name and renamed
+    into place, so an existing file (or whatever a link points at) is replaced, never truncated."""
+    try:
+        if append:
+            return out_path.open("a", encoding="utf-8")
+        fd, tmp = tempfile.mkstemp(dir=out_path.parent, prefix=f".{out_path.name}.", suffix=".tmp")
+        umask = os.umask(0)
+        os.umask(umask)
+        os.fchmod(fd, 0o666 & ~umask)  # the permissions a plain open() would give
+        os.replace(tmp, out_path)
+        return os.fdopen(fd, "w", encoding="utf-8")
+    except OSError as exc:
+        raise Vr2Error(f"{out_path}: cannot write results ({exc.strerror or exc})") from None
+
+
+def _reason(exc: Vr2Error, in_path: Path, number: int) -> str:
+    return str(exc).removeprefix(f"{in_path}:{number}: ")
+
+
+def _flush(pending, out, tar, weights, progress, bad, in_path) -> list[dict]:
     if not pending:
         return []
-    scored = score_inputs([item for _, item in pending], tar, weights)
-    for (number, _), result in zip(pending, scored):
+    try:
+        scored = score_inputs([item for _, item in pending], tar, weights)
+        kept = list(pending)
+    except Vr2Error:
+        # One line the checks let through must not take its chunk with it: score one by one.
+        kept, scored = [], []
+        for number, item in pending:
+            try:
+                scored += score_inputs([item], tar, weights)
+                kept.append((number, item))
+            except Vr2Error as exc:
+                bad.append((number, _reason(exc, in_path, number)))
+        bad.sort()
+    for (number, _), result in zip(kept, scored):
         result["line"] = number
-        out.write(json.dumps(result) + "\n")
+        out.write(to_json(result) + "\n")
     out.flush()
     if progress:
         progress(len(pending))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Optional
 
@@ -47,9 +46,9 @@ def score(
         if ref is not None:
             raise Vr2Error(f"{trace}: a .jsonl batch carries its references per line; drop --ref")
         out = out or trace.with_name(trace.stem + ".scores.jsonl")
-        _check_out(out, trace, resume, force)
+        scoring.check_output(out, trace, resume=resume, force=force)
         tar = build_tar_reward(config.tar, config.judge)
-        report = display.run_batch(trace, out, tar, scoring.weights_of(config), resume=resume)
+        report = display.run_batch(trace, out, tar, scoring.weights_of(config), resume=resume, force=force)
         summary = scoring.summarize(report.results, len(report.bad_lines))
         display.print_batch(report, summary, out, trace, as_json=as_json)
         return
@@ -60,17 +59,10 @@ def score(
     tar = build_tar_reward(config.tar, config.judge)
     result = scoring.score_inputs([item], tar, scoring.weights_of(config))[0]
     if as_json:
-        typer.echo(json.dumps(result, indent=2))
+        typer.echo(scoring.to_json(result, indent=2))
     else:
         display.print_score(result, item, config)
 
 
 def _without_none(record: dict) -> dict:
     return {k: v for k, v in record.items() if v is not None}
-
-
-def _check_out(out: Path, trace: Path, resume: bool, force: bool) -> None:
-    if out.resolve() == trace.resolve():
-        raise Vr2Error(f"{out}: the results file would overwrite the input")
-    if out.exists() and not (resume or force):
-        raise Vr2Error(f"{out}: already exists; pass --resume to continue it or --force to overwrite")

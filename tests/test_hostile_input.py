@@ -1,0 +1,244 @@
+"""Hostile and careless input for `vr2 score` batches and the file readers: nothing the user had
+is lost, a bad line costs only itself, and every failure is one line naming the file."""
+
+import errno
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from cli_helpers import run_vr2
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+
+
+def _lines():
+    return (EXAMPLES / "traces.jsonl").read_text().splitlines()
+
+
+def _batch(tmp_path, lines, name="traces.jsonl") -> Path:
+    path = tmp_path / name
+    path.write_bytes(b"".join((x if isinstance(x, bytes) else x.encode()) + b"\n" for x in lines))
+    return path
+
+
+def _with(line: str, **changes) -> str:
+    return json.dumps({**json.loads(line), **changes})
+
+
+# ---------------------------------------------------------------- data loss
+
+
+@pytest.mark.parametrize("flags", [("--force",), ("--resume",), ()])
+def test_hard_link_to_the_input_is_refused_and_the_input_kept(tmp_path, capsys, flags):
+    batch = _batch(tmp_path, _lines())
+    before = batch.read_bytes()
+    out = tmp_path / "out.jsonl"
+    os.link(batch, out)
+    r = run_vr2(capsys, "score", batch, "--out", out, *flags)
+    assert r.code == 2 and "is the input file itself" in r.err and "Traceback" not in r.err
+    assert batch.read_bytes() == before
+
+
+def test_symlink_to_the_input_is_refused(tmp_path, capsys):
+    batch = _batch(tmp_path, _lines())
+    before = batch.read_bytes()
+    (tmp_path / "out.jsonl").symlink_to(batch)
+    r = run_vr2(capsys, "score", batch, "--out", tmp_path / "out.jsonl", "--force")
+    assert r.code == 2 and "input file itself" in r.err and batch.read_bytes() == before
+
+
+def test_force_replaces_the_results_file_without_truncating_its_other_links(tmp_path, capsys):
+    batch = _batch(tmp_path, _lines())
+    out = tmp_path / "out.jsonl"
+    out.write_text("precious\n")
+    os.link(out, tmp_path / "backup.jsonl")  # another name for the old results
+    assert run_vr2(capsys, "score", batch, "--out", out, "--force").code == 0
+    assert (tmp_path / "backup.jsonl").read_text() == "precious\n"
+    assert len(out.read_text().splitlines()) == 4
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+    umask = os.umask(0)
+    os.umask(umask)
+    assert out.stat().st_mode & 0o777 == 0o666 & ~umask  # as a plain open() would make it
+
+
+@pytest.mark.parametrize("gold, kind, reason", [
+    ("Z", "multiple_choice", "gold answer 'Z'"),
+    ("many", "numeric", "is not a number"),
+    (float("nan"), None, "finite"),
+    ("NaN", "regression", "is not a number"),
+])
+def test_one_bad_gold_answer_skips_its_line_only_and_resume_goes_past_it(
+        tmp_path, capsys, gold, kind, reason):
+    lines = _lines()
+    changes = {"answer": gold} if kind is None else {"answer": gold, "answer_type": kind}
+    bad = json.dumps({**json.loads(lines[1]), **changes})  # json writes a float NaN as NaN
+    batch = _batch(tmp_path, [lines[0], bad, *lines[2:]])
+    r = run_vr2(capsys, "score", batch, "--json")
+    assert r.code == 0, r.err
+    assert json.loads(r.out)["scored"] == 3 and json.loads(r.out)["skipped"] == 1
+    assert "traces.jsonl:2: skipped:" in r.err and reason in r.err
+    out = tmp_path / "traces.scores.jsonl"
+    assert [json.loads(x)["line"] for x in out.read_text().splitlines()] == [1, 3, 4]
+    # a crash after line 1: --resume continues past the bad line instead of stopping at it
+    out.write_text(out.read_text().splitlines(keepends=True)[0])
+    r = run_vr2(capsys, "score", batch, "--resume", "--json")
+    assert r.code == 0 and [json.loads(x)["line"] for x in out.read_text().splitlines()] == [1, 3, 4]
+
+
+def test_invalid_utf8_and_deep_json_lines_are_skipped_with_their_numbers(tmp_path, capsys):
+    lines = _lines()
+    deep = b"[" * 100_000 + b"]" * 100_000
+    deep_object = b'{"a": ' * 100_000 + b"1" + b"}" * 100_000
+    batch = _batch(tmp_path, [lines[0], b'{"completion": "\xff\xfe<think>"}', deep, deep_object, lines[1]])
+    r = run_vr2(capsys, "score", batch, "--json")
+    assert r.code == 0, r.err
+    assert json.loads(r.out)["scored"] == 2
+    assert "traces.jsonl:2: skipped: not UTF-8 text" in r.err
+    assert "traces.jsonl:3: skipped: JSON nested too deeply" in r.err
+    assert "traces.jsonl:4: skipped: JSON nested too deeply" in r.err
+
+
+def test_a_chunk_that_fails_to_score_is_scored_line_by_line(tmp_path, monkeypatch):
+    """A line that passes the checks but fails in scoring costs only itself."""
+    from vr2 import scoring
+    from vr2.errors import Vr2Error
+
+    real = scoring.score_inputs
+
+    def fussy(items, tar, weights):
+        if any(i.id == "inconsistent" for i in items):
+            raise Vr2Error("answer: cannot score this one")
+        return real(items, tar, weights)
+
+    monkeypatch.setattr(scoring, "score_inputs", fussy)
+    batch = _batch(tmp_path, _lines())
+    report = scoring.score_jsonl(batch, tmp_path / "out.jsonl", _Tar(), {"accuracy": 1, "format": 1, "tar": 1})
+    assert [r["line"] for r in report.results] == [1, 3, 4]
+    assert report.bad_lines == [(2, "answer: cannot score this one")]
+
+
+class _Tar:
+    """The rule gate and claims with no embedder: enough for I/O tests (TAR masked)."""
+
+    def details(self, completions, **kwargs):
+        from vr2.rewards import TarDetail
+
+        return [TarDetail(None, None, None, None, failure="no embedder in this test") for _ in completions]
+
+
+@pytest.mark.parametrize("name, fragment", [("dir.jsonl", "is a directory"), ("missing.jsonl", "not found")])
+def test_bad_batch_input_is_one_line(tmp_path, capsys, name, fragment):
+    (tmp_path / "dir.jsonl").mkdir()
+    target = tmp_path / name
+    r = run_vr2(capsys, "score", target)
+    assert r.code == 2 and fragment in r.err and str(target) in r.err and "Traceback" not in r.err
+
+
+def test_missing_and_unwritable_out_folder_is_one_line(tmp_path, capsys, monkeypatch):
+    batch = _batch(tmp_path, _lines())
+    r = run_vr2(capsys, "score", batch, "--out", tmp_path / "nope" / "out.jsonl")
+    assert r.code == 2 and "does not exist" in r.err and "nope" in r.err
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o500)
+    if os.access(locked, os.W_OK):  # root ignores permissions: simulate the refusal
+        def refuse(*args, **kwargs):
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES))
+
+        monkeypatch.setattr("vr2.scoring.tempfile.mkstemp", refuse)
+    r = run_vr2(capsys, "score", batch, "--out", locked / "out.jsonl")
+    locked.chmod(0o700)
+    assert r.code == 2 and "cannot write results (Permission denied)" in r.err and "locked" in r.err
+
+
+def test_disk_full_keeps_the_results_so_far_and_resume_finishes(tmp_path, capsys, monkeypatch):
+    from vr2 import scoring
+
+    real_open = scoring._open_results
+
+    class Full:
+        """A results file on a disk that fills up after two lines."""
+
+        def __init__(self, handle):
+            self.handle, self.lines = handle, 0
+
+        def write(self, text):
+            if self.lines == 2:
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+            self.lines += 1
+            return self.handle.write(text)
+
+        def __getattr__(self, name):
+            return getattr(self.handle, name)
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            self.handle.close()
+
+    monkeypatch.setattr(scoring, "_open_results", lambda *a, **k: Full(real_open(*a, **k)))
+    batch = _batch(tmp_path, _lines())
+    monkeypatch.setattr(scoring, "score_jsonl", _with_chunk(scoring.score_jsonl, 1))
+    r = run_vr2(capsys, "score", batch)
+    assert r.code == 2 and "No space left on device" in r.err and "traces.scores.jsonl" in r.err
+    assert "2 results written so far are kept" in r.err and "Traceback" not in r.err
+    out = tmp_path / "traces.scores.jsonl"
+    assert [json.loads(x)["line"] for x in out.read_text().splitlines()] == [1, 2]
+    monkeypatch.setattr(scoring, "_open_results", real_open)
+    assert run_vr2(capsys, "score", batch, "--resume").code == 0
+    assert [json.loads(x)["line"] for x in out.read_text().splitlines()] == [1, 2, 3, 4]
+
+
+def _with_chunk(fn, chunk):
+    return lambda *a, **k: fn(*a, **{**k, "chunk": chunk})
+
+
+# ---------------------------------------------------------------- unbounded reads
+
+
+def test_devices_fifos_and_huge_files_are_refused(tmp_path, monkeypatch):
+    from vr2 import files
+    from vr2.errors import Vr2Error
+
+    with pytest.raises(Vr2Error, match="not a regular file"):
+        files.read_text("/dev/zero", "trace file")
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    with pytest.raises(Vr2Error, match="not a regular file"):  # must not block on open
+        files.read_text(fifo)
+    big = tmp_path / "big.txt"
+    big.write_bytes(b"x" * 2048)
+    with pytest.raises(Vr2Error, match="larger than"):
+        files.read_bytes(big, "trace file", max_bytes=1024)
+    assert files.read_bytes(big, max_bytes=2048) == b"x" * 2048
+
+
+def test_dev_zero_as_trace_or_extends_is_one_line(tmp_path, capsys):
+    r = run_vr2(capsys, "score", "/dev/zero", "--ref", EXAMPLES / "ref.json")
+    assert r.code == 2 and "/dev/zero: not a regular file" in r.err
+    recipe = tmp_path / "r.toml"
+    recipe.write_text('extends = "/dev/zero"\n')
+    r = run_vr2(capsys, "score", EXAMPLES / "trace.json", "--ref", EXAMPLES / "ref.json", "--recipe", recipe)
+    assert r.code == 2 and "/dev/zero: not a regular file" in r.err
+
+
+def test_deep_json_trace_file_is_one_line(tmp_path, capsys):
+    trace = tmp_path / "t.json"
+    trace.write_text("[" * 100_000 + "]" * 100_000)
+    r = run_vr2(capsys, "score", trace, "--ref", EXAMPLES / "ref.json")
+    assert r.code == 2 and "nested too deeply" in r.err and "t.json" in r.err
+
+
+# ---------------------------------------------------------------- valid JSON out
+
+
+def test_json_output_never_holds_nan():
+    from vr2.scoring import to_json
+
+    text = to_json({"a": float("nan"), "b": [float("inf"), 1.0], "c": {"d": -float("inf")}})
+    assert json.loads(text) == {"a": None, "b": [None, 1.0], "c": {"d": None}}
+    assert "NaN" not in text and "Infinity" not in text
