@@ -1,3 +1,4 @@
+import re
 from pathlib import Path
 
 import pytest
@@ -103,3 +104,46 @@ def test_parse_override_never_crashes_unexpectedly(text):
         parse_override(text)
     except Vr2Error:
         pass
+
+
+def _float_keys():
+    import typing
+    from dataclasses import fields
+
+    from vr2.config import SECTIONS
+
+    for section, factory in SECTIONS.items():
+        cls = type(factory())
+        hints = typing.get_type_hints(cls)
+        yield from (f"{section}.{f.name}" for f in fields(cls) if hints[f.name] is float)
+
+
+FLOAT_KEYS = list(_float_keys())
+
+
+@pytest.mark.parametrize("key", FLOAT_KEYS)
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf", "+nan"])
+def test_every_number_key_refuses_non_finite_values(tmp_path, key, value):
+    # NaN passes `x < lo or x > hi`; each float key must refuse it in a file and an override.
+    section, name = key.split(".")
+    with pytest.raises(Vr2Error, match=re.escape(f"override '{key}={value}': {key} must be a finite number")):
+        load_recipe(None, [f"{key}={value}"])
+    path = write(tmp_path, f"[{section}]\n{name} = {value}\n")
+    with pytest.raises(Vr2Error, match=rf"r.toml: {key} must be a finite number"):
+        load_recipe(path)
+
+
+def test_float_keys_cover_the_numbers_that_matter():
+    assert {"grpo.beta", "tar.tau", "judge.timeout", "rewards.tar", "trainer.learning_rate"} <= set(FLOAT_KEYS)
+
+
+def test_a_deep_extends_chain_is_a_clean_error(tmp_path):
+    from vr2.config import MAX_EXTENDS_DEPTH
+
+    for k in range(1200):
+        write(tmp_path, f"extends = 'r{k + 1}.toml'\n", f"r{k}.toml")
+    write(tmp_path, "name = 'root'\n", "r1200.toml")
+    with pytest.raises(Vr2Error, match=rf"r0.toml: `extends` chain is deeper than {MAX_EXTENDS_DEPTH}"):
+        load_recipe(tmp_path / "r0.toml")
+    # a chain within the limit still works
+    assert load_recipe(tmp_path / f"r{1200 - MAX_EXTENDS_DEPTH + 1}.toml").name == "root"

@@ -242,3 +242,41 @@ def test_json_output_never_holds_nan():
     text = to_json({"a": float("nan"), "b": [float("inf"), 1.0], "c": {"d": -float("inf")}})
     assert json.loads(text) == {"a": None, "b": [None, 1.0], "c": {"d": None}}
     assert "NaN" not in text and "Infinity" not in text
+
+
+# ---------------------------------------------------------------- numbers
+
+
+@pytest.mark.parametrize("args, fragment", [
+    (("--tau", "nan"), "--tau: must be a finite number, got nan"),
+    (("--w-tar", "nan"), "--w-tar: must be a finite number, got nan"),
+    (("--buffer-seconds", "inf"), "--buffer-seconds: must be a finite number, got inf"),
+    (("-s", "judge.timeout=nan"), "override 'judge.timeout=nan': judge.timeout must be a finite number"),
+    (("-s", "grpo.beta=nan"), "grpo.beta must be a finite number"),
+])
+def test_non_finite_flags_and_overrides_are_one_line(capsys, args, fragment):
+    r = run_vr2(capsys, "score", EXAMPLES / "trace.json", "--ref", EXAMPLES / "ref.json", "--json", *args)
+    assert r.code == 2 and fragment in r.err and "Traceback" not in r.err and r.out == ""
+
+
+@pytest.mark.parametrize("command", [
+    ("grpo", "-s", "grpo.beta=nan"),
+    ("sft", "-s", "trainer.learning_rate=inf"),
+    ("eval", "--temperature", "nan"),
+    ("explain", "clip.mp4", "q", "--fps", "nan"),
+])
+def test_training_and_eval_refuse_non_finite_before_any_work(tmp_path, capsys, command):
+    recipe = tmp_path / "r.toml"
+    recipe.write_text("")
+    extra = (str(recipe),) if command[0] in ("grpo", "sft") else ()
+    r = run_vr2(capsys, command[0], *extra, *command[1:])
+    assert r.code == 2 and "must be a finite number" in r.err and "Traceback" not in r.err
+
+
+def test_judge_config_refuses_non_finite():
+    from vr2.errors import Vr2Error
+    from vr2.judge import JudgeConfig
+
+    for name in ("timeout", "backoff", "temperature"):
+        with pytest.raises(Vr2Error, match=f"judge.{name}: must be a finite number"):
+            JudgeConfig(url="http://x/v1", model="m", **{name: float("nan")})

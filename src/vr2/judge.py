@@ -81,6 +81,10 @@ class JudgeConfig:
             raise Vr2Error(f"judge.url: must start with http:// or https://, got '{self.url}'")
         if not self.model:
             raise Vr2Error("judge.model: the judge needs a model name")
+        for name in ("timeout", "backoff", "temperature"):
+            # NaN passes every comparison below; urllib would raise on a NaN timeout.
+            if not math.isfinite(getattr(self, name)):
+                raise Vr2Error(f"judge.{name}: must be a finite number, got {getattr(self, name)}")
         if self.timeout <= 0:
             raise Vr2Error(f"judge.timeout: must be > 0, got {self.timeout}")
         if self.retries < 0:

@@ -9,7 +9,7 @@ from typing import Optional
 
 import typer
 
-from vr2.cli.options import SetOption, load
+from vr2.cli.options import SetOption, finite, load
 from vr2.errors import Vr2Error
 
 
@@ -27,8 +27,8 @@ def eval_command(
     limit: Optional[int] = typer.Option(None, "--limit", help="At most this many samples per benchmark."),
     batch_size: Optional[int] = typer.Option(None, "--batch-size", help="Samples per generate call."),
     max_new_tokens: Optional[int] = typer.Option(None, "--max-new-tokens", help="Default 1024."),
-    temperature: Optional[float] = typer.Option(None, "--temperature", help="0 = greedy (default)."),
-    fps: Optional[float] = typer.Option(None, "--fps", help="Frames per second (default 2)."),
+    temperature: Optional[float] = typer.Option(None, "--temperature", callback=finite, help="0 = greedy (default)."),
+    fps: Optional[float] = typer.Option(None, "--fps", callback=finite, help="Frames per second (default 2)."),
     max_frames: Optional[int] = typer.Option(None, "--max-frames", help="Default 128."),
     max_pixels: Optional[int] = typer.Option(None, "--max-pixels", help="Pixels per frame (default 151200)."),
     engine: Optional[str] = typer.Option(None, "--engine", help="transformers (default) or vllm "

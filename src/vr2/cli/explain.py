@@ -8,7 +8,7 @@ from typing import Optional
 
 import typer
 
-from vr2.cli.options import RecipeOption, SetOption, load
+from vr2.cli.options import RecipeOption, SetOption, finite, load
 
 
 def explain(
@@ -27,12 +27,12 @@ def explain(
                                               "with 'completion') instead of generating one; with --no-vas no model is loaded."),
     answer_type: Optional[str] = typer.Option(None, "--answer-type", help="multiple_choice, numeric, regression, "
                                               "ocr or free_form (default: from the reference or the options)."),
-    fps: Optional[float] = typer.Option(None, "--fps", help="Frames per second to sample (default 2, the paper's eval)."),
+    fps: Optional[float] = typer.Option(None, "--fps", callback=finite, help="Frames per second to sample (default 2, the paper's eval)."),
     max_frames: Optional[int] = typer.Option(None, "--max-frames", help="At most this many frames (default 128)."),
     min_pixels: Optional[int] = typer.Option(None, "--min-pixels", help="Smallest frame area (default 100,352)."),
     max_pixels: Optional[int] = typer.Option(None, "--max-pixels", help="Largest frame area (default 151,200 = 360x420)."),
     max_new_tokens: Optional[int] = typer.Option(None, "--max-new-tokens", help="Generation limit (default 1024)."),
-    temperature: Optional[float] = typer.Option(None, "--temperature", help="Sampling temperature (default 0: greedy)."),
+    temperature: Optional[float] = typer.Option(None, "--temperature", callback=finite, help="Sampling temperature (default 0: greedy)."),
     device: Optional[str] = typer.Option(None, "--device", help="auto (default), cpu, cuda, cuda:1, ..."),
     dtype: Optional[str] = typer.Option(None, "--dtype", help="auto (default), bfloat16, float16 or float32."),
     no_vas: bool = typer.Option(False, "--no-vas", help="Skip the attention analysis (VAS)."),

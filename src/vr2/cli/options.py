@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
 import typer
 
+from vr2.errors import Vr2Error
+
 RecipeOption = typer.Option(None, "--recipe", help="Take settings from this recipe TOML.",
                             exists=False, dir_okay=False)
 SetOption = typer.Option([], "--set", "-s", help="Override a recipe key: section.key=value (repeatable).")
+
+
+def finite(ctx: typer.Context, param: typer.CallbackParam, value: float | None) -> float | None:
+    """Callback for number flags: NaN passes every range check (nan < lo is False), so refuse
+    NaN and infinity here, naming the flag."""
+    if value is not None and not math.isfinite(value):
+        raise Vr2Error(f"{param.opts[0]}: must be a finite number, got {value}")
+    return value
 
 
 def flag_overrides(pairs: dict[str, Any]) -> list[str]:

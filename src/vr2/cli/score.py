@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from vr2.cli.options import RecipeOption, SetOption, load
+from vr2.cli.options import RecipeOption, SetOption, finite, load
 from vr2.errors import Vr2Error
 
 
@@ -21,13 +21,13 @@ def score(
                                        "(default: <trace>.scores.jsonl)."),
     resume: bool = typer.Option(False, "--resume", help="Batch mode: continue an interrupted run."),
     force: bool = typer.Option(False, "--force", help="Batch mode: overwrite an existing results file."),
-    buffer_seconds: Optional[float] = typer.Option(None, "--buffer-seconds", help="Temporal buffer (default 2)."),
-    tau: Optional[float] = typer.Option(None, "--tau", help="Semantic similarity threshold (default 0.75)."),
+    buffer_seconds: Optional[float] = typer.Option(None, "--buffer-seconds", callback=finite, help="Temporal buffer (default 2)."),
+    tau: Optional[float] = typer.Option(None, "--tau", callback=finite, help="Semantic similarity threshold (default 0.75)."),
     no_gate: bool = typer.Option(False, "--no-gate", help="Do not gate TAR on think-answer consistency."),
     matching: Optional[str] = typer.Option(None, "--matching", help="optimal (default) or greedy (official)."),
-    w_accuracy: Optional[float] = typer.Option(None, "--w-accuracy", help="Weight of the accuracy reward."),
-    w_format: Optional[float] = typer.Option(None, "--w-format", help="Weight of the format reward."),
-    w_tar: Optional[float] = typer.Option(None, "--w-tar", help="Weight of TAR."),
+    w_accuracy: Optional[float] = typer.Option(None, "--w-accuracy", callback=finite, help="Weight of the accuracy reward."),
+    w_format: Optional[float] = typer.Option(None, "--w-format", callback=finite, help="Weight of the format reward."),
+    w_tar: Optional[float] = typer.Option(None, "--w-tar", callback=finite, help="Weight of TAR."),
     extractor: Optional[str] = typer.Option(None, "--extractor", help="Claim extractor plugin (default rule)."),
     embedder: Optional[str] = typer.Option(None, "--embedder", help="Embedder plugin (default minilm)."),
     recipe: Optional[Path] = RecipeOption,
