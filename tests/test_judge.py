@@ -551,3 +551,40 @@ def test_extract_json_object_round_trips_through_fences(obj, lang):
 def test_claims_from_reply_never_raises(text):
     claims = judge_mod.claims_from_reply(text)
     assert claims is None or all(isinstance(c, Claim) for c in claims)
+
+
+# --------------------------------------------------------------------------- parser time
+
+
+JUDGE_TOKENS = ["score", "Score:", " ", "\n", "*", "1", "7", ".", "/", "10", " out of ", "=", "{", "}",
+                '"score": ', '"', "<think>", "</think>", "TRUE", "false", "answer:", "x", ","]
+
+
+def _fast(*parsers, text):
+    start = time.perf_counter()
+    for parse in parsers:
+        parse(text)
+    return time.perf_counter() - start
+
+
+@pytest.mark.parametrize("unit", ["score" + " " * 50, " ", "*", "<think>", "score*", "1.", "{\"a\":",
+                                  "{", "score: " + "*" * 40, "TRUE FALSE "])
+def test_judge_parsers_stay_fast_on_100kb(unit):
+    # "score" + 20 KB of spaces once took 30 s (adjacent \s* around optional stars).
+    text = unit * (100_000 // len(unit)) + "x"
+    assert _fast(parse_score, parse_verdict, judge_mod.claims_from_reply, text=text) < 1.0
+    assert _fast(parse_score, text=json.dumps({"score": "1" + " " * 100_000 + "x"})) < 1.0
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.lists(st.sampled_from(JUDGE_TOKENS), min_size=1, max_size=6).map("".join))
+def test_judge_parsers_stay_fast_on_any_repeated_fragment(unit):
+    text = unit * (100_000 // len(unit))
+    assert _fast(parse_score, parse_verdict, judge_mod.claims_from_reply, text=text) < 1.0
+
+
+def test_score_parser_reads_spaced_and_starred_scores():
+    assert parse_score("Score:" + " " * 5000 + "**7**") == 7.0
+    assert parse_score(" " * 5000 + "8" + " " * 5000) == 8.0
+    assert parse_score('{"score": " 6  /  10 "}') == 6.0
+    assert parse_score("<think>score: 2</think>\n\nThe score is 9.") == 9.0

@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from vr2.claims import Claim
-from vr2.completion import parse_completion
+from vr2.completion import parse_completion, without_think_blocks
 from vr2.errors import JudgeFailure, Vr2Error
 
 __all__ = [
@@ -296,7 +296,6 @@ def _reply_text(raw: bytes) -> str:
 
 # --------------------------------------------------------------------------- reply parsers
 
-_JUDGE_THINK = re.compile(r"<think>.*?</think>", re.S | re.I)
 _NUMBER = r"(-?\d{1,6}(?:\.\d+)?)"
 _SCORE_LABEL = re.compile(r"score\W{0,5}?(?:is|of|=|:)?\s*\**\s*" + _NUMBER + r"(?!\.?\d)", re.I)
 _OUT_OF_TEN = re.compile(_NUMBER + r"\s*(?:/|out of)\s*10(?!\d)", re.I)
@@ -304,11 +303,19 @@ _BARE_NUMBER = re.compile(r"\s*\**\s*" + _NUMBER + r"\s*\**\s*\.?\s*")
 _VERDICT_WORD = re.compile(r"\b(true|false)\b", re.I)
 _VERDICT_LABEL = re.compile(r"(?:verdict|answer|consistent|output)\W{0,5}\b(true|false)\b", re.I)
 _MAX_JSON_STARTS = 200
+# The score patterns put `\s*` next to `\s*` (around optional `*`s). On a long run of spaces
+# that backtracks quadratically (a 20 KB reply took 30 s), so runs are collapsed to one space
+# before those patterns run: then each `\s*` has at most one character to try.
+_WHITESPACE_RUN = re.compile(r"\s+")
+
+
+def _one_space(text: str) -> str:
+    return _WHITESPACE_RUN.sub(" ", text)
 
 
 def _strip_judge_reasoning(reply: str) -> str:
     """Drop a reasoning judge's own <think> block, which may mention any score or verdict."""
-    return _JUDGE_THINK.sub(" ", reply)
+    return without_think_blocks(reply)
 
 
 def _as_score(value: Any) -> float | None:
@@ -317,7 +324,7 @@ def _as_score(value: Any) -> float | None:
     if isinstance(value, (int, float)):
         number = float(value)
     elif isinstance(value, str):
-        match = re.fullmatch(r"\s*" + _NUMBER + r"(?:\s*/\s*10)?\s*", value)
+        match = re.fullmatch(r"\s*" + _NUMBER + r"(?:\s*/\s*10)?\s*", _one_space(value))
         if not match:
             return None
         number = float(match.group(1))
@@ -340,6 +347,7 @@ def parse_score(reply: str) -> float | None:
         for key, value in obj.items():
             if isinstance(key, str) and key.strip().lower() == "score":
                 return _as_score(value)
+    text = _one_space(text)
     for pattern in (_SCORE_LABEL, _OUT_OF_TEN):
         found = pattern.findall(text)
         if found:
