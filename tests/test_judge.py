@@ -44,7 +44,8 @@ def chat_body(text: str) -> bytes:
 class FakeJudge(ThreadingHTTPServer):
     """Answers POSTs from a script of behaviours, then with `default`; records every request.
 
-    A behaviour is ("reply", text), ("delay", seconds, text), ("status", code) or ("raw", bytes).
+    A behaviour is ("reply", text), ("delay", seconds, text), ("status", code), ("echo", code)
+    or ("raw", bytes).
     """
 
     daemon_threads = True
@@ -86,6 +87,8 @@ class _Handler(BaseHTTPRequestHandler):
             payload, code = chat_body(behaviour[2]), 200
         elif kind == "status":
             payload, code = b'{"error": "scripted"}', behaviour[1]
+        elif kind == "echo":  # a careless server that echoes the request headers in its error
+            payload, code = json.dumps({"error": "bad", "headers": dict(self.headers)}).encode(), behaviour[1]
         elif kind == "raw":
             payload, code = behaviour[1], 200
         else:
@@ -132,9 +135,9 @@ RESPONSE = ("<think>At 00:05 a man in a red jacket picks up three cups; the sign
 
 
 def test_normal_reply_and_request_body(server, monkeypatch):
-    monkeypatch.setenv("MY_JUDGE_KEY", "sk-test")
+    monkeypatch.setenv("MY_JUDGE_API_KEY", "sk-test")
     server.push(("reply", "hi there"))
-    client = make_client(server, api_key_env="MY_JUDGE_KEY", seed=1234)
+    client = make_client(server, api_key_env="MY_JUDGE_API_KEY", seed=1234)
     assert client.complete(CHAT) == "hi there"
     (request,) = server.requests
     assert request["path"] == "/v1/chat/completions"
@@ -321,10 +324,10 @@ def test_judge_from_env(monkeypatch, tmp_path):
     with pytest.raises(Vr2Error, match="VR2_JUDGE_MODEL"):
         judge_from_env()
     monkeypatch.setenv("VR2_JUDGE_MODEL", "qwen")
-    monkeypatch.setenv("VR2_JUDGE_API_KEY_ENV", "OTHER_KEY")
+    monkeypatch.setenv("VR2_JUDGE_API_KEY_ENV", "OTHER_API_KEY")
     monkeypatch.setenv("VR2_JUDGE_CACHE", str(tmp_path / "c"))
     client = judge_from_env()
-    assert client.config.model == "qwen" and client.config.api_key_env == "OTHER_KEY"
+    assert client.config.model == "qwen" and client.config.api_key_env == "OTHER_API_KEY"
     assert client.config.cache_dir == str(tmp_path / "c") and (tmp_path / "c").is_dir()
 
 
@@ -588,3 +591,73 @@ def test_score_parser_reads_spaced_and_starred_scores():
     assert parse_score(" " * 5000 + "8" + " " * 5000) == 8.0
     assert parse_score('{"score": " 6  /  10 "}') == 6.0
     assert parse_score("<think>score: 2</think>\n\nThe score is 9.") == 9.0
+
+
+# --------------------------------------------------------------------------- secrets and cache
+
+
+@pytest.mark.parametrize("name", ["AWS_SECRET_ACCESS_KEY", "GITHUB_TOKEN", "HOME", "openai_api_key",
+                                  "MY_API_KEY_BACKUP", "PATH"])
+def test_api_key_env_must_be_a_key_variable(server, monkeypatch, name):
+    monkeypatch.delenv("VR2_JUDGE_KEY_ENVS", raising=False)
+    with pytest.raises(Vr2Error, match=f"judge.api_key_env: '{name}' is not an API key variable"):
+        make_client(server, api_key_env=name)
+
+
+def test_api_key_env_allow_list_and_notice(server, monkeypatch, caplog):
+    monkeypatch.setenv("VR2_JUDGE_KEY_ENVS", "HF_TOKEN, OTHER")
+    monkeypatch.setenv("HF_TOKEN", "hf-secret")
+    client = make_client(server, api_key_env="HF_TOKEN")
+    with caplog.at_level("WARNING", logger="vr2.judge"):
+        client.complete(CHAT)
+        client.complete(CHAT)
+    assert server.requests[0]["auth"] == "Bearer hf-secret"
+    notices = [r.getMessage() for r in caplog.records if "sending the API key" in r.getMessage()]
+    assert notices == [f"judge: sending the API key from $HF_TOKEN (listed in VR2_JUDGE_KEY_ENVS) "
+                       f"to {server.url.split('/')[2]}"]
+    assert "hf-secret" not in caplog.text
+    # a recipe cannot widen the allow-list: it is read from the environment only
+    monkeypatch.delenv("VR2_JUDGE_KEY_ENVS")
+    with pytest.raises(Vr2Error, match="VR2_JUDGE_KEY_ENVS"):
+        make_client(server, api_key_env="HF_TOKEN")
+
+
+def test_error_body_echoing_headers_never_shows_the_key(server, monkeypatch, caplog, capsys):
+    monkeypatch.setenv("MY_JUDGE_API_KEY", "sk-very-secret-123")
+    server.push(("echo", 401))
+    client = make_client(server, api_key_env="MY_JUDGE_API_KEY")
+    with caplog.at_level("INFO", logger="vr2.judge"):
+        assert client.complete(CHAT) is None
+    shown = caplog.text + "".join(capsys.readouterr())
+    assert "HTTP 401" in shown and "[redacted]" in shown
+    assert "sk-very-secret" not in shown
+
+
+@pytest.mark.parametrize("text", [
+    "Authorization: Bearer abc.def-123", '{"Authorization": "Bearer abc.def-123"}', "bearer abc.def-123",
+    "api_key=abc.def-123", '"x-api-key": "abc.def-123"', "Authorization: Basic abc.def-123",
+])
+def test_redact_hides_tokens(text):
+    assert "abc.def" not in judge_mod.redact(text) and "[redacted]" in judge_mod.redact(text)
+
+
+def test_unparseable_reply_is_not_cached_and_healthy_judge_unmasks(server, tmp_path):
+    cache = str(tmp_path / "cache")
+    server.push(("reply", "I cannot grade this"), ("reply", '{"score": 7}'))
+    client = make_client(server, cache_dir=cache)
+    assert vas_judge(client, "q", RESPONSE) is None  # masked this time
+    assert list((tmp_path / "cache").iterdir()) == []  # ... but not remembered
+    assert vas_judge(client, "q", RESPONSE) == 70.0  # the judge is healthy again
+    assert vas_judge(make_client(server, cache_dir=cache), "q", RESPONSE) == 70.0
+    assert len(server.requests) == 2  # the good reply came from the cache
+
+
+def test_a_cached_unparseable_reply_is_asked_again(server, tmp_path):
+    """Caches written before this fix may hold garbage: it must not mask the sample forever."""
+    client = make_client(server, cache_dir=str(tmp_path))
+    body = client.request_body([{"role": "system", "content": judge_mod.CONSISTENCY_SYSTEM},
+                                {"role": "user", "content": "THINK:\nSo B.\n\nANSWER:\nB"}])
+    (tmp_path / f"{cache_key(body)}.json").write_text(json.dumps({"reply": "garbage"}))
+    server.push(("reply", "TRUE"))
+    assert judge_consistency(client, "So B.", "B") is True and len(server.requests) == 1
+    assert judge_consistency(client, "So B.", "B") is True and len(server.requests) == 1

@@ -26,6 +26,7 @@ import tempfile
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
@@ -48,6 +49,35 @@ ENV_URL = "VR2_JUDGE_URL"
 ENV_MODEL = "VR2_JUDGE_MODEL"
 ENV_KEY_ENV = "VR2_JUDGE_API_KEY_ENV"
 ENV_CACHE = "VR2_JUDGE_CACHE"
+# The user's own explicit allow-list of key variables (comma-separated), set in the shell: a
+# recipe cannot widen it. Without it only names ending in `_API_KEY` may carry the judge's key.
+ENV_ALLOWED_KEYS = "VR2_JUDGE_KEY_ENVS"
+_KEY_NAME = re.compile(r"[A-Z][A-Z0-9_]*_API_KEY")
+
+
+def check_api_key_env(name: str) -> str:
+    """Refuse an `api_key_env` that is not a documented key variable, so a shared recipe cannot
+    send an arbitrary secret (AWS_SECRET_ACCESS_KEY, GITHUB_TOKEN, ...) to its own URL as a
+    Bearer token. Returns which rule allowed it."""
+    allowed = [n.strip() for n in os.environ.get(ENV_ALLOWED_KEYS, "").split(",") if n.strip()]
+    if name in allowed:
+        return f"listed in {ENV_ALLOWED_KEYS}"
+    if _KEY_NAME.fullmatch(name):
+        return "its name ends in _API_KEY"
+    raise Vr2Error(f"judge.api_key_env: '{name}' is not an API key variable; vr2 sends only "
+                   f"variables named *_API_KEY (upper case) or listed in {ENV_ALLOWED_KEYS}")
+
+
+_BEARER = re.compile(r"((?:bearer|basic|token)\s+)[^\s\"',;}\]]+", re.I)
+_KEY_FIELD = re.compile(r"((?:authorization|api[-_]?key|x-api-key)[\"']?\s*[:=]\s*[\"']?)(?!(?:bearer|basic|token)\s)"
+                        r"[^\s\"',;}\]]+", re.I)
+
+
+def redact(text: str, secret: str = "") -> str:
+    """Text safe to show: Bearer tokens, Authorization/api-key values and the key itself hidden."""
+    if secret:
+        text = text.replace(secret, "[redacted]")
+    return _KEY_FIELD.sub(r"\1[redacted]", _BEARER.sub(r"\1[redacted]", text))
 
 
 # --------------------------------------------------------------------------- client
@@ -93,6 +123,8 @@ class JudgeConfig:
             raise Vr2Error(f"judge.backoff: must be >= 0, got {self.backoff}")
         if self.max_tokens < 1:
             raise Vr2Error(f"judge.max_tokens: must be >= 1, got {self.max_tokens}")
+        if self.api_key_env:
+            check_api_key_env(self.api_key_env)
         # An empty string is how a recipe says "no cache".
         self.cache_dir = self.cache_dir or None
 
@@ -148,6 +180,7 @@ class JudgeClient:
         self.config = config
         self.stats = JudgeStats()
         self._lock = threading.Lock()
+        self._key_announced = False
         # Built once so proxy settings are read once, and each client is independent of
         # urllib's process-wide opener.
         self._opener = urllib.request.build_opener()
@@ -159,20 +192,26 @@ class JudgeClient:
 
     # -- public
 
-    def complete(self, messages: list[dict]) -> str | None:
-        """The reply text to a chat, or None when the judge gave no usable reply."""
+    def complete(self, messages: list[dict], accept=None) -> str | None:
+        """The reply text to a chat, or None when the judge gave no usable reply.
+
+        `accept(reply) -> bool` says whether the caller can read the reply: only accepted
+        replies are cached (and a cached one that is not accepted is asked again), so one
+        garbled answer does not mask its sample forever.
+        """
         body = self.request_body(messages)
         key = cache_key(body)
         self._count("calls")
         cached = self._read_cache(key)
-        if cached is not None:
+        if cached is not None and (accept is None or accept(cached)):
             self._count("cache_hits")
             return cached
         reply = self._send_with_retries(body)
         if reply is None:
             self._count("failures")
             return None
-        self._write_cache(key, body, reply)
+        if accept is None or accept(reply):
+            self._write_cache(key, body, reply)
         return reply
 
     def request_body(self, messages: list[dict]) -> dict:
@@ -183,7 +222,11 @@ class JudgeClient:
     def note_unparseable(self, task: str, reply: str) -> None:
         """Count a reply that a judge task could not read (it is a failure, not a score)."""
         self._count("unparseable")
-        log.warning("judge %s: unparseable reply %r", task, reply[:200])
+        log.warning("judge %s: unparseable reply %r", task, self.redact(reply[:200]))
+
+    def redact(self, text: str) -> str:
+        """`text` with the API key and any Bearer token or key field hidden."""
+        return redact(text, self._key())
 
     # -- counters
 
@@ -203,10 +246,10 @@ class JudgeClient:
             try:
                 return self._post(data)
             except _Retryable as exc:
-                reason = str(exc)
+                reason = self.redact(str(exc))
                 log.info("judge attempt %d failed: %s", attempt + 1, reason)
             except _Fatal as exc:
-                log.warning("judge request failed (not retried): %s", exc)
+                log.warning("judge request failed (not retried): %s", self.redact(str(exc)))
                 return None
         log.warning("judge request failed after %d attempts: %s", self.config.retries + 1, reason)
         return None
@@ -229,12 +272,27 @@ class JudgeClient:
             raise _Retryable(f"{type(exc).__name__}: {exc}") from None
         return _reply_text(raw)
 
+    def _key(self) -> str:
+        return os.environ.get(self.config.api_key_env, "") if self.config.api_key_env else ""
+
     def _headers(self) -> dict[str, str]:
+        # Headers are never logged or shown: they hold the key.
         headers = {"Content-Type": "application/json", "Accept": "application/json"}
-        key = os.environ.get(self.config.api_key_env, "") if self.config.api_key_env else ""
+        key = self._key()
         if key:
             headers["Authorization"] = f"Bearer {key}"
+            self._say_key_once()
         return headers
+
+    def _say_key_once(self) -> None:
+        with self._lock:
+            if self._key_announced:
+                return
+            self._key_announced = True
+        rule = check_api_key_env(self.config.api_key_env)
+        host = urllib.parse.urlsplit(self.config.endpoint).netloc
+        log.warning("judge: sending the API key from $%s (%s) to %s",
+                    self.config.api_key_env, rule, host)
 
     # -- cache
 
@@ -489,8 +547,8 @@ def vas_judge(client: JudgeClient, question: str, response: str) -> float | None
     if not think:
         return 0.0
     user = f"QUESTION:\n{question.strip()}\n\nRESPONSE:\n{response.strip()}"
-    reply = client.complete([{"role": "system", "content": VAS_SYSTEM},
-                             {"role": "user", "content": user}])
+    reply = _ask(client, [{"role": "system", "content": VAS_SYSTEM},
+                          {"role": "user", "content": user}], parse_score)
     if reply is None:
         return None
     score = parse_score(reply)
@@ -514,8 +572,8 @@ def judge_consistency(client: JudgeClient, think: str | None, answer: str | None
     if options:
         parts.append("OPTIONS:\n" + "\n".join(str(o) for o in options))
     parts += [f"THINK:\n{think.strip()}", f"ANSWER:\n{answer.strip()}"]
-    reply = client.complete([{"role": "system", "content": CONSISTENCY_SYSTEM},
-                             {"role": "user", "content": "\n\n".join(parts)}])
+    reply = _ask(client, [{"role": "system", "content": CONSISTENCY_SYSTEM},
+                          {"role": "user", "content": "\n\n".join(parts)}], parse_verdict)
     if reply is None:
         return None
     verdict = parse_verdict(reply)
@@ -531,8 +589,8 @@ def judge_extract_claims(client: JudgeClient, think: str | None) -> list[Claim] 
     """
     if not think or not think.strip():
         return []
-    reply = client.complete([{"role": "system", "content": CLAIMS_SYSTEM},
-                             {"role": "user", "content": f"REASONING:\n{think.strip()}"}])
+    reply = _ask(client, [{"role": "system", "content": CLAIMS_SYSTEM},
+                          {"role": "user", "content": f"REASONING:\n{think.strip()}"}], claims_from_reply)
     if reply is None:
         return None
     claims = claims_from_reply(reply)
@@ -595,13 +653,21 @@ def judge_from_env() -> JudgeClient | None:
     return JudgeClient(config)
 
 
+def _ask(client: Any, messages: list[dict], parse) -> str | None:
+    """The reply, cached by the built-in client only when `parse` can read it. Plugin judges
+    take just the messages."""
+    if isinstance(client, JudgeClient):
+        return client.complete(messages, accept=lambda reply: parse(reply) is not None)
+    return client.complete(messages)
+
+
 def _unparseable(client: Any, task: str, reply: str) -> None:
     # Plugin judges need not count unreadable replies; the built-in client does.
     note = getattr(client, "note_unparseable", None)
     if note is not None:
         note(task, reply)
     else:
-        log.warning("judge %s: unparseable reply %r", task, reply[:200])
+        log.warning("judge %s: unparseable reply %r", task, redact(reply[:200]))
 
 
 def client_for(settings: Any = None) -> Any:
