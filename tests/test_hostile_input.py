@@ -280,3 +280,21 @@ def test_judge_config_refuses_non_finite():
     for name in ("timeout", "backoff", "temperature"):
         with pytest.raises(Vr2Error, match=f"judge.{name}: must be a finite number"):
             JudgeConfig(url="http://x/v1", model="m", **{name: float("nan")})
+
+
+# ---------------------------------------------------------------- memory
+
+
+def test_a_trace_with_too_many_claims_reports_the_overflow(tmp_path, capsys):
+    from vr2.tar import MAX_CLAIMS_PER_TRACE as cap
+
+    think = " ".join(f"At {k // 60:02d}:{k % 60:02d} he pours oil." for k in range(cap + 88))
+    trace = tmp_path / "t.json"
+    trace.write_text(json.dumps({"completion": f"<think>{think} So B.</think><answer>B</answer>"}))
+    ref = tmp_path / "ref.json"
+    ref.write_text(json.dumps({"00:05": "He pours cooking oil into the pan."}))
+    r = run_vr2(capsys, "score", trace, "--ref", ref, "--json")
+    assert r.code == 0, r.err
+    result = json.loads(r.out)
+    assert result["claims_over_cap"] == {"pred": 88, "ref": 0}
+    assert result["tar_precision"] == pytest.approx(1 / (cap + 88))

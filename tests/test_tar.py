@@ -73,3 +73,26 @@ def test_optimal_beats_greedy_on_a_contested_reference(scorer):
     assert len(optimal.matches) >= len(greedy.matches)
     sims = np.array([[m.similarity for m in optimal.matches]])
     assert (sims >= 0).all()
+
+
+def test_claims_past_the_cap_are_counted_and_never_raise_tar(scorer, caplog):
+    """10k x 10k claims once needed 4.5 GB; past the cap they are left out of the matching but
+    still count as unmatched, so spamming time mentions cannot raise TAR."""
+    import tracemalloc
+
+    from vr2.tar import MAX_CLAIMS_PER_TRACE as cap
+
+    pred = [Claim(t % 600, t % 600, "He pours oil into the pan.") for t in range(10_000)]
+    ref = [Claim(t % 600, t % 600, "He pours cooking oil into the pan.") for t in range(10_000)]
+    tracemalloc.start()
+    with caplog.at_level("WARNING", logger="vr2.tar"):
+        result = scorer.score(pred, ref)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 100e6
+    assert (len(result.pred_claims), result.pred_dropped) == (cap, 10_000 - cap)
+    assert (len(result.ref_claims), result.ref_dropped) == (cap, 10_000 - cap)
+    assert result.precision == len(result.matches) / 10_000 and result.recall == len(result.matches) / 10_000
+    assert f"past the cap of {cap}" in caplog.text
+    small = scorer.score(pred[:3], ref[:3])
+    assert small.pred_dropped == small.ref_dropped == 0 and "past the cap" not in repr(small)

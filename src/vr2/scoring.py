@@ -187,6 +187,8 @@ def _result(item: ScoreInput, detail, rewards: dict, total) -> dict:
     }
     if detail.failure:
         out["note"] = detail.failure
+    if result and (result.pred_dropped or result.ref_dropped):
+        out["claims_over_cap"] = {"pred": result.pred_dropped, "ref": result.ref_dropped}
     return out
 
 

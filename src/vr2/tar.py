@@ -8,6 +8,7 @@ line up, in time and in meaning, with the reference grounding.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from typing import Sequence
 
@@ -16,25 +17,35 @@ import numpy as np
 from vr2.claims import Claim
 from vr2.matching import Match, match_claims
 
+log = logging.getLogger("vr2.tar")
+
+# Claims per side (predicted, reference) that one sample is matched on. A real trace has tens;
+# without a cap a hostile one (10k x 10k claims) needs gigabytes for the similarity matrix and
+# the matching. Claims past the cap are not embedded or matched, but still count as unmatched
+# in the denominators, so spamming time mentions can never raise TAR.
+MAX_CLAIMS_PER_TRACE = 512
+
 
 @dataclass
 class TarResult:
     pred_claims: list[Claim]
     ref_claims: list[Claim]
     matches: list[Match] = field(default_factory=list)
+    pred_dropped: int = 0  # claims past MAX_CLAIMS_PER_TRACE, left out of the matching
+    ref_dropped: int = 0
 
     @property
     def precision(self) -> float:
         """The paper's TAR: matched / predicted claims (0 without claims on either side)."""
         if not self.pred_claims or not self.ref_claims:
             return 0.0
-        return len(self.matches) / len(self.pred_claims)
+        return len(self.matches) / (len(self.pred_claims) + self.pred_dropped)
 
     @property
     def recall(self) -> float:
         if not self.pred_claims or not self.ref_claims:
             return 0.0
-        return len(self.matches) / len(self.ref_claims)
+        return len(self.matches) / (len(self.ref_claims) + self.ref_dropped)
 
     @property
     def f1(self) -> float:
@@ -60,8 +71,18 @@ class TarScorer:
         return self.score_batch([(pred, ref)])[0]
 
     def score_batch(self, pairs: Sequence[tuple[Sequence[Claim], Sequence[Claim]]]) -> list[TarResult]:
-        vectors = self._embed_all(pairs)
-        return [self._score_one(list(p), list(r), vectors) for p, r in pairs]
+        capped = [(list(p)[:MAX_CLAIMS_PER_TRACE], list(r)[:MAX_CLAIMS_PER_TRACE]) for p, r in pairs]
+        vectors = self._embed_all(capped)
+        results = []
+        for (pred, ref), (all_pred, all_ref) in zip(capped, pairs):
+            result = self._score_one(pred, ref, vectors)
+            result.pred_dropped, result.ref_dropped = len(all_pred) - len(pred), len(all_ref) - len(ref)
+            if result.pred_dropped or result.ref_dropped:
+                log.warning("TAR: %d predicted and %d reference claims past the cap of %d per "
+                            "trace were not matched (they count as unmatched)",
+                            result.pred_dropped, result.ref_dropped, MAX_CLAIMS_PER_TRACE)
+            results.append(result)
+        return results
 
     def _embed_all(self, pairs) -> dict[str, np.ndarray]:
         # Only samples with claims on both sides need similarities.
