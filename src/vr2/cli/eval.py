@@ -3,7 +3,6 @@ existing lmms-eval sample files (`--from-samples DIR`)."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Optional
 
@@ -135,7 +134,9 @@ def _show(summary: dict, out: Path, others, as_json: bool) -> None:
     for warning in summary.get("warnings", []):
         display.err_console.print(Text(f"skipped: {warning}", style="yellow"), highlight=False, soft_wrap=True)
     if as_json:
-        typer.echo(json.dumps(summary, indent=2))
+        from vr2.scoring import to_json
+
+        typer.echo(to_json(summary, indent=2))  # valid JSON even if a value is NaN
         return
     for table in rich_tables(summary, others):
         display.console.print(table)

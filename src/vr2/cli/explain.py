@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Optional
 
@@ -61,7 +60,9 @@ def explain(
         progress=lambda message: display.err_console.print(f"[dim]{escape(message)} ...[/dim]", highlight=False),
     )
     if as_json:
-        typer.echo(json.dumps(result.to_dict(), indent=2))
+        from vr2.scoring import to_json
+
+        typer.echo(to_json(result.to_dict(), indent=2))  # valid JSON even if a value is NaN
     else:
         display.print_explanation(result)
     if html is not None:
