@@ -4,7 +4,6 @@ is lost, a bad line costs only itself, and every failure is one line naming the 
 import errno
 import json
 import os
-import shutil
 from pathlib import Path
 
 import pytest
