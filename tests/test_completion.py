@@ -2,7 +2,7 @@
 linear time on hostile text (these once took 24 s on 200 KB of repeated `<think>`)."""
 
 import re
-import time
+import timeit
 
 import pytest
 from hypothesis import given, settings
@@ -54,19 +54,20 @@ ADVERSARIAL = ["<think>", "<answer>", "<think></think><answer></answer>x", "</th
 @pytest.mark.parametrize("unit", ADVERSARIAL)
 def test_100kb_of_repeated_tags_is_fast(unit):
     text = unit * (100_000 // len(unit))
-    start = time.perf_counter()
-    parse_completion(text)
-    format_ok(text)
-    without_think_blocks(text)
-    assert time.perf_counter() - start < 0.5  # linear: milliseconds; the regexes took seconds
+    assert _seconds(text) < 1.0  # linear: milliseconds; the regexes took 3-7 s at this size
 
 
 @settings(max_examples=25, deadline=None)
 @given(st.lists(st.sampled_from(TOKENS), min_size=1, max_size=6).map("".join), fragments)
 def test_any_repeated_fragment_of_100kb_is_fast(unit, tail):
     text = unit * (100_000 // len(unit)) + tail
-    start = time.perf_counter()
-    parse_completion(text)
-    format_ok(text)
-    without_think_blocks(text)
-    assert time.perf_counter() - start < 0.5
+    assert _seconds(text) < 1.0
+
+
+def _seconds(text):
+    """Best of two runs: the machine may be shared, a quadratic parser is slow every time."""
+    def run():
+        parse_completion(text)
+        format_ok(text)
+        without_think_blocks(text)
+    return min(timeit.repeat(run, number=1, repeat=2))
