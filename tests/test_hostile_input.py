@@ -297,3 +297,16 @@ def test_a_trace_with_too_many_claims_reports_the_overflow(tmp_path, capsys):
     result = json.loads(r.out)
     assert result["claims_over_cap"] == {"pred": 88, "ref": 0}
     assert result["tar_precision"] == pytest.approx(1 / (cap + 88))
+
+
+def test_an_over_long_batch_line_is_skipped_in_bounded_memory(tmp_path, monkeypatch):
+    from vr2 import scoring
+
+    monkeypatch.setattr(scoring, "MAX_FILE_BYTES", 1000)
+    exact = json.dumps({"completion": "x" * (1000 - 20)})
+    exact = exact[:-2] + " " * (1000 - len(exact)) + exact[-2:]  # exactly at the cap: kept
+    assert len(exact) == 1000
+    batch = _batch(tmp_path, ['{"completion": "' + "x" * 5000 + '"}', exact, "[1]"])
+    got = list(scoring.read_jsonl(batch))
+    assert got[0] == (1, "line longer than 0 MiB") and got[1][0] == 2 and isinstance(got[1][1], dict)
+    assert got[2] == (3, "expected a JSON object")

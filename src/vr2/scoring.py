@@ -17,7 +17,7 @@ from typing import Any, Iterator
 
 from vr2.completion import parse_completion
 from vr2.errors import Vr2Error
-from vr2.files import check_regular_file, drop_partial_line, read_text
+from vr2.files import MAX_FILE_BYTES, check_regular_file, drop_partial_line, read_text
 from vr2.rewards import TarReward, accuracy_reward, format_reward, resolve_answer_type, total_reward
 from vr2.samples import ANSWER_TYPES
 
@@ -212,10 +212,34 @@ def read_jsonl(path: str | Path) -> Iterator[tuple[int, dict | str]]:
     except OSError as exc:
         raise Vr2Error(f"{path}: cannot read ({exc.strerror or exc})") from None
     with handle:
-        for number, raw in enumerate(handle, start=1):
+        number = 0
+        while True:
+            try:  # a read error is the input's, not the results file's (EIO, a vanished mount)
+                raw = handle.readline(MAX_FILE_BYTES + 2)
+                too_long = _too_long(raw) and (raw.endswith(b"\n") or _skip_rest_of_line(handle))
+            except OSError as exc:
+                raise Vr2Error(f"{path}: cannot read line {number + 1} ({exc.strerror or exc})") from None
+            if not raw:
+                return
+            number += 1
+            if too_long:
+                yield number, f"line longer than {MAX_FILE_BYTES // (1024 * 1024)} MiB"
+                continue
             record = _parse_line(raw, number == 1)
             if record is not None:
                 yield number, record
+
+
+def _too_long(raw: bytes) -> bool:
+    return len(raw) - raw.endswith(b"\n") > MAX_FILE_BYTES
+
+
+def _skip_rest_of_line(handle) -> bool:
+    """Read past the end of an over-long line in bounded pieces; always True."""
+    while True:
+        piece = handle.readline(1 << 20)
+        if not piece or piece.endswith(b"\n"):
+            return True
 
 
 def _parse_line(raw: bytes, first: bool) -> dict | str | None:
