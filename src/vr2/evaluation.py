@@ -480,53 +480,84 @@ def score_sample_files(folder: str | Path, recipe, *, mode: str = "auto",
 
     `mode`: "think" scores the raw text as written; "direct" treats the whole text as the
     answer; "auto" does that only for a response with neither <think> nor <answer>.
+    Lines that cannot be scored are skipped, counted per benchmark (`log_lines` vs `samples`)
+    and listed with their reasons in the summary's `skipped`.
     """
     from vr2 import lmms
-    from vr2.metrics import as_scored_completion, averages, benchmark_metrics, build_scorer, score_responses
+    from vr2.metrics import averages, benchmark_metrics, build_scorer
     from vr2.report import make_summary
-    from vr2.scoring import weights_of
 
     known, aliases, specs = _registry()
     files = lmms.read_task_files(folder, known, aliases)
-    tar = build_scorer(recipe.tar, recipe.judge)
-    judge = make_judge(recipe)
-    warnings = [f"{f.path}:{n}: skipped: {why}" for f in files for n, why in f.bad_lines]
+    scorer = _FileScorer(recipe, build_scorer(recipe.tar, recipe.judge), make_judge(recipe), mode)
+    skipped = [f"{f.path}:{n}: {why}" for f in files for n, why in f.bad_lines]
     rows_by_bench: dict[str, list[dict]] = {}
+    lines: dict[str, int] = {}
     for f in files:
         rows = rows_by_bench.setdefault(f.benchmark, [])
-        spec = specs.get(f.benchmark)
-        rows += [{"doc_id": f"{f.task}:{r.get('doc_id')}", "task": f.task, "error": r["error"]}
-                 for r in f.records if r.get("error")]
-        scorable = [r for r in f.records if not r.get("error")]
-        for start in range(0, len(scorable), 64):
-            records = scorable[start:start + 64]
-            items = [lmms.score_input(r, f.task) for r in records]
-            modes = [_mode_of(item.completion, mode) for item in items]
-            for item, item_mode in zip(items, modes):
-                if item.answer_type is None and spec is not None:
-                    item.answer_type = _default_answer_type(spec, item.options)
-                item.completion = as_scored_completion(item.completion, item_mode)
-            scores = score_responses(items, tar, weights_of(recipe), judge=judge,
-                                     questions=[i.question or "" for i in items])
-            for record, item, score, item_mode in zip(records, items, scores, modes):
-                # vr2's own rows carry vas_attn (it needs the model); lmms-eval's have none.
-                vas = record.get("vas_attn")
-                rows.append({"doc_id": item.id, "task": f.task, "mode": item_mode, **score, "error": None,
-                             "vas_attn": vas if isinstance(vas, (int, float)) else None})
-            if progress:
-                progress(f.benchmark, len(rows), len(rows))
+        lines[f.benchmark] = lines.get(f.benchmark, 0) + len(f.records) + len(f.bad_lines)
+        rows += scorer.rows(f, specs.get(f.benchmark))
+        if progress:
+            progress(f.benchmark, len(rows), len(rows))
     per_benchmark = {}
     for name, rows in rows_by_bench.items():
         spec = specs.get(name)
         per_benchmark[name] = {"display": getattr(spec, "display", None) or name,
                                "category": getattr(spec, "category", None) or "other",
-                               **benchmark_metrics(rows)}
+                               **benchmark_metrics(rows), "log_lines": lines[name],
+                               "skipped_lines": lines[name] - len(rows)}
     categories = {n: v["category"] for n, v in per_benchmark.items()}
     tasks = sorted({f"{f.task} -> {f.benchmark}" for f in files})
     summary = make_summary(Path(folder).name, per_benchmark, averages(per_benchmark, categories),
                            info={"source": "lmms-eval samples", "samples_dir": str(folder),
-                                 "tasks": tasks, "mode": mode})
-    return summary, warnings
+                                 "tasks": tasks, "mode": mode, "skipped_lines": len(skipped),
+                                 "skipped": _capped(skipped)})
+    return summary, [f"{message}: skipped" for message in skipped]
+
+
+class _FileScorer:
+    """Scores the records of one lmms-eval samples file with the training reward code."""
+
+    batch = 64
+
+    def __init__(self, recipe, tar, judge, mode: str):
+        from vr2.scoring import weights_of
+
+        self.tar, self.judge, self.mode = tar, judge, mode
+        self.weights = weights_of(recipe)
+
+    def rows(self, f, spec) -> list[dict]:
+        from vr2 import lmms
+
+        rows = [{"doc_id": f"{f.task}:{r.get('doc_id')}", "task": f.task, "error": r["error"],
+                 **lmms.categories(r, f.task)} for r in f.records if r.get("error")]
+        scorable = [r for r in f.records if not r.get("error")]
+        index_target = getattr(spec, "lmms_target", "answer") == "option_index"
+        for start in range(0, len(scorable), self.batch):
+            records = scorable[start:start + self.batch]
+            items = [lmms.score_input(r, f.task, option_index=index_target) for r in records]
+            rows += self._score(records, items, f.task, spec)
+        return rows
+
+    def _score(self, records, items, task: str, spec) -> list[dict]:
+        from vr2 import lmms
+        from vr2.metrics import as_scored_completion, score_responses
+
+        modes = [_mode_of(item.completion, self.mode) for item in items]
+        for item, item_mode in zip(items, modes):
+            if item.answer_type is None and spec is not None:
+                item.answer_type = _default_answer_type(spec, item.options)
+            item.completion = as_scored_completion(item.completion, item_mode)
+        scores = score_responses(items, self.tar, self.weights, judge=self.judge,
+                                 questions=[i.question or "" for i in items])
+        rows = []
+        for record, item, score, item_mode in zip(records, items, scores, modes):
+            # vr2's own rows carry vas_attn (it needs the model); lmms-eval's have none.
+            vas = record.get("vas_attn")
+            rows.append({"doc_id": item.id, **lmms.categories(record, task), "mode": item_mode,
+                         **score, "error": None,
+                         "vas_attn": vas if isinstance(vas, (int, float)) else None})
+        return rows
 
 
 def _mode_of(text: str, mode: str) -> str:

@@ -138,10 +138,33 @@ def _partial(summary: Mapping, group: str, metric: str) -> bool:
     return bool(entry.get("missing", {}).get(metric))
 
 
-def _avg_cell(summary: Mapping, group: str, metric: str) -> str:
+def coverage(summary: Mapping, group: str) -> tuple[int, int]:
+    """(paper benchmarks averaged, paper benchmarks the group has) for one average."""
+    members = [n for n in PAPER_ORDER if group == "overall" or PAPER_CATEGORY[n] == group]
+    covered = summary["averages"].get(group, {}).get("benchmarks", [])
+    return sum(1 for n in members if n in covered), len(members)
+
+
+def _avg_cell(summary: Mapping, group: str, metric: str, *, words: bool = False) -> str:
     entry = summary["averages"].get(group, {})
     text = _fmt(entry.get(metric))
-    return text + "*" if text != "-" and _partial(summary, group, metric) else text
+    if text == "-":
+        return text
+    if _partial(summary, group, metric):
+        text += "*"
+    covered, total = coverage(summary, group)
+    if words and covered < total:
+        text += f" (over {covered} of {total})"  # never mistaken for the paper's full average
+    return text
+
+
+def _bench_cell(entry: Mapping) -> str:
+    """A benchmark's accuracy; flagged when fewer samples were scored than its log holds."""
+    text = _fmt(entry.get("accuracy"))
+    lines, scored = entry.get("log_lines"), entry.get("scored")
+    if isinstance(lines, int) and isinstance(scored, int) and scored < lines and text != "-":
+        text += f" (scored {scored} of {lines})"
+    return text
 
 
 def benchmark_columns(summaries: Sequence[Mapping]) -> list[tuple[str, str, str]]:
@@ -183,9 +206,9 @@ def accuracy_table(summaries: Sequence[Mapping]) -> tuple[list[str], list[list[s
         row = [summary.get("label", "")]
         for kind, key in plan:
             if kind == "bench":
-                row.append(_fmt(summary["benchmarks"].get(key, {}).get("accuracy")))
+                row.append(_bench_cell(summary["benchmarks"].get(key, {})))
             else:
-                row.append(_avg_cell(summary, key, "accuracy"))
+                row.append(_avg_cell(summary, key, "accuracy", words=True))
         rows.append(row)
     return headers, rows
 
@@ -194,18 +217,21 @@ def ablation_table(summaries: Sequence[Mapping]) -> tuple[list[str], list[list[s
     """The paper's ablation layout: "Generic / Reasoning / Overall" of each metric per run."""
     used = [(header, metric) for header, metric in ABLATION_COLUMNS
             if any(s["averages"].get("overall", {}).get(metric) is not None for s in summaries)]
-    headers = ["Run"] + [f"{header} (G / R / O)" for header, _ in used]
+    headers = ["Run"] + [f"{header} (G / R / O)" for header, _ in used] + ["Benchmarks covered"]
     rows = []
     for summary in summaries:
         row = [summary.get("label", "")]
         for _, metric in used:
             cells = [_avg_cell(summary, group, metric) for group in GROUPS]
             row.append("-" if all(c == "-" for c in cells) else " / ".join(cells))
+        covered, total = coverage(summary, "overall")
+        row.append("all 11" if covered == total else f"{covered} of {total} (partial averages)")
         rows.append(row)
     return headers, rows
 
 
-DETAIL_COLUMNS = (("Benchmark", None), ("Samples", "samples"), ("Errors", "errors"),
+DETAIL_COLUMNS = (("Benchmark", None), ("Log lines", "log_lines"), ("Skipped lines", "skipped_lines"),
+                  ("Samples", "samples"), ("Errors", "errors"),
                   ("Accuracy", "accuracy"), ("TAC", "tac"), ("TAC (corr.)", "tac_correctness"),
                   ("VAS-attn", "vas_attn"), ("VAS-judge", "vas_judge"), ("TAR", "tar"),
                   ("Format", "format"), ("No answer", "no_answer"))
@@ -213,11 +239,15 @@ DETAIL_COLUMNS = (("Benchmark", None), ("Samples", "samples"), ("Errors", "error
 
 def detail_table(summary: Mapping) -> tuple[list[str], list[list[str]]]:
     """One run, one row per benchmark, every metric."""
-    headers = [header for header, _ in DETAIL_COLUMNS]
+    entries = summary["benchmarks"].values()
+    # The log columns exist only for runs scored from lmms-eval sample files.
+    columns = [(h, k) for h, k in DETAIL_COLUMNS
+               if k not in ("log_lines", "skipped_lines") or any(k in e for e in entries)]
+    headers = [header for header, _ in columns]
     rows = []
     for name, display, _ in benchmark_columns([summary]):
         entry = summary["benchmarks"][name]
-        rows.append([display] + [_fmt(entry.get(key)) for _, key in DETAIL_COLUMNS[1:]])
+        rows.append([display] + [_fmt(entry.get(key)) for _, key in columns[1:]])
     return headers, rows
 
 
@@ -259,6 +289,17 @@ def footnotes(summary: Mapping) -> list[str]:
     if covered and len(covered) != len(PAPER_ORDER):
         notes.insert(0, f"This run covers {len(covered)} benchmark(s): {', '.join(covered)}; "
                         "its averages are over those only.")
+    partial = [f"{group.capitalize()} is averaged over {c} of the paper's {t} benchmarks"
+               for group in GROUPS for c, t in [coverage(summary, group)] if 0 < c < t]
+    if partial:
+        notes.insert(0, "; ".join(partial) + ": these are partial averages, not comparable with "
+                        "the paper's (marked '(over k of n)' in the tables).")
+    short = [f"{entry.get('display') or name}: scored {entry['scored']} of the {entry['log_lines']} "
+             f"lines its log holds" for name, entry in summary["benchmarks"].items()
+             if isinstance(entry.get("log_lines"), int) and entry.get("scored", 0) < entry["log_lines"]]
+    if short:
+        notes.insert(0, "; ".join(short) + " (skipped lines are listed in summary.json 'skipped'; "
+                        "errors are counted, not scored).")
     return notes + list(summary.get("notes", []))
 
 
@@ -270,6 +311,10 @@ def markdown_report(summary: Mapping, others: Sequence[Mapping] = ()) -> str:
     for title, (headers, rows) in _sections(summary, others):
         parts += [f"## {title}", "", markdown_table(headers, rows), ""]
     parts += [f"- {note}" for note in footnotes(summary)]
+    skipped = summary.get("skipped") or []
+    if skipped:
+        parts += ["", f"## Skipped lines ({summary.get('skipped_lines', len(skipped))})", ""]
+        parts += [f"- {_md_escape(line)}" for line in skipped]
     return "\n".join(parts) + "\n"
 
 
@@ -283,6 +328,10 @@ def html_report(summary: Mapping, others: Sequence[Mapping] = ()) -> str:
     for heading, (headers, rows) in _sections(summary, others):
         parts += [f"<h2>{html.escape(heading)}</h2>", html_table(headers, rows)]
     parts.append("<ul>" + "".join(f"<li>{html.escape(n)}</li>" for n in footnotes(summary)) + "</ul>")
+    skipped = summary.get("skipped") or []
+    if skipped:
+        parts.append(f"<h2>Skipped lines ({summary.get('skipped_lines', len(skipped))})</h2>")
+        parts.append("<ul>" + "".join(f"<li>{html.escape(line)}</li>" for line in skipped) + "</ul>")
     parts.append("</body></html>")
     return "\n".join(parts) + "\n"
 

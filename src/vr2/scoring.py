@@ -166,24 +166,19 @@ def weights_of(recipe) -> dict[str, float]:
 
 
 def read_jsonl(path: str | Path) -> Iterator[tuple[int, dict | str]]:
-    """(line number, record) per non-empty line; a bad line gives its error text instead."""
-    path = Path(path)
-    try:
-        handle = path.open(encoding="utf-8")
-    except FileNotFoundError:
-        raise Vr2Error(f"{path}: file not found") from None
-    except OSError as exc:
-        raise Vr2Error(f"{path}: cannot read ({exc})") from None
-    with handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as exc:
-                yield number, f"not valid JSON ({exc.msg})"
-                continue
-            yield number, record if isinstance(record, dict) else "expected a JSON object"
+    """(line number, record) per non-empty line; a bad line gives its error text instead.
+    A UTF-8 byte-order mark is dropped; a file that is not UTF-8 is one Vr2Error."""
+    text = read_text(path, "JSONL file")
+    # Only "\n" ends a record: JSON written with ensure_ascii=False may hold U+2028 in a string.
+    for number, line in enumerate(text.split("\n"), start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            yield number, f"not valid JSON ({exc.msg})"
+            continue
+        yield number, record if isinstance(record, dict) else "expected a JSON object"
 
 
 def summarize(results: list[dict], skipped: int) -> dict:

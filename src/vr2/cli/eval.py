@@ -119,8 +119,10 @@ def _from_samples(folder: Path, config, output: Optional[Path], mode: str, other
     if mode not in ("auto", "think", "direct"):
         raise Vr2Error(f"--mode: must be auto, think or direct, got {mode!r}")
     summary, warnings = score_sample_files(folder, config, mode=mode)
-    for warning in warnings:
+    for warning in warnings[:20]:
         display.err_console.print(Text(warning, style="yellow"), highlight=False, soft_wrap=True)
+    if len(warnings) > 20:
+        display.err_console.print(Text(f"... and {len(warnings) - 20} more", style="yellow"))
     out = output or folder / "vr2"
     write_reports(summary, out, others)
     _show(summary, out, others, as_json)
@@ -141,8 +143,13 @@ def _show(summary: dict, out: Path, others, as_json: bool) -> None:
         display.console.print(table)
     errors = sum(b.get("errors", 0) for b in summary["benchmarks"].values())
     if errors:
-        display.err_console.print(f"[yellow]{errors} sample(s) could not be evaluated (see 'error' in "
-                                  f"{out}/samples); they are counted, not scored[/yellow]")
+        # From sample files the rows are the user's own files; a run writes them under out/samples.
+        where = summary.get("samples_dir") or f"{out}/samples"
+        display.err_console.print(Text(f"{errors} sample(s) could not be evaluated (see 'error' in "
+                                       f"{where}); they are counted, not scored", style="yellow"))
+    if summary.get("skipped_lines"):
+        display.err_console.print(Text(f"{summary['skipped_lines']} line(s) of {summary.get('samples_dir')} "
+                                       "could not be scored; listed in summary.json 'skipped'", style="yellow"))
     for note in footnotes(summary)[:1] + list(summary.get("notes", [])):
         display.console.print(Text(note, style="dim"))
     display.console.print(Text(f"Written: {out}/summary.json, report.md, report.html", style="dim"))
