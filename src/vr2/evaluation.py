@@ -1,9 +1,10 @@
 """The evaluation runner behind `vr2 eval`: a model over benchmarks, one JSONL row per sample.
 
-Protocol (the recipe's defaults are the paper's): frames from `vr2.video.sample_video` at 2 fps,
-at most 128, at most 151,200 pixels each, with the time drawn on every frame; the think/answer
-prompt of `vr2.prompts`; greedy decoding of up to 1024 new tokens through `vr2.model` -- the same
-video and model code as `vr2 explain` and training.
+Protocol (`[eval] protocol`, see `vr2.protocols`): `paper` reproduces the Video-R2 release's
+evaluation (its frame sampling, no overlays, its per-task prompts and lengths); `vr2` is vr2's
+own (frames from `vr2.video.sample_video` at 2 fps, at most 128, with the time drawn on every
+frame; the think/answer prompt of `vr2.prompts`). Both decode greedily through `vr2.model`, the
+same model code as `vr2 explain` and training.
 
 Output folder (`[eval] output_dir`):
 - `samples/vr2_samples_<benchmark>.jsonl`: one row per sample, appended and flushed as each batch
@@ -53,6 +54,7 @@ def run_settings(recipe) -> dict:
         "dtype": recipe.model.dtype,
         "engine": e.engine,
         "mode": e.mode,
+        "protocol": e.protocol,
         "max_new_tokens": e.max_new_tokens,
         "temperature": e.temperature,
         "seed": recipe.trainer.seed,
@@ -64,11 +66,10 @@ def run_settings(recipe) -> dict:
 
 
 def protocol(recipe) -> dict:
-    """The protocol line of the report."""
-    v, e = recipe.video, recipe.eval
-    return {"fps": v.fps, "max_frames": v.max_frames, "max_pixels": v.max_pixels,
-            "mode": e.mode, "max_new_tokens": e.max_new_tokens, "temperature": e.temperature,
-            "engine": e.engine}
+    """The protocol line of the report: every setting (`vr2.protocols.describe`)."""
+    from vr2.protocols import describe
+
+    return describe(recipe)
 
 
 def _check_settings(out: Path, settings: dict, force: bool) -> None:
@@ -215,13 +216,15 @@ class TransformersEngine:
         self.loaded = load_model(m.name_or_path, dtype=m.dtype, device=m.device,
                                  attn_implementation=m.attn_implementation)
 
-    def run(self, items: Sequence[tuple], *, vas: bool) -> list[Output]:
+    def run(self, items: Sequence[tuple], *, vas: bool, mode: str | None = None,
+            max_new_tokens: int | None = None) -> list[Output]:
+        """`mode` and `max_new_tokens` (a protocol's per-benchmark values) override the recipe's."""
         from vr2.model import generate_batch
 
         e = self.recipe.eval
-        generations = generate_batch(self.loaded, items, max_new_tokens=e.max_new_tokens,
+        generations = generate_batch(self.loaded, items, max_new_tokens=max_new_tokens or e.max_new_tokens,
                                      temperature=e.temperature, seed=self.recipe.trainer.seed,
-                                     mode=e.mode, keep_inputs=vas)
+                                     mode=mode or e.mode, keep_inputs=vas)
         outputs = []
         for generation in generations:
             score = None
@@ -250,40 +253,38 @@ class DeferredEngine:
         self.engine = None
         self.supports_vas_attn = recipe.eval.engine == "transformers"
 
-    def run(self, items: Sequence[tuple], *, vas: bool) -> list[Output]:
+    def run(self, items: Sequence[tuple], *, vas: bool, **overrides) -> list[Output]:
         if self.engine is None:
             self.engine = make_engine(self.recipe)
-        return self.engine.run(items, vas=vas)
+        return self.engine.run(items, vas=vas, **overrides)
 
 
 # --------------------------------------------------------------------------- one batch
 
 
 def _video(sample, recipe):
-    from vr2.video import sample_video
+    from vr2.protocols import video
 
-    v = recipe.video
-    subtitles: Any = None
-    if v.subtitles:
-        subtitles = sample.subtitles or "auto"
-    return sample_video(sample.video, fps=v.fps, max_frames=v.max_frames, min_pixels=v.min_pixels,
-                        max_pixels=v.max_pixels, start=sample.start, end=sample.end,
-                        timestamp_overlay=v.timestamp_overlay, subtitles=subtitles)
+    return video(sample, recipe)
 
 
-def prompt_input(sample, mode: str) -> str:
+def prompt_input(sample, mode: str, benchmark: str | None = None, protocol: str = "vr2") -> str:
     """The user text of the prompt (question, lettered options, instruction): lmms' `input`."""
     from vr2.prompts import build_messages
 
+    if protocol == "paper":
+        from vr2.protocols import paper_prompt
+
+        return paper_prompt(benchmark or "", sample)
     content = build_messages(sample.question, sample.options or None, mode=mode, system=None)[-1]["content"]
     return next(part["text"] for part in content if part.get("type") == "text")
 
 
-def _base_row(sample, benchmark: str, mode: str) -> dict:
+def _base_row(sample, benchmark: str, mode: str, protocol: str = "vr2") -> dict:
     row = {
         "doc_id": str(sample.id),
         "benchmark": benchmark,
-        "input": prompt_input(sample, mode),
+        "input": prompt_input(sample, mode, benchmark, protocol),
         "target": sample.answer,
         "question": sample.question,
         "options": list(sample.options or []),
@@ -301,9 +302,11 @@ def run_batch(batch: Sequence, benchmark: str, recipe, engine, tar, judge, weigh
     from vr2.metrics import as_scored_completion, score_responses
     from vr2.scoring import ScoreInput
 
+    from vr2.protocols import generate_overrides, model_item
+
     mode = recipe.eval.mode
     started = time.perf_counter()
-    rows = [_base_row(sample, benchmark, mode) for sample in batch]
+    rows = [_base_row(sample, benchmark, mode, recipe.eval.protocol) for sample in batch]
     ready = []
     for sample, row in zip(batch, rows):
         try:
@@ -315,8 +318,8 @@ def run_batch(batch: Sequence, benchmark: str, recipe, engine, tar, judge, weigh
         ready.append((sample, row, video))
     if ready:
         want_vas = bool(recipe.eval.vas_attn and engine.supports_vas_attn and mode == "think")
-        outputs = engine.run([(video, s.question, list(s.options) or None) for s, _, video in ready],
-                             vas=want_vas)
+        outputs = engine.run([model_item(s, benchmark, recipe, video) for s, _, video in ready],
+                             vas=want_vas, **generate_overrides(recipe, benchmark))
         items = [ScoreInput(completion=as_scored_completion(out.text, mode),
                             temporal_grounding=s.temporal_grounding or None,
                             answer=None if s.answer is None else str(s.answer),
@@ -395,8 +398,11 @@ def evaluate(recipe, *, output_dir: str | Path | None = None, force: bool = Fals
     from vr2.metrics import build_scorer
     from vr2.scoring import weights_of
 
+    from vr2.protocols import check
+
     if samples is None and not recipe.eval.benchmarks:
         raise Vr2Error("eval.benchmarks: name at least one benchmark (vr2 eval --list shows them)")
+    check(recipe.eval.protocol, recipe.eval.mode)
     out = Path(output_dir or recipe.eval.output_dir)
     with _Lock(out):
         _check_settings(out, run_settings(recipe), force)
