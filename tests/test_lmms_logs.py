@@ -253,3 +253,39 @@ def test_skipped_lines_are_counted_flagged_and_partial_averages_said_in_words(tm
     html_text = (tmp_path / "logs" / "vr2" / "report.html").read_text()
     assert "Skipped lines (2)" in html_text and "scored 4 of 6" in html_text
     assert "2 line(s)" in result.err
+
+
+@pytest.mark.parametrize("writer", ["fork", "upstream"])
+def test_official_aggregation_and_breakdowns_from_logs(tmp_path, capsys, writer):
+    mv_prompt = "Question: What happens?\nOptions:\n" + "\n".join(
+        f"({'ABCD'[i]}) {o}" for i, o in enumerate(OPTIONS)) + THINK_POST
+    right, wrong = "<think>It is B.</think><answer>B</answer>", "<think>It is C.</think><answer>C</answer>"
+
+    def mv(texts):
+        return [evaluator_example(i, {"candidates": OPTIONS}, OPTIONS[1], mv_prompt, t,
+                                  {"mvbench_accuracy": {"gt_answer": "B"}}) for i, t in enumerate(texts)]
+
+    vsi = [("object_counting", "4", "<answer>4</answer>"), ("object_counting", "4", "<answer>5</answer>"),
+           ("object_rel_direction_easy", "B", right), ("object_rel_direction_hard", "B", wrong)]
+    examples = {
+        "mvbench_action_count": mv([right]), "mvbench_object_shuffle": mv([right, wrong, wrong]),
+        "vsibench": [evaluator_example(i, {"question_type": q, "ground_truth": gold},
+                                       gold, ("How many?" if gold == "4" else _letter_prompt()) + THINK_POST, text,
+                                       {"vsibench_score": {"question_type": q, "ground_truth": gold}})
+                     for i, (q, gold, text) in enumerate(vsi)],
+    }
+    write_logs(tmp_path / "logs", writer, examples)
+    result = run_vr2(capsys, "eval", "--from-samples", tmp_path / "logs", "--paper")
+    assert result.code == 0, result.err
+    summary = json.loads((tmp_path / "logs" / "vr2" / "summary.json").read_text())
+    mvb = summary["benchmarks"]["mvbench"]
+    assert mvb["accuracy"] == 50.0 and mvb["official_accuracy"] == pytest.approx((100 + 100 / 3) / 2)
+    assert mvb["breakdown"]["task"]["mvbench_object_shuffle"]["samples"] == 3
+    vsib = summary["benchmarks"]["vsibench"]
+    # counting: 4 -> 1.0, 5 for 4 (25% off) -> 0.6 with `<=`; direction: 1 then 0 (merged) -> 0.5
+    assert vsib["official_accuracy"] == pytest.approx((0.8 + 0.5) / 2 * 100)
+    report = (tmp_path / "logs" / "vr2" / "report.md").read_text()
+    assert "## Per-category breakdowns" in report and "### MVBench by task" in report
+    assert "MVBench: mean of the 20 task accuracies" in report
+    assert "paper: + SFT + GRPO + TAR + gate (Video-R2)" in report
+    assert "| 66.7" in report  # the official MVBench number heads the paper-layout table

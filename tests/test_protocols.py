@@ -187,6 +187,11 @@ def test_paper_protocol_through_the_runner(clip, tmp_path):
     assert "re-indexed" in described["frames"] and described["system_prompt"] == "You are a helpful assistant."
     report = (tmp_path / "report.md").read_text()
     assert "protocol paper" in report and "overlays none" in report
+    import json
+
+    row = json.loads((tmp_path / "samples" / "vr2_samples_videommmu.jsonl").read_text().splitlines()[0])
+    assert row["track"] == "Perception"  # category fields kept per sample
+    assert summary["benchmarks"]["videommmu"]["official_accuracy"] == 100.0
 
 
 def test_paper_protocol_needs_think_mode(tmp_path):

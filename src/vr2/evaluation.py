@@ -294,6 +294,11 @@ def _base_row(sample, benchmark: str, mode: str, protocol: str = "vr2") -> dict:
     }
     if sample.temporal_grounding:
         row["temporal_grounding"] = sample.temporal_grounding
+    from vr2.metrics import CATEGORY_FIELDS
+
+    # The category fields of the official breakdowns, so any aggregation can be redone from rows.
+    row.update({k: v for k, v in (sample.extra or {}).items()
+                if k in CATEGORY_FIELDS and isinstance(v, (str, int, float)) and not isinstance(v, bool)})
     return row
 
 
@@ -464,14 +469,15 @@ def summarize(runs: Sequence[BenchmarkRun], *, label: str, info: dict | None = N
               notes: Sequence[str] = ()) -> dict:
     """Summary of the rows of the samples each benchmark has now (rows of samples no longer
     selected, e.g. after lowering `limit`, are left out)."""
-    from vr2.metrics import averages, benchmark_metrics
+    from vr2.metrics import averages, benchmark_metrics, official_metrics
     from vr2.report import make_summary
 
     per_benchmark = {}
     for run in runs:
         rows = [run.rows[str(s.id)] for s in run.samples if str(s.id) in run.rows]
         per_benchmark[run.name] = {"display": run.display, "category": run.category,
-                                   **benchmark_metrics(rows), "skipped_rows": len(run.skipped)}
+                                   **benchmark_metrics(rows), **official_metrics(run.name, rows),
+                                   "skipped_rows": len(run.skipped)}
     categories = {run.name: run.category for run in runs}
     return make_summary(label, per_benchmark, averages(per_benchmark, categories),
                         info=info, notes=notes)
@@ -490,7 +496,7 @@ def score_sample_files(folder: str | Path, recipe, *, mode: str = "auto",
     and listed with their reasons in the summary's `skipped`.
     """
     from vr2 import lmms
-    from vr2.metrics import averages, benchmark_metrics, build_scorer
+    from vr2.metrics import averages, benchmark_metrics, build_scorer, official_metrics
     from vr2.report import make_summary
 
     known, aliases, specs = _registry()
@@ -510,7 +516,8 @@ def score_sample_files(folder: str | Path, recipe, *, mode: str = "auto",
         spec = specs.get(name)
         per_benchmark[name] = {"display": getattr(spec, "display", None) or name,
                                "category": getattr(spec, "category", None) or "other",
-                               **benchmark_metrics(rows), "log_lines": lines[name],
+                               **benchmark_metrics(rows), **official_metrics(name, rows),
+                               "log_lines": lines[name],
                                "skipped_lines": lines[name] - len(rows)}
     categories = {n: v["category"] for n, v in per_benchmark.items()}
     tasks = sorted({f"{f.task} -> {f.benchmark}" for f in files})
@@ -561,7 +568,7 @@ class _FileScorer:
             # vr2's own rows carry vas_attn (it needs the model); lmms-eval's have none.
             vas = record.get("vas_attn")
             rows.append({"doc_id": item.id, **lmms.categories(record, task), "mode": item_mode,
-                         **score, "error": None,
+                         "target": item.answer, "options": item.options, **score, "error": None,
                          "vas_attn": vas if isinstance(vas, (int, float)) else None})
         return rows
 

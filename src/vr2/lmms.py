@@ -227,21 +227,19 @@ def score_input(record: Mapping[str, Any], task: str, *, option_index: bool = Fa
     )
 
 
-# Per-sample category fields of the official breakdowns, as the task code logs them inside its
-# metric entry (`videomme_perception_score`, `mlvu_percetion_score`, `lvb_acc`, ...) or in `doc`.
-CATEGORY_FIELDS = ("task_type", "duration", "duration_group", "question_category", "category",
-                   "sub_category", "task_category", "question_type", "subdomain", "dataset", "track")
-
-
 def categories(record: Mapping[str, Any], task: str) -> dict[str, str]:
-    """The record's category fields (see CATEGORY_FIELDS) plus `task`, the lmms-eval task name
+    """The record's category fields (`vr2.metrics.CATEGORY_FIELDS`), as the task code logs them
+    in its metric entry (`videomme_perception_score`, `lvb_acc`, ...) or in `doc`, plus `task`, the lmms-eval task name
     without its `_think` suffix (MVBench's 20 tasks and Video-MMMU's tracks are tasks)."""
+    from vr2.metrics import CATEGORY_FIELDS
+
     found: dict[str, str] = {}
-    sources = [v for k, v in record.items() if isinstance(v, Mapping) and k not in ("arguments",)]
+    # vr2's own rows carry the fields at the top level; lmms-eval's inside the metric entry.
+    sources = [record] + [v for k, v in record.items() if isinstance(v, Mapping) and k != "arguments"]
     for source in sources:
         for key in CATEGORY_FIELDS:
             value = source.get(key)
             if key not in found and isinstance(value, (str, int)) and not isinstance(value, bool):
                 found[key] = str(value)
-    found["task"] = task[: -len("_think")] if task.endswith("_think") else task
+    found.setdefault("task", task[: -len("_think")] if task.endswith("_think") else task)
     return found

@@ -108,13 +108,16 @@ def paper_summary(row: str) -> dict:
     averages: dict[str, dict] = {g: {"benchmarks": list(PAPER_ORDER) if g == "overall" else
                                      [n for n in PAPER_ORDER if PAPER_CATEGORY[n] == g],
                                      "missing": {}} for g in GROUPS}
-    for metric, key in (("accuracy", "accuracy"), ("tac", "tac"), ("vas_judge", "vas")):
+    # The paper's TAC is the release's correctness-based summary: vr2's tac_correctness.
+    for metric, key in (("accuracy", "accuracy"), ("official_accuracy", "accuracy"),
+                        ("tac_correctness", "tac"), ("vas_judge", "vas")):
         values = numbers[key]
         for group, value in zip(GROUPS, values or (None, None, None)):
             averages[group][metric] = value
     benchmarks = {
         name: {"display": PAPER_DISPLAY[name], "category": PAPER_CATEGORY[name],
-               "accuracy": PAPER_ACCURACY[name] if row == PAPER_VIDEO_R2 else None}
+               "accuracy": PAPER_ACCURACY[name] if row == PAPER_VIDEO_R2 else None,
+               "official_accuracy": PAPER_ACCURACY[name] if row == PAPER_VIDEO_R2 else None}
         for name in PAPER_ORDER
     }
     return {"label": f"paper: {row}", "benchmarks": benchmarks, "averages": averages}
@@ -158,9 +161,21 @@ def _avg_cell(summary: Mapping, group: str, metric: str, *, words: bool = False)
     return text
 
 
+def headline(entry: Mapping) -> float | None:
+    """A benchmark's number in the paper-layout table: its official aggregation when known
+    (the paper's numbers are those), else the plain accuracy."""
+    value = entry.get("official_accuracy")
+    return value if value is not None else entry.get("accuracy")
+
+
+def _headline_metric(summary: Mapping, group: str) -> str:
+    entry = summary["averages"].get(group, {})
+    return "official_accuracy" if entry.get("official_accuracy") is not None else "accuracy"
+
+
 def _bench_cell(entry: Mapping) -> str:
-    """A benchmark's accuracy; flagged when fewer samples were scored than its log holds."""
-    text = _fmt(entry.get("accuracy"))
+    """A benchmark's number; flagged when fewer samples were scored than its log holds."""
+    text = _fmt(headline(entry))
     lines, scored = entry.get("log_lines"), entry.get("scored")
     if isinstance(lines, int) and isinstance(scored, int) and scored < lines and text != "-":
         text += f" (scored {scored} of {lines})"
@@ -208,7 +223,7 @@ def accuracy_table(summaries: Sequence[Mapping]) -> tuple[list[str], list[list[s
             if kind == "bench":
                 row.append(_bench_cell(summary["benchmarks"].get(key, {})))
             else:
-                row.append(_avg_cell(summary, key, "accuracy", words=True))
+                row.append(_avg_cell(summary, key, _headline_metric(summary, key), words=True))
         rows.append(row)
     return headers, rows
 
@@ -232,6 +247,7 @@ def ablation_table(summaries: Sequence[Mapping]) -> tuple[list[str], list[list[s
 
 DETAIL_COLUMNS = (("Benchmark", None), ("Log lines", "log_lines"), ("Skipped lines", "skipped_lines"),
                   ("Samples", "samples"), ("Errors", "errors"),
+                  ("Official", "official_accuracy"), ("Random-fill", "random_fill_accuracy"),
                   ("Accuracy", "accuracy"), ("TAC", "tac"), ("TAC (corr.)", "tac_correctness"),
                   ("VAS-attn", "vas_attn"), ("VAS-judge", "vas_judge"), ("TAR", "tar"),
                   ("Format", "format"), ("No answer", "no_answer"))
@@ -241,8 +257,9 @@ def detail_table(summary: Mapping) -> tuple[list[str], list[list[str]]]:
     """One run, one row per benchmark, every metric."""
     entries = summary["benchmarks"].values()
     # The log columns exist only for runs scored from lmms-eval sample files.
+    optional = ("log_lines", "skipped_lines", "official_accuracy", "random_fill_accuracy")
     columns = [(h, k) for h, k in DETAIL_COLUMNS
-               if k not in ("log_lines", "skipped_lines") or any(k in e for e in entries)]
+               if k not in optional or any(e.get(k) is not None for e in entries)]
     headers = [header for header, _ in columns]
     rows = []
     for name, display, _ in benchmark_columns([summary]):
@@ -272,12 +289,38 @@ def html_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     return f"<table>\n<thead><tr>{head}</tr></thead>\n<tbody>{body}</tbody>\n</table>"
 
 
+def breakdown_tables(summary: Mapping) -> list[tuple[str, tuple[list[str], list[list[str]]]]]:
+    """(title, table) per benchmark and category field: accuracy and samples per category."""
+    out = []
+    for name, display, _ in benchmark_columns([summary]):
+        entry = summary["benchmarks"][name]
+        for field, table in (entry.get("breakdown") or {}).items():
+            rows = [[str(value), _fmt(cell.get("accuracy")), _fmt(cell.get("samples"))]
+                    for value, cell in table.items()]
+            out.append((f"{display} by {field.replace('_', ' ')}", ([field, "Accuracy", "Samples"], rows)))
+    return out
+
+
 def _sections(summary: Mapping, others: Sequence[Mapping]) -> list[tuple[str, tuple]]:
     everyone = [summary, *others]
     sections = [("Accuracy per benchmark (paper layout)", accuracy_table(everyone)),
                 ("Averages: Generic / Reasoning / Overall", ablation_table(everyone)),
                 (f"{summary.get('label', 'this run')}: every metric per benchmark", detail_table(summary))]
     return [(title, table) for title, table in sections if len(table[0]) > 1]  # no empty tables
+
+
+def official_notes(summary: Mapping) -> list[str]:
+    """How each benchmark's official number was combined, in words."""
+    notes = []
+    for name, display, _ in benchmark_columns([summary]):
+        entry = summary["benchmarks"][name]
+        if entry.get("official_rule"):
+            text = f"{display}: {entry['official_rule']}"
+            if entry.get("random_fill_accuracy") is not None:
+                text += (f"; with the official random option for unparseable answers (seeded) "
+                         f"{_fmt(entry['random_fill_accuracy'])}, strict {_fmt(entry.get('official_accuracy'))}")
+            notes.append(text)
+    return notes
 
 
 def footnotes(summary: Mapping) -> list[str]:
@@ -311,6 +354,14 @@ def markdown_report(summary: Mapping, others: Sequence[Mapping] = ()) -> str:
     for title, (headers, rows) in _sections(summary, others):
         parts += [f"## {title}", "", markdown_table(headers, rows), ""]
     parts += [f"- {note}" for note in footnotes(summary)]
+    rules = official_notes(summary)
+    if rules:
+        parts += ["", "## Official aggregation per benchmark", ""] + [f"- {rule}" for rule in rules]
+    breakdowns = breakdown_tables(summary)
+    if breakdowns:
+        parts += ["", "## Per-category breakdowns", ""]
+        for title, (headers, rows) in breakdowns:
+            parts += [f"### {title}", "", markdown_table(headers, rows), ""]
     skipped = summary.get("skipped") or []
     if skipped:
         parts += ["", f"## Skipped lines ({summary.get('skipped_lines', len(skipped))})", ""]
@@ -328,6 +379,12 @@ def html_report(summary: Mapping, others: Sequence[Mapping] = ()) -> str:
     for heading, (headers, rows) in _sections(summary, others):
         parts += [f"<h2>{html.escape(heading)}</h2>", html_table(headers, rows)]
     parts.append("<ul>" + "".join(f"<li>{html.escape(n)}</li>" for n in footnotes(summary)) + "</ul>")
+    rules = official_notes(summary)
+    if rules:
+        parts.append("<h2>Official aggregation per benchmark</h2>")
+        parts.append("<ul>" + "".join(f"<li>{html.escape(r)}</li>" for r in rules) + "</ul>")
+    for heading, (headers, rows) in breakdown_tables(summary):
+        parts += [f"<h3>{html.escape(heading)}</h3>", html_table(headers, rows)]
     skipped = summary.get("skipped") or []
     if skipped:
         parts.append(f"<h2>Skipped lines ({summary.get('skipped_lines', len(skipped))})</h2>")
