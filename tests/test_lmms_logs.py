@@ -289,3 +289,25 @@ def test_official_aggregation_and_breakdowns_from_logs(tmp_path, capsys, writer)
     assert "MVBench: mean of the 20 task accuracies" in report
     assert "paper: + SFT + GRPO + TAR + gate (Video-R2)" in report
     assert "| 66.7" in report  # the official MVBench number heads the paper-layout table
+
+
+def test_eval_list_shows_what_the_readme_says_and_json(capsys):
+    result = run_vr2(capsys, "eval", "--list")
+    assert result.code == 0
+    for column in ("name", "title", "group", "HF dataset", "paper"):
+        assert column in result.out
+    assert "OpenGVLab/MVBench" in result.out and "--revision video" in result.out
+    listed = json.loads(run_vr2(capsys, "eval", "--list", "--json").out)
+    assert [b["name"] for b in listed][:11] == list(PAPER)
+    mvbench = listed[0]
+    assert mvbench["download"] == ("huggingface-cli download OpenGVLab/MVBench --repo-type dataset "
+                                   "--revision video --local-dir data/benchmarks/mvbench")
+    assert mvbench["paper_accuracy"] == 67.5 and "mvbench_action_count_think" in mvbench["lmms_tasks"]
+
+
+def test_missing_mvbench_data_hint_names_the_video_revision(tmp_path):
+    from vr2.benchmarks import benchmark_paths, get_benchmark
+    from vr2.errors import Vr2Error
+
+    with pytest.raises(Vr2Error, match="--revision video --local-dir"):
+        benchmark_paths(get_benchmark("mvbench"), None, None, data_dir=tmp_path)

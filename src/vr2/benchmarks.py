@@ -70,6 +70,21 @@ class Benchmark:
     # What lmms-eval logs as `target`: "answer" (the answer itself) or "option_index" (the
     # option's 0-based index, as a string: LongVideoBench's correct_choice).
     lmms_target: str = "answer"
+    # Extra `huggingface-cli download` arguments the data needs (MVBench's videos, including
+    # episodic_reasoning's, are on the `video` revision; the default one has frame folders).
+    download_args: str = ""
+
+    def download_command(self, folder: str | Path) -> str:
+        extra = f" {self.download_args}" if self.download_args else ""
+        return f"huggingface-cli download {self.hf_dataset} --repo-type dataset{extra} --local-dir {folder}"
+
+    def describe(self) -> dict[str, Any]:
+        """The facts `vr2 eval --list` shows (and prints as JSON with --json)."""
+        return {"name": self.name, "title": self.title, "group": self.group, "hf_dataset": self.hf_dataset,
+                "split": self.split, "download_args": self.download_args,
+                "download": self.download_command(f"data/benchmarks/{self.name}"),
+                "answer_types": list(self.answer_types), "scoring": self.scoring,
+                "paper_accuracy": self.paper_accuracy, "lmms_tasks": list(self.lmms_tasks)}
 
     @property
     def display(self) -> str:
@@ -143,8 +158,7 @@ def benchmark_paths(benchmark: Benchmark, data_path: str | Path | None, video_di
     data_path = Path(data_path).absolute()
     if not data_path.exists():
         raise Vr2Error(f"{data_path}: {benchmark.title} data not found; download it with "
-                       f"`huggingface-cli download {benchmark.hf_dataset} --repo-type dataset "
-                       f"--local-dir {data_path}`")
+                       f"`{benchmark.download_command(data_path)}`")
     if not video_dir:
         video_dir = data_path if data_path.is_dir() else data_path.parent
     video_dir = Path(video_dir).absolute()
@@ -820,7 +834,8 @@ for _spec in (
     Benchmark("mvbench", "MVBench", "generic", "OpenGVLab/MVBench", "train (20 tasks)", _MCQ, _MCQ_SCORING,
               "<task folder>/<video> (e.g. clevrer/video_validation/...) under video/ or the top",
               67.5, load_mvbench, "json/<task>.json",
-              _with_think("mvbench", *(f"mvbench_{t}" for t in _MVBENCH_TASKS))),
+              _with_think("mvbench", *(f"mvbench_{t}" for t in _MVBENCH_TASKS)),
+              download_args="--revision video"),
     Benchmark("videomme", "VideoMME", "generic", "lmms-lab/Video-MME", "test", _MCQ, _MCQ_SCORING,
               "data/<videoID>.mp4; subtitles subtitle/<videoID>.srt", 63.8, load_videomme,
               "videomme/test-00000-of-00001.parquet", _with_think("videomme")),

@@ -52,7 +52,7 @@ def eval_command(
     Writes one JSONL row per sample as it goes (resumable: rerun the same command after a crash), then summary.json, report.md and report.html. Benchmarks: the paper's 11 (--list) or a .jsonl file in vr2's sample schema.
     """
     if list_benchmarks:
-        _print_benchmarks()
+        _print_benchmarks(as_json)
         return
     names = [n.strip() for item in benchmarks for n in item.split(",") if n.strip()]
     if mode == "auto" and from_samples is None:
@@ -155,14 +155,22 @@ def _show(summary: dict, out: Path, others, as_json: bool) -> None:
     display.console.print(Text(f"Written: {out}/summary.json, report.md, report.html", style="dim"))
 
 
-def _print_benchmarks() -> None:
+def _print_benchmarks(as_json: bool = False) -> None:
     from rich.table import Table
+    from rich.text import Text
 
     from vr2 import benchmarks, display
 
-    table = Table(title="Benchmarks", title_justify="left")
-    for column in ("name", "display", "category"):
-        table.add_column(column)
-    for name, spec in benchmarks.BENCHMARKS.items():
-        table.add_row(name, getattr(spec, "display", name), getattr(spec, "category", ""))
+    facts = [spec.describe() for spec in benchmarks.BENCHMARKS.values()]
+    if as_json:
+        typer.echo(json.dumps(facts, indent=2))
+        return
+    table = Table(title="Benchmarks (--json adds split, scoring, download command, lmms-eval tasks)",
+                  title_justify="left")
+    for column in ("name", "title", "group", "HF dataset", "paper"):
+        table.add_column(column, overflow="fold")
+    for fact in facts:
+        dataset = fact["hf_dataset"] + (f" {fact['download_args']}" if fact["download_args"] else "")
+        paper = "-" if fact["paper_accuracy"] is None else f"{fact['paper_accuracy']:.1f}"
+        table.add_row(*(Text(str(c)) for c in (fact["name"], fact["title"], fact["group"], dataset, paper)))
     display.console.print(table)
