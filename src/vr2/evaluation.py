@@ -21,6 +21,10 @@ settings is refused (`--force` starts over). A lock file keeps two runs out of o
 
 A sample whose video cannot be read is written with its `error` and counted under `errors`; it
 is not scored and does not stop the run.
+
+Many GPUs: under `accelerate launch -m vr2 eval ...` or `torchrun -m vr2 eval ...` each process
+evaluates its share of the samples into its own part file and rank 0 merges and reports (see
+`vr2.sharding`); one process behaves exactly as described above.
 """
 
 from __future__ import annotations
@@ -85,17 +89,21 @@ def _check_settings(out: Path, settings: dict, force: bool) -> None:
                 f"{out}: holds results made with other settings ({', '.join(changed) or 'run.json unreadable'});"
                 " pass --force to start over or choose another --output")
     if force:
-        for stale in (out / SAMPLES_DIR).glob(f"{SAMPLES_PREFIX}*.jsonl"):
+        from vr2.sharding import PARTS_DIR
+
+        for stale in [*(out / SAMPLES_DIR).glob(f"{SAMPLES_PREFIX}*.jsonl"),
+                      *(out / SAMPLES_DIR / PARTS_DIR).glob("rank*_*.jsonl")]:
             stale.unlink()
     out.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(settings, indent=2) + "\n", encoding="utf-8")
 
 
 class _Lock:
-    """An exclusive lock on the output folder (released by the OS if the process dies)."""
+    """An exclusive lock on the output folder (released by the OS if the process dies); each
+    rank of a sharded run holds its own."""
 
-    def __init__(self, out: Path):
-        self.path = out / ".vr2-eval.lock"
+    def __init__(self, out: Path, name: str = ".vr2-eval.lock"):
+        self.path = out / name
         self.handle = None
 
     def __enter__(self):
@@ -366,9 +374,13 @@ def make_judge(recipe):
     return judge_from_env()
 
 
-def prepare(recipe, out: Path, samples: Mapping[str, Sequence] | None = None) -> list[BenchmarkRun]:
-    """Benchmarks with their samples and the rows already written for them: the recipe's
-    benchmarks from the registry, or the given `samples` per benchmark name."""
+def prepare(recipe, out: Path, samples: Mapping[str, Sequence] | None = None, shard=None) -> list[BenchmarkRun]:
+    """Benchmarks with their samples and the rows already written for them (the merged file
+    and every rank's part file): the recipe's benchmarks from the registry, or the given
+    `samples` per benchmark name. A sharded rank writes new rows to its own part file."""
+    from vr2 import sharding
+
+    shard = shard or sharding.Shard()
     loaded: list[tuple[str, Any, list, list]] = []
     if samples is None:
         for spec, result in load_benchmarks(recipe, recipe.eval.benchmarks):
@@ -386,15 +398,34 @@ def prepare(recipe, out: Path, samples: Mapping[str, Sequence] | None = None) ->
                            getattr(spec, "category", None) or "other", items, path,
                            skipped=[f"{name}: row {s.row}: {s.reason}" for s in skipped])
         run.rows = read_rows(path)
+        own = shard.part_path(out / SAMPLES_DIR, name) if shard.sharded else None
+        for part in sharding.part_files(out / SAMPLES_DIR, name):
+            found = read_rows(part) if part == own else sharding.read_part(part)
+            run.rows.update((k, v) for k, v in found.items() if k not in run.rows)
+        if own is not None:
+            run.path = own
         runs.append(run)
     return runs
+
+
+def _merge_parts(runs: Sequence[BenchmarkRun], out: Path) -> None:
+    """Rank 0, after every rank finished: part files into each benchmark's samples file."""
+    from vr2 import sharding
+
+    for run in runs:
+        parts = sharding.part_files(out / SAMPLES_DIR, run.name)
+        run.path = out / SAMPLES_DIR / f"{SAMPLES_PREFIX}{run.name}.jsonl"
+        if parts:
+            merged = read_rows(run.path)
+            sharding.merge(run.path, merged, [str(s.id) for s in run.samples], parts)
+            run.rows = merged  # now also the rows the other ranks made
 
 
 def evaluate(recipe, *, output_dir: str | Path | None = None, force: bool = False,
              progress: Progress | None = None, engine=None, compare: Sequence[dict] = (),
              samples: Mapping[str, Sequence] | None = None) -> dict:
     """Run (or resume) an evaluation and return its summary (also written to the folder, with
-    the `compare` summaries beside it in the reports).
+    the `compare` summaries beside it in the reports); {} on a sharded run's ranks other than 0.
 
     `samples` ({benchmark name: [vr2.samples.Sample]}) evaluates those instead of the recipe's
     benchmarks; `engine` replaces the one `[eval] engine` names (any object with
@@ -403,26 +434,32 @@ def evaluate(recipe, *, output_dir: str | Path | None = None, force: bool = Fals
     from vr2.metrics import build_scorer
     from vr2.scoring import weights_of
 
+    from vr2 import sharding
+    from vr2.config import with_changes
     from vr2.protocols import check
 
     if samples is None and not recipe.eval.benchmarks:
         raise Vr2Error("eval.benchmarks: name at least one benchmark (vr2 eval --list shows them)")
     check(recipe.eval.protocol, recipe.eval.mode)
     out = Path(output_dir or recipe.eval.output_dir)
-    with _Lock(out):
-        _check_settings(out, run_settings(recipe), force)
-        runs = prepare(recipe, out, samples)
-        pending = sum(1 for r in runs for s in r.samples if str(s.id) not in r.rows)
+    shard = sharding.current()
+    if shard.device(recipe.model.device) != recipe.model.device:
+        recipe = with_changes(recipe, "model", device=shard.device(recipe.model.device))
+    with _Lock(out, shard.lock_name()):
+        shard.first(lambda: _check_settings(out, run_settings(recipe), force))
+        runs = prepare(recipe, out, samples, shard)
+        pending = sum(1 for r in runs for s in shard.mine(r.samples) if str(s.id) not in r.rows)
         if pending:
             engine = engine or DeferredEngine(recipe)
             tar = build_scorer(recipe.tar, recipe.judge)
             judge = make_judge(recipe)
             weights = weights_of(recipe)
         for run in runs:
-            todo = [s for s in run.samples if str(s.id) not in run.rows]
-            done = len(run.samples) - len(todo)
+            mine = shard.mine(run.samples)
+            todo = [s for s in mine if str(s.id) not in run.rows]
+            done = len(mine) - len(todo)
             if progress:
-                progress(run.name, done, len(run.samples))
+                progress(run.name, done, len(mine))
             if not todo:
                 continue
             run.path.parent.mkdir(parents=True, exist_ok=True)
@@ -437,7 +474,11 @@ def evaluate(recipe, *, output_dir: str | Path | None = None, force: bool = Fals
                     run.rows.update((r["doc_id"], r) for r in rows)
                     done += len(batch)
                     if progress:
-                        progress(run.name, done, len(run.samples))
+                        progress(run.name, done, len(mine))
+        shard.wait_all()
+        if not shard.main:
+            return {}  # rank 0 merges and reports
+        _merge_parts(runs, out)
         skipped = [message for run in runs for message in run.skipped]
         summary = summarize(runs, label=recipe.name or out.name, info={
             "source": "vr2 eval", "model": recipe.model.name_or_path, "protocol": protocol(recipe),

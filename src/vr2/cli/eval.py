@@ -90,7 +90,8 @@ def eval_command(
             bar.update(tasks[name], completed=done, total=total)
 
         summary = evaluate(config, force=force, progress=progress, compare=others)
-    _show(summary, Path(config.eval.output_dir), others, as_json)
+    if summary:  # in a sharded run only rank 0 reports
+        _show(summary, Path(config.eval.output_dir), others, as_json)
 
 
 def _run_name(config) -> str:
