@@ -520,8 +520,11 @@ def summarize(runs: Sequence[BenchmarkRun], *, label: str, info: dict | None = N
                                    **benchmark_metrics(rows), **official_metrics(run.name, rows),
                                    "skipped_rows": len(run.skipped)}
     categories = {run.name: run.category for run in runs}
+    failed = [f"{run.name} {s.id}: {row.get('error') or row.get('score_error')}"
+              for run in runs for s in run.samples for row in [run.rows.get(str(s.id)) or {}]
+              if row.get("error") or row.get("score_error")]
     return make_summary(label, per_benchmark, averages(per_benchmark, categories),
-                        info=info, notes=notes)
+                        info={**(info or {}), "failed": _capped(failed)}, notes=notes)
 
 
 # --------------------------------------------------------------------------- lmms-eval samples
@@ -562,10 +565,12 @@ def score_sample_files(folder: str | Path, recipe, *, mode: str = "auto",
                                "skipped_lines": lines[name] - len(rows)}
     categories = {n: v["category"] for n, v in per_benchmark.items()}
     tasks = sorted({f"{f.task} -> {f.benchmark}" for f in files})
+    failed = [f"{name} {r['doc_id']}: {r.get('error') or r.get('score_error')}"
+              for name, rows in rows_by_bench.items() for r in rows if r.get("error") or r.get("score_error")]
     summary = make_summary(Path(folder).name, per_benchmark, averages(per_benchmark, categories),
                            info={"source": "lmms-eval samples", "samples_dir": str(folder),
                                  "tasks": tasks, "mode": mode, "skipped_lines": len(skipped),
-                                 "skipped": _capped(skipped)})
+                                 "skipped": _capped(skipped), "failed": _capped(failed)})
     return summary, [f"{message}: skipped" for message in skipped]
 
 

@@ -370,27 +370,10 @@ def markdown_report(summary: Mapping, others: Sequence[Mapping] = ()) -> str:
 
 
 def html_report(summary: Mapping, others: Sequence[Mapping] = ()) -> str:
-    title = html.escape(f"vr2 eval: {summary.get('label', '')}")
-    parts = ["<!doctype html>", "<html><head><meta charset=\"utf-8\">", f"<title>{title}</title>",
-             "<style>body{font-family:sans-serif}table{border-collapse:collapse;margin:1em 0}"
-             "th,td{border:1px solid #bbb;padding:3px 8px;text-align:right}"
-             "th:first-child,td:first-child{text-align:left}</style></head><body>",
-             f"<h1>{title}</h1>"]
-    for heading, (headers, rows) in _sections(summary, others):
-        parts += [f"<h2>{html.escape(heading)}</h2>", html_table(headers, rows)]
-    parts.append("<ul>" + "".join(f"<li>{html.escape(n)}</li>" for n in footnotes(summary)) + "</ul>")
-    rules = official_notes(summary)
-    if rules:
-        parts.append("<h2>Official aggregation per benchmark</h2>")
-        parts.append("<ul>" + "".join(f"<li>{html.escape(r)}</li>" for r in rules) + "</ul>")
-    for heading, (headers, rows) in breakdown_tables(summary):
-        parts += [f"<h3>{html.escape(heading)}</h3>", html_table(headers, rows)]
-    skipped = summary.get("skipped") or []
-    if skipped:
-        parts.append(f"<h2>Skipped lines ({summary.get('skipped_lines', len(skipped))})</h2>")
-        parts.append("<ul>" + "".join(f"<li>{html.escape(line)}</li>" for line in skipped) + "</ul>")
-    parts.append("</body></html>")
-    return "\n".join(parts) + "\n"
+    """The self-contained report page (`vr2.eval_page`)."""
+    from vr2.eval_page import render
+
+    return render(summary, others)
 
 
 def write_reports(summary: Mapping, out_dir: Path, others: Sequence[Mapping] = ()) -> dict[str, Path]:
