@@ -156,6 +156,8 @@ def _bar_charts(summary: Mapping, others: Sequence[Mapping]) -> str:
                          f'{esc(runs[i].get("label", ""))}</span>' for i in shown)
         grid = []
         for name, display, _ in columns:
+            if all(_value(runs[i]["benchmarks"].get(name, {}), metric) is None for i in shown):
+                continue  # no run has this metric here: no empty row
             bars = []
             for i in shown:
                 value = _value(runs[i]["benchmarks"].get(name, {}), metric)

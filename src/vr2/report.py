@@ -237,7 +237,9 @@ def ablation_table(summaries: Sequence[Mapping]) -> tuple[list[str], list[list[s
     for summary in summaries:
         row = [summary.get("label", "")]
         for _, metric in used:
-            cells = [_avg_cell(summary, group, metric) for group in GROUPS]
+            # Accuracy is the official aggregation where the run has it, as the paper's rows are.
+            cells = [_avg_cell(summary, group, _headline_metric(summary, group) if metric == "accuracy" else metric)
+                     for group in GROUPS]
             row.append("-" if all(c == "-" for c in cells) else " / ".join(cells))
         covered, total = coverage(summary, "overall")
         row.append("all 11" if covered == total else f"{covered} of {total} (partial averages)")
