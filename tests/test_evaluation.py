@@ -86,7 +86,8 @@ def test_tiny_model_run_rows_and_reports(tiny_model_dir, clip, tmp_path):
     assert (mv["display"], mv["category"]) == ("MVBench", "generic")
     assert summary["benchmarks"]["mine"]["category"] == "other"
     assert summary["averages"]["overall"]["benchmarks"] == ["mvbench", "mine"]
-    assert summary["protocol"]["fps"] == 2.0 and summary["source"] == "vr2 eval"
+    assert summary["protocol"]["protocol"] == "vr2" and summary["source"] == "vr2 eval"
+    assert summary["protocol"]["frames"].startswith("2 fps, at most ")
     for name in ("summary.json", "report.md", "report.html", "run.json"):
         assert (out / name).exists()
     assert json.loads((out / "summary.json").read_text())["benchmarks"] == summary["benchmarks"]
@@ -355,6 +356,7 @@ def test_eval_recipes_follow_the_paper_protocol(path):
     assert (v.fps, v.max_frames, v.max_pixels, v.min_pixels) == (2.0, 128, 151_200, 100_352)
     assert (e.temperature, e.max_new_tokens, e.engine) == (0.0, 1024, "transformers")
     assert e.mode == ("direct" if path.name == "base_direct.toml" else "think")
+    assert e.protocol == ("vr2" if path.name == "base_direct.toml" else "paper")
     if not path.name.startswith("_"):
         assert e.output_dir == f"runs/eval/{path.stem}"
         assert "Expected" in path.read_text().split("\nextends")[0]  # the paper row's numbers up front

@@ -35,15 +35,28 @@ def test_not_sample_files(name):
     assert lmms.task_from_filename(name) is None
 
 
+def _registry_aliases():
+    from vr2.evaluation import _registry
+
+    return _registry()[1]
+
+
 @pytest.mark.parametrize("task, expected", [
-    ("mvbench", "mvbench"), ("mvbench_action_sequence", "mvbench"), ("videomme", "videomme"),
-    ("videomme_w_subtitle", "videomme"), ("video_mmmu_perception", "videommmu"),
-    ("longvideobench_val_v", "longvideobench"), ("mlvu_dev", "mlvu"), ("mmvu_val", "mmvu"),
-    ("videomathqa_mcq", "videomathqa"), ("tempcompass_multi_choice", "tempcompass"),
-    ("VSIBench", "vsibench"), ("egoschema", "egoschema"),
+    ("mvbench", "mvbench"), ("mvbench_action_sequence", "mvbench"), ("mvbench_action_count_think", "mvbench"),
+    ("videomme", "videomme"), ("videomme_think", "videomme"), ("video_mmmu_perception", "videommmu"),
+    ("video_mmmu_adaptation_think", "videommmu"), ("longvideobench_val_v_think", "longvideobench"),
+    ("mlvu_dev", "mlvu"), ("mmvu_val_think", "mmvu"), ("videomathqa_mcq", "videomathqa"),
+    ("tempcompass_complete_think", "tempcompass"), ("vsibench_think", "vsibench"), ("minerva_think", "minerva"),
+    ("scivideobench_think", "scivideobench"),
+    # other conditions of a benchmark are benchmarks of their own, never pooled into the paper's
+    ("videomme_w_subtitle", "videomme_w_subtitle"), ("videomathqa_mbin", "videomathqa_mbin"),
+    ("vsibench_debiased", "vsibench_debiased"), ("mlvu_test", "mlvu_test"),
+    ("tempcompass_yes_no", "tempcompass_yes_no"), ("video_mmmu_adaptation_question_only",
+                                                   "video_mmmu_adaptation_question_only"),
+    ("egoschema", "egoschema"),
 ])
-def test_task_names_map_to_benchmarks(task, expected):
-    assert lmms.benchmark_for_task(task, NAMES) == expected
+def test_task_names_map_to_benchmarks_one_to_one(task, expected):
+    assert lmms.benchmark_for_task(task, NAMES, _registry_aliases()) == expected
 
 
 def test_alias_wins_over_prefix():
@@ -117,7 +130,7 @@ def test_read_task_files_reports_bad_lines(tmp_path):
         "{not json",
         {"doc_id": 2, "input": MCQ, "target": "B", "resps": [[]]},
     ])
-    (files,) = lmms.read_task_files(tmp_path, NAMES)
+    (files,) = lmms.read_task_files(tmp_path, NAMES, _registry_aliases())
     assert (files.task, files.benchmark, len(files.records)) == ("video_mmmu_perception", "videommmu", 1)
     assert [n for n, _ in files.bad_lines] == [2, 3]
 
@@ -134,7 +147,7 @@ def test_from_samples_end_to_end(tmp_path, capsys):
     consistent = "<think>The cup is blue. Therefore the answer is B.</think><answer>B</answer>"
     inconsistent = "<think>The ball is red, so the answer is A.</think><answer>B</answer>"
     wrong = "<think>Therefore the answer is C.</think><answer>C</answer>"
-    write_samples(tmp_path / "logs", "mvbench_action", [
+    write_samples(tmp_path / "logs", "mvbench_action_sequence", [
         {"doc_id": i, "input": MCQ, "target": "B", "resps": [[text]], "filtered_resps": ["x"]}
         for i, text in enumerate([consistent, inconsistent, wrong, consistent])
     ])

@@ -351,15 +351,23 @@ def infer_answer_type(answer: str | None, options: Any = None) -> str:
 
 # Tolerances 1 - theta for theta = 0.50, 0.55, ..., 0.95, as exact twentieths (0.50 ... 0.05)
 # so that boundary cases do not depend on float rounding of 1 - 0.95.
-_MRA_TOLERANCES = [k / 20 for k in range(10, 0, -1)]
+# VSIBench's official thresholds: 1 - theta for theta = linspace(0.50, 0.95, 10), as floats
+# (1 - 0.95 is 0.05000000000000004, so an error of exactly 5% still counts).
+def _mra_tolerances() -> list[float]:
+    import numpy as np
+
+    return [float(t) for t in 1 - np.linspace(0.5, 0.95, 10)]
+
+
+_MRA_TOLERANCES = _mra_tolerances()
 
 
 def mean_relative_accuracy(pred: float, gold: float) -> float:
-    """VSIBench MRA: mean over theta in 0.50..0.95 of 1[|pred - gold| / |gold| < 1 - theta].
+    """VSIBench MRA: mean over theta in 0.50..0.95 of 1[|pred - gold| / |gold| <= 1 - theta].
 
-    The comparison is strict: an error of exactly 5% earns 9/10, not 10/10. When gold is 0 the
-    relative error is undefined; the score is 1.0 for an exact 0 prediction and 0.0 otherwise.
-    Non-finite inputs score 0.0.
+    `<=` as in the official VSIBench code (which the published numbers used): an error of
+    exactly 50% earns 1/10. When gold is 0 the relative error is undefined; the score is 1.0
+    for an exact 0 prediction and 0.0 otherwise. Non-finite inputs score 0.0.
     """
     try:
         pred, gold = float(pred), float(gold)
@@ -370,7 +378,21 @@ def mean_relative_accuracy(pred: float, gold: float) -> float:
     if gold == 0:
         return 1.0 if pred == 0 else 0.0
     relative = abs(pred - gold) / abs(gold)
-    return sum(relative < tol for tol in _MRA_TOLERANCES) / len(_MRA_TOLERANCES)
+    return sum(relative <= tol for tol in _MRA_TOLERANCES) / len(_MRA_TOLERANCES)
+
+
+def contains_answer(pred: Any, gold: Any) -> bool:
+    """Video-MMMU's rule for open answers (right or wrong, no partial credit): a numeric gold
+    answer is right when any number in the prediction equals it; a text gold answer when its
+    normalised words appear, in order, inside the normalised prediction."""
+    if not isinstance(pred, str) or gold in (None, ""):
+        return False
+    gold = str(gold)
+    if is_pure_number(gold):
+        target = parse_number(gold)
+        return any(numbers_equal(_to_float(m.group(1), m.group(2)), target) for m in _NUMBER.finditer(pred))
+    wanted = normalize_text(gold)
+    return bool(wanted) and f" {wanted} " in f" {normalize_text(pred)} "
 
 
 def _edit_distance(a: list[str], b: list[str]) -> int:

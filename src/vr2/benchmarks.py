@@ -67,6 +67,24 @@ class Benchmark:
     loader: Loader
     data_files: str = ""
     lmms_tasks: tuple[str, ...] = ()
+    # What lmms-eval logs as `target`: "answer" (the answer itself) or "option_index" (the
+    # option's 0-based index, as a string: LongVideoBench's correct_choice).
+    lmms_target: str = "answer"
+    # Extra `huggingface-cli download` arguments the data needs (MVBench's videos, including
+    # episodic_reasoning's, are on the `video` revision; the default one has frame folders).
+    download_args: str = ""
+
+    def download_command(self, folder: str | Path) -> str:
+        extra = f" {self.download_args}" if self.download_args else ""
+        return f"huggingface-cli download {self.hf_dataset} --repo-type dataset{extra} --local-dir {folder}"
+
+    def describe(self) -> dict[str, Any]:
+        """The facts `vr2 eval --list` shows (and prints as JSON with --json)."""
+        return {"name": self.name, "title": self.title, "group": self.group, "hf_dataset": self.hf_dataset,
+                "split": self.split, "download_args": self.download_args,
+                "download": self.download_command(f"data/benchmarks/{self.name}"),
+                "answer_types": list(self.answer_types), "scoring": self.scoring,
+                "paper_accuracy": self.paper_accuracy, "lmms_tasks": list(self.lmms_tasks)}
 
     @property
     def display(self) -> str:
@@ -140,8 +158,7 @@ def benchmark_paths(benchmark: Benchmark, data_path: str | Path | None, video_di
     data_path = Path(data_path).absolute()
     if not data_path.exists():
         raise Vr2Error(f"{data_path}: {benchmark.title} data not found; download it with "
-                       f"`huggingface-cli download {benchmark.hf_dataset} --repo-type dataset "
-                       f"--local-dir {data_path}`")
+                       f"`{benchmark.download_command(data_path)}`")
     if not video_dir:
         video_dir = data_path if data_path.is_dir() else data_path.parent
     video_dir = Path(video_dir).absolute()
@@ -806,48 +823,57 @@ def jsonl_benchmark(name: str, *, title: str | None = None, group: str = "other"
 _MCQ = ("multiple_choice",)
 _MCQ_SCORING = "accuracy: the predicted option letter equals the gold letter"
 
+
+def _with_think(*tasks: str) -> tuple[str, ...]:
+    """Each lmms-eval task name with the release fork's `_think` variant beside it. MVBench's
+    20 tasks and Video-MMMU's tracks are logged as tasks of their own (`mvbench_action_count`,
+    `video_mmmu_perception_think`), so they are listed one by one."""
+    return tuple(name for task in tasks for name in (task, f"{task}_think"))
+
 for _spec in (
     Benchmark("mvbench", "MVBench", "generic", "OpenGVLab/MVBench", "train (20 tasks)", _MCQ, _MCQ_SCORING,
               "<task folder>/<video> (e.g. clevrer/video_validation/...) under video/ or the top",
-              67.5, load_mvbench, "json/<task>.json", ("mvbench", "mvbench_think")),
+              67.5, load_mvbench, "json/<task>.json",
+              _with_think("mvbench", *(f"mvbench_{t}" for t in _MVBENCH_TASKS)),
+              download_args="--revision video"),
     Benchmark("videomme", "VideoMME", "generic", "lmms-lab/Video-MME", "test", _MCQ, _MCQ_SCORING,
               "data/<videoID>.mp4; subtitles subtitle/<videoID>.srt", 63.8, load_videomme,
-              "videomme/test-00000-of-00001.parquet", ("videomme", "videomme_think", "videomme_w_subtitle")),
+              "videomme/test-00000-of-00001.parquet", _with_think("videomme")),
     Benchmark("tempcompass", "TempCompass", "generic", "mmaaz60/tempcompass", "test (config mcq)", _MCQ,
               _MCQ_SCORING, "videos/<video_id>.mp4", 74.9, load_tempcompass,
               "tempcompass_combined.parquet (or lmms-lab/TempCompass multi-choice/*.parquet)",
-              ("tempcompass_complete", "tempcompass_complete_think")),
+              _with_think("tempcompass_complete")),
     Benchmark("mlvu", "MLVU (dev)", "generic", "sy1998/MLVU_dev", "test", _MCQ, _MCQ_SCORING,
               "<video_name> at the top of the unzipped video_part_*.zip", 68.3, load_mlvu,
-              "mlvu/test-00000-of-00001.parquet", ("mlvu_dev", "mlvu_dev_think")),
+              "mlvu/test-00000-of-00001.parquet", _with_think("mlvu_dev")),
     Benchmark("longvideobench", "LongVideoBench (val)", "generic", "longvideobench/LongVideoBench",
               "validation", _MCQ, _MCQ_SCORING, "videos/<video_path>; JSON subtitles subtitles/<subtitle_path>",
-              59.2, load_longvideobench, "lvb_val.json", ("longvideobench_val_v", "longvideobench_val_v_think")),
+              59.2, load_longvideobench, "lvb_val.json", _with_think("longvideobench_val_v"),
+              lmms_target="option_index"),
     Benchmark("videomathqa", "VideoMathQA (mcq)", "reasoning", "MBZUAI/VideoMathQA", "test (config mcq)",
               _MCQ, _MCQ_SCORING, "videos/<videoID>.mp4; subtitles subtitles/<videoID>.srt", 28.8,
-              load_videomathqa, "the mcq config's parquet", ("videomathqa_mcq", "videomathqa_mcq_think")),
+              load_videomathqa, "the mcq config's parquet", _with_think("videomathqa_mcq")),
     Benchmark("videommmu", "Video-MMMU", "reasoning", "lmms-lab/VideoMMMU",
               "test (Perception, Comprehension, Adaptation)", ("multiple_choice", "numeric", "free_form"),
               "multiple choice by letter; open questions numeric (numbers equal) or free form (ROUGE)",
               "<Field>/<id>.mp4, Field one of Art, Science, Humanities, Engineering, Medicine, Business",
               50.8, load_videommmu, "<Track>/test-00000-of-00001.parquet",
-              ("video_mmmu", "video_mmmu_think", "video_mmmu_perception_think",
-               "video_mmmu_comprehension_think", "video_mmmu_adaptation_think")),
+              _with_think("video_mmmu", *(f"video_mmmu_{t.lower()}" for t in _VIDEOMMMU_TRACKS))),
     Benchmark("mmvu", "MMVU (val)", "reasoning", "mmaaz60/MMVU", "validation", ("multiple_choice", "free_form"),
               "multiple choice by letter; open-ended rows (yale-nlp/MMVU) free form (ROUGE)",
               "videos/<Subject>/<n>.mp4", 67.4, load_mmvu, "validation.json (yale-nlp/MMVU) or parquet",
-              ("mmvu_val", "mmvu_val_think")),
+              _with_think("mmvu_val")),
     Benchmark("vsibench", "VSIBench", "reasoning", "mmaaz60/VSI_Bench", "test", ("multiple_choice", "regression"),
               "multiple choice by letter; numeric questions by mean relative accuracy (answer_type regression)",
               "<dataset>/<scene_name>.mp4 (arkitscenes, scannet, scannetpp)", 39.4, load_vsibench,
-              "test-00000-of-00001.parquet", ("vsibench", "vsibench_think")),
+              "test-00000-of-00001.parquet", _with_think("vsibench")),
     Benchmark("minerva", "MINERVA", "reasoning", "mmaaz60/minerva", "test (config mcq)", _MCQ, _MCQ_SCORING,
               "videos/<videoID>.mp4", 34.9, load_minerva, "the mcq config's parquet (or minerva.json)",
-              ("minerva", "minerva_think")),
+              _with_think("minerva")),
     Benchmark("scivideobench", "SciVideoBench", "reasoning", "mmaaz60/scivideobench", "test", _MCQ,
               _MCQ_SCORING + " (up to 10 options, A-J)", "videos/jove_<video_id>.mp4", 28.4,
               load_scivideobench, "scivideobench_1k.jsonl (groundmore/scivideobench) or save_to_disk Arrow",
-              ("scivideobench", "scivideobench_think")),
+              _with_think("scivideobench")),
 ):
     register_benchmark(_spec)
 del _spec

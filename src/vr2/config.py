@@ -134,6 +134,9 @@ class EvalConfig:
     video_dir: str = opt("", help="folder with one sub-folder of videos per benchmark")
     output_dir: str = opt("runs/eval")
     mode: str = opt("think", choices=("think", "direct"))
+    protocol: str = opt("vr2", choices=("paper", "vr2"),
+                        help="paper: the Video-R2 release's evaluation (no overlays, its frames, prompts "
+                        "and lengths); vr2: vr2's own (training overlays, vr2's prompt)")
     max_new_tokens: int = opt(1024, min=1)
     temperature: float = opt(0.0, min=0.0)
     batch_size: int = opt(1, min=1)

@@ -1,9 +1,10 @@
 """The evaluation runner behind `vr2 eval`: a model over benchmarks, one JSONL row per sample.
 
-Protocol (the recipe's defaults are the paper's): frames from `vr2.video.sample_video` at 2 fps,
-at most 128, at most 151,200 pixels each, with the time drawn on every frame; the think/answer
-prompt of `vr2.prompts`; greedy decoding of up to 1024 new tokens through `vr2.model` -- the same
-video and model code as `vr2 explain` and training.
+Protocol (`[eval] protocol`, see `vr2.protocols`): `paper` reproduces the Video-R2 release's
+evaluation (its frame sampling, no overlays, its per-task prompts and lengths); `vr2` is vr2's
+own (frames from `vr2.video.sample_video` at 2 fps, at most 128, with the time drawn on every
+frame; the think/answer prompt of `vr2.prompts`). Both decode greedily through `vr2.model`, the
+same model code as `vr2 explain` and training.
 
 Output folder (`[eval] output_dir`):
 - `samples/vr2_samples_<benchmark>.jsonl`: one row per sample, appended and flushed as each batch
@@ -20,6 +21,10 @@ settings is refused (`--force` starts over). A lock file keeps two runs out of o
 
 A sample whose video cannot be read is written with its `error` and counted under `errors`; it
 is not scored and does not stop the run.
+
+Many GPUs: under `accelerate launch -m vr2 eval ...` or `torchrun -m vr2 eval ...` each process
+evaluates its share of the samples into its own part file and rank 0 merges and reports (see
+`vr2.sharding`); one process behaves exactly as described above.
 """
 
 from __future__ import annotations
@@ -53,6 +58,7 @@ def run_settings(recipe) -> dict:
         "dtype": recipe.model.dtype,
         "engine": e.engine,
         "mode": e.mode,
+        "protocol": e.protocol,
         "max_new_tokens": e.max_new_tokens,
         "temperature": e.temperature,
         "seed": recipe.trainer.seed,
@@ -64,11 +70,10 @@ def run_settings(recipe) -> dict:
 
 
 def protocol(recipe) -> dict:
-    """The protocol line of the report."""
-    v, e = recipe.video, recipe.eval
-    return {"fps": v.fps, "max_frames": v.max_frames, "max_pixels": v.max_pixels,
-            "mode": e.mode, "max_new_tokens": e.max_new_tokens, "temperature": e.temperature,
-            "engine": e.engine}
+    """The protocol line of the report: every setting (`vr2.protocols.describe`)."""
+    from vr2.protocols import describe
+
+    return describe(recipe)
 
 
 def _check_settings(out: Path, settings: dict, force: bool) -> None:
@@ -84,17 +89,21 @@ def _check_settings(out: Path, settings: dict, force: bool) -> None:
                 f"{out}: holds results made with other settings ({', '.join(changed) or 'run.json unreadable'});"
                 " pass --force to start over or choose another --output")
     if force:
-        for stale in (out / SAMPLES_DIR).glob(f"{SAMPLES_PREFIX}*.jsonl"):
+        from vr2.sharding import PARTS_DIR
+
+        for stale in [*(out / SAMPLES_DIR).glob(f"{SAMPLES_PREFIX}*.jsonl"),
+                      *(out / SAMPLES_DIR / PARTS_DIR).glob("rank*_*.jsonl")]:
             stale.unlink()
     out.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(settings, indent=2) + "\n", encoding="utf-8")
 
 
 class _Lock:
-    """An exclusive lock on the output folder (released by the OS if the process dies)."""
+    """An exclusive lock on the output folder (released by the OS if the process dies); each
+    rank of a sharded run holds its own."""
 
-    def __init__(self, out: Path):
-        self.path = out / ".vr2-eval.lock"
+    def __init__(self, out: Path, name: str = ".vr2-eval.lock"):
+        self.path = out / name
         self.handle = None
 
     def __enter__(self):
@@ -215,13 +224,15 @@ class TransformersEngine:
         self.loaded = load_model(m.name_or_path, dtype=m.dtype, device=m.device,
                                  attn_implementation=m.attn_implementation)
 
-    def run(self, items: Sequence[tuple], *, vas: bool) -> list[Output]:
+    def run(self, items: Sequence[tuple], *, vas: bool, mode: str | None = None,
+            max_new_tokens: int | None = None) -> list[Output]:
+        """`mode` and `max_new_tokens` (a protocol's per-benchmark values) override the recipe's."""
         from vr2.model import generate_batch
 
         e = self.recipe.eval
-        generations = generate_batch(self.loaded, items, max_new_tokens=e.max_new_tokens,
+        generations = generate_batch(self.loaded, items, max_new_tokens=max_new_tokens or e.max_new_tokens,
                                      temperature=e.temperature, seed=self.recipe.trainer.seed,
-                                     mode=e.mode, keep_inputs=vas)
+                                     mode=mode or e.mode, keep_inputs=vas)
         outputs = []
         for generation in generations:
             score = None
@@ -250,40 +261,38 @@ class DeferredEngine:
         self.engine = None
         self.supports_vas_attn = recipe.eval.engine == "transformers"
 
-    def run(self, items: Sequence[tuple], *, vas: bool) -> list[Output]:
+    def run(self, items: Sequence[tuple], *, vas: bool, **overrides) -> list[Output]:
         if self.engine is None:
             self.engine = make_engine(self.recipe)
-        return self.engine.run(items, vas=vas)
+        return self.engine.run(items, vas=vas, **overrides)
 
 
 # --------------------------------------------------------------------------- one batch
 
 
 def _video(sample, recipe):
-    from vr2.video import sample_video
+    from vr2.protocols import video
 
-    v = recipe.video
-    subtitles: Any = None
-    if v.subtitles:
-        subtitles = sample.subtitles or "auto"
-    return sample_video(sample.video, fps=v.fps, max_frames=v.max_frames, min_pixels=v.min_pixels,
-                        max_pixels=v.max_pixels, start=sample.start, end=sample.end,
-                        timestamp_overlay=v.timestamp_overlay, subtitles=subtitles)
+    return video(sample, recipe)
 
 
-def prompt_input(sample, mode: str) -> str:
+def prompt_input(sample, mode: str, benchmark: str | None = None, protocol: str = "vr2") -> str:
     """The user text of the prompt (question, lettered options, instruction): lmms' `input`."""
     from vr2.prompts import build_messages
 
+    if protocol == "paper":
+        from vr2.protocols import paper_prompt
+
+        return paper_prompt(benchmark or "", sample)
     content = build_messages(sample.question, sample.options or None, mode=mode, system=None)[-1]["content"]
     return next(part["text"] for part in content if part.get("type") == "text")
 
 
-def _base_row(sample, benchmark: str, mode: str) -> dict:
+def _base_row(sample, benchmark: str, mode: str, protocol: str = "vr2") -> dict:
     row = {
         "doc_id": str(sample.id),
         "benchmark": benchmark,
-        "input": prompt_input(sample, mode),
+        "input": prompt_input(sample, mode, benchmark, protocol),
         "target": sample.answer,
         "question": sample.question,
         "options": list(sample.options or []),
@@ -293,6 +302,11 @@ def _base_row(sample, benchmark: str, mode: str) -> dict:
     }
     if sample.temporal_grounding:
         row["temporal_grounding"] = sample.temporal_grounding
+    from vr2.metrics import CATEGORY_FIELDS
+
+    # The category fields of the official breakdowns, so any aggregation can be redone from rows.
+    row.update({k: v for k, v in (sample.extra or {}).items()
+                if k in CATEGORY_FIELDS and isinstance(v, (str, int, float)) and not isinstance(v, bool)})
     return row
 
 
@@ -301,9 +315,11 @@ def run_batch(batch: Sequence, benchmark: str, recipe, engine, tar, judge, weigh
     from vr2.metrics import as_scored_completion, score_responses
     from vr2.scoring import ScoreInput
 
+    from vr2.protocols import generate_overrides, model_item
+
     mode = recipe.eval.mode
     started = time.perf_counter()
-    rows = [_base_row(sample, benchmark, mode) for sample in batch]
+    rows = [_base_row(sample, benchmark, mode, recipe.eval.protocol) for sample in batch]
     ready = []
     for sample, row in zip(batch, rows):
         try:
@@ -315,8 +331,8 @@ def run_batch(batch: Sequence, benchmark: str, recipe, engine, tar, judge, weigh
         ready.append((sample, row, video))
     if ready:
         want_vas = bool(recipe.eval.vas_attn and engine.supports_vas_attn and mode == "think")
-        outputs = engine.run([(video, s.question, list(s.options) or None) for s, _, video in ready],
-                             vas=want_vas)
+        outputs = engine.run([model_item(s, benchmark, recipe, video) for s, _, video in ready],
+                             vas=want_vas, **generate_overrides(recipe, benchmark))
         items = [ScoreInput(completion=as_scored_completion(out.text, mode),
                             temporal_grounding=s.temporal_grounding or None,
                             answer=None if s.answer is None else str(s.answer),
@@ -358,9 +374,13 @@ def make_judge(recipe):
     return judge_from_env()
 
 
-def prepare(recipe, out: Path, samples: Mapping[str, Sequence] | None = None) -> list[BenchmarkRun]:
-    """Benchmarks with their samples and the rows already written for them: the recipe's
-    benchmarks from the registry, or the given `samples` per benchmark name."""
+def prepare(recipe, out: Path, samples: Mapping[str, Sequence] | None = None, shard=None) -> list[BenchmarkRun]:
+    """Benchmarks with their samples and the rows already written for them (the merged file
+    and every rank's part file): the recipe's benchmarks from the registry, or the given
+    `samples` per benchmark name. A sharded rank writes new rows to its own part file."""
+    from vr2 import sharding
+
+    shard = shard or sharding.Shard()
     loaded: list[tuple[str, Any, list, list]] = []
     if samples is None:
         for spec, result in load_benchmarks(recipe, recipe.eval.benchmarks):
@@ -378,15 +398,34 @@ def prepare(recipe, out: Path, samples: Mapping[str, Sequence] | None = None) ->
                            getattr(spec, "category", None) or "other", items, path,
                            skipped=[f"{name}: row {s.row}: {s.reason}" for s in skipped])
         run.rows = read_rows(path)
+        own = shard.part_path(out / SAMPLES_DIR, name) if shard.sharded else None
+        for part in sharding.part_files(out / SAMPLES_DIR, name):
+            found = read_rows(part) if part == own else sharding.read_part(part)
+            run.rows.update((k, v) for k, v in found.items() if k not in run.rows)
+        if own is not None:
+            run.path = own
         runs.append(run)
     return runs
+
+
+def _merge_parts(runs: Sequence[BenchmarkRun], out: Path) -> None:
+    """Rank 0, after every rank finished: part files into each benchmark's samples file."""
+    from vr2 import sharding
+
+    for run in runs:
+        parts = sharding.part_files(out / SAMPLES_DIR, run.name)
+        run.path = out / SAMPLES_DIR / f"{SAMPLES_PREFIX}{run.name}.jsonl"
+        if parts:
+            merged = read_rows(run.path)
+            sharding.merge(run.path, merged, [str(s.id) for s in run.samples], parts)
+            run.rows = merged  # now also the rows the other ranks made
 
 
 def evaluate(recipe, *, output_dir: str | Path | None = None, force: bool = False,
              progress: Progress | None = None, engine=None, compare: Sequence[dict] = (),
              samples: Mapping[str, Sequence] | None = None) -> dict:
     """Run (or resume) an evaluation and return its summary (also written to the folder, with
-    the `compare` summaries beside it in the reports).
+    the `compare` summaries beside it in the reports); {} on a sharded run's ranks other than 0.
 
     `samples` ({benchmark name: [vr2.samples.Sample]}) evaluates those instead of the recipe's
     benchmarks; `engine` replaces the one `[eval] engine` names (any object with
@@ -395,23 +434,32 @@ def evaluate(recipe, *, output_dir: str | Path | None = None, force: bool = Fals
     from vr2.metrics import build_scorer
     from vr2.scoring import weights_of
 
+    from vr2 import sharding
+    from vr2.config import with_changes
+    from vr2.protocols import check
+
     if samples is None and not recipe.eval.benchmarks:
         raise Vr2Error("eval.benchmarks: name at least one benchmark (vr2 eval --list shows them)")
+    check(recipe.eval.protocol, recipe.eval.mode)
     out = Path(output_dir or recipe.eval.output_dir)
-    with _Lock(out):
-        _check_settings(out, run_settings(recipe), force)
-        runs = prepare(recipe, out, samples)
-        pending = sum(1 for r in runs for s in r.samples if str(s.id) not in r.rows)
+    shard = sharding.current()
+    if shard.device(recipe.model.device) != recipe.model.device:
+        recipe = with_changes(recipe, "model", device=shard.device(recipe.model.device))
+    with _Lock(out, shard.lock_name()):
+        shard.first(lambda: _check_settings(out, run_settings(recipe), force))
+        runs = prepare(recipe, out, samples, shard)
+        pending = sum(1 for r in runs for s in shard.mine(r.samples) if str(s.id) not in r.rows)
         if pending:
             engine = engine or DeferredEngine(recipe)
             tar = build_scorer(recipe.tar, recipe.judge)
             judge = make_judge(recipe)
             weights = weights_of(recipe)
         for run in runs:
-            todo = [s for s in run.samples if str(s.id) not in run.rows]
-            done = len(run.samples) - len(todo)
+            mine = shard.mine(run.samples)
+            todo = [s for s in mine if str(s.id) not in run.rows]
+            done = len(mine) - len(todo)
             if progress:
-                progress(run.name, done, len(run.samples))
+                progress(run.name, done, len(mine))
             if not todo:
                 continue
             run.path.parent.mkdir(parents=True, exist_ok=True)
@@ -426,7 +474,11 @@ def evaluate(recipe, *, output_dir: str | Path | None = None, force: bool = Fals
                     run.rows.update((r["doc_id"], r) for r in rows)
                     done += len(batch)
                     if progress:
-                        progress(run.name, done, len(run.samples))
+                        progress(run.name, done, len(mine))
+        shard.wait_all()
+        if not shard.main:
+            return {}  # rank 0 merges and reports
+        _merge_parts(runs, out)
         skipped = [message for run in runs for message in run.skipped]
         summary = summarize(runs, label=recipe.name or out.name, info={
             "source": "vr2 eval", "model": recipe.model.name_or_path, "protocol": protocol(recipe),
@@ -458,17 +510,21 @@ def summarize(runs: Sequence[BenchmarkRun], *, label: str, info: dict | None = N
               notes: Sequence[str] = ()) -> dict:
     """Summary of the rows of the samples each benchmark has now (rows of samples no longer
     selected, e.g. after lowering `limit`, are left out)."""
-    from vr2.metrics import averages, benchmark_metrics
+    from vr2.metrics import averages, benchmark_metrics, official_metrics
     from vr2.report import make_summary
 
     per_benchmark = {}
     for run in runs:
         rows = [run.rows[str(s.id)] for s in run.samples if str(s.id) in run.rows]
         per_benchmark[run.name] = {"display": run.display, "category": run.category,
-                                   **benchmark_metrics(rows), "skipped_rows": len(run.skipped)}
+                                   **benchmark_metrics(rows), **official_metrics(run.name, rows),
+                                   "skipped_rows": len(run.skipped)}
     categories = {run.name: run.category for run in runs}
+    failed = [f"{run.name} {s.id}: {row.get('error') or row.get('score_error')}"
+              for run in runs for s in run.samples for row in [run.rows.get(str(s.id)) or {}]
+              if row.get("error") or row.get("score_error")]
     return make_summary(label, per_benchmark, averages(per_benchmark, categories),
-                        info=info, notes=notes)
+                        info={**(info or {}), "failed": _capped(failed)}, notes=notes)
 
 
 # --------------------------------------------------------------------------- lmms-eval samples
@@ -480,53 +536,87 @@ def score_sample_files(folder: str | Path, recipe, *, mode: str = "auto",
 
     `mode`: "think" scores the raw text as written; "direct" treats the whole text as the
     answer; "auto" does that only for a response with neither <think> nor <answer>.
+    Lines that cannot be scored are skipped, counted per benchmark (`log_lines` vs `samples`)
+    and listed with their reasons in the summary's `skipped`.
     """
     from vr2 import lmms
-    from vr2.metrics import as_scored_completion, averages, benchmark_metrics, build_scorer, score_responses
+    from vr2.metrics import averages, benchmark_metrics, build_scorer, official_metrics
     from vr2.report import make_summary
-    from vr2.scoring import weights_of
 
     known, aliases, specs = _registry()
     files = lmms.read_task_files(folder, known, aliases)
-    tar = build_scorer(recipe.tar, recipe.judge)
-    judge = make_judge(recipe)
-    warnings = [f"{f.path}:{n}: skipped: {why}" for f in files for n, why in f.bad_lines]
+    scorer = _FileScorer(recipe, build_scorer(recipe.tar, recipe.judge), make_judge(recipe), mode)
+    skipped = [f"{f.path}:{n}: {why}" for f in files for n, why in f.bad_lines]
     rows_by_bench: dict[str, list[dict]] = {}
+    lines: dict[str, int] = {}
     for f in files:
         rows = rows_by_bench.setdefault(f.benchmark, [])
-        spec = specs.get(f.benchmark)
-        rows += [{"doc_id": f"{f.task}:{r.get('doc_id')}", "task": f.task, "error": r["error"]}
-                 for r in f.records if r.get("error")]
-        scorable = [r for r in f.records if not r.get("error")]
-        for start in range(0, len(scorable), 64):
-            records = scorable[start:start + 64]
-            items = [lmms.score_input(r, f.task) for r in records]
-            modes = [_mode_of(item.completion, mode) for item in items]
-            for item, item_mode in zip(items, modes):
-                if item.answer_type is None and spec is not None:
-                    item.answer_type = _default_answer_type(spec, item.options)
-                item.completion = as_scored_completion(item.completion, item_mode)
-            scores = score_responses(items, tar, weights_of(recipe), judge=judge,
-                                     questions=[i.question or "" for i in items])
-            for record, item, score, item_mode in zip(records, items, scores, modes):
-                # vr2's own rows carry vas_attn (it needs the model); lmms-eval's have none.
-                vas = record.get("vas_attn")
-                rows.append({"doc_id": item.id, "task": f.task, "mode": item_mode, **score, "error": None,
-                             "vas_attn": vas if isinstance(vas, (int, float)) else None})
-            if progress:
-                progress(f.benchmark, len(rows), len(rows))
+        lines[f.benchmark] = lines.get(f.benchmark, 0) + len(f.records) + len(f.bad_lines)
+        rows += scorer.rows(f, specs.get(f.benchmark))
+        if progress:
+            progress(f.benchmark, len(rows), len(rows))
     per_benchmark = {}
     for name, rows in rows_by_bench.items():
         spec = specs.get(name)
         per_benchmark[name] = {"display": getattr(spec, "display", None) or name,
                                "category": getattr(spec, "category", None) or "other",
-                               **benchmark_metrics(rows)}
+                               **benchmark_metrics(rows), **official_metrics(name, rows),
+                               "log_lines": lines[name],
+                               "skipped_lines": lines[name] - len(rows)}
     categories = {n: v["category"] for n, v in per_benchmark.items()}
     tasks = sorted({f"{f.task} -> {f.benchmark}" for f in files})
+    failed = [f"{name} {r['doc_id']}: {r.get('error') or r.get('score_error')}"
+              for name, rows in rows_by_bench.items() for r in rows if r.get("error") or r.get("score_error")]
     summary = make_summary(Path(folder).name, per_benchmark, averages(per_benchmark, categories),
                            info={"source": "lmms-eval samples", "samples_dir": str(folder),
-                                 "tasks": tasks, "mode": mode})
-    return summary, warnings
+                                 "tasks": tasks, "mode": mode, "skipped_lines": len(skipped),
+                                 "skipped": _capped(skipped), "failed": _capped(failed)})
+    return summary, [f"{message}: skipped" for message in skipped]
+
+
+class _FileScorer:
+    """Scores the records of one lmms-eval samples file with the training reward code."""
+
+    batch = 64
+
+    def __init__(self, recipe, tar, judge, mode: str):
+        from vr2.scoring import weights_of
+
+        self.tar, self.judge, self.mode = tar, judge, mode
+        self.weights = weights_of(recipe)
+
+    def rows(self, f, spec) -> list[dict]:
+        from vr2 import lmms
+
+        rows = [{"doc_id": f"{f.task}:{r.get('doc_id')}", "task": f.task, "error": r["error"],
+                 **lmms.categories(r, f.task)} for r in f.records if r.get("error")]
+        scorable = [r for r in f.records if not r.get("error")]
+        index_target = getattr(spec, "lmms_target", "answer") == "option_index"
+        for start in range(0, len(scorable), self.batch):
+            records = scorable[start:start + self.batch]
+            items = [lmms.score_input(r, f.task, option_index=index_target) for r in records]
+            rows += self._score(records, items, f.task, spec)
+        return rows
+
+    def _score(self, records, items, task: str, spec) -> list[dict]:
+        from vr2 import lmms
+        from vr2.metrics import as_scored_completion, score_responses
+
+        modes = [_mode_of(item.completion, self.mode) for item in items]
+        for item, item_mode in zip(items, modes):
+            if item.answer_type is None and spec is not None:
+                item.answer_type = _default_answer_type(spec, item.options)
+            item.completion = as_scored_completion(item.completion, item_mode)
+        scores = score_responses(items, self.tar, self.weights, judge=self.judge,
+                                 questions=[i.question or "" for i in items])
+        rows = []
+        for record, item, score, item_mode in zip(records, items, scores, modes):
+            # vr2's own rows carry vas_attn (it needs the model); lmms-eval's have none.
+            vas = record.get("vas_attn")
+            rows.append({"doc_id": item.id, **lmms.categories(record, task), "mode": item_mode,
+                         "target": item.answer, "options": item.options, **score, "error": None,
+                         "vas_attn": vas if isinstance(vas, (int, float)) else None})
+        return rows
 
 
 def _mode_of(text: str, mode: str) -> str:

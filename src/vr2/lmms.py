@@ -1,17 +1,28 @@
 """Reading lmms-eval sample files, so vr2's metrics run on the official pipeline's outputs.
 
-lmms-eval (run with `--log_samples`) writes one `<prefix>_samples_<task>.jsonl` per task. Each
-line holds `doc_id`, `target`, `resps` (the raw generations, a list per request: `[["..."]]`),
-`filtered_resps` (after the task's filters; lmms-eval's CLI strips `<think>` there, so vr2 reads
-`resps`), and the prompt as `input` or as the first string of `arguments`; most tasks also log
-the benchmark row as `doc`. vr2's own per-sample files use the same field names, so they read
-back the same way.
+lmms-eval (run with `--log_samples`) writes one `<prefix>_samples_<task>.jsonl` per task, one
+JSON object a line, UTF-8 (a byte-order mark is tolerated; other encodings are an error). Two
+writers exist and both are read:
+- the Video-R2 release's fork: `doc_id`, `doc` (the benchmark row), `target` (always a string:
+  `str(doc_to_target(doc))`), `arguments` (the generation settings), `resps` (raw text, one list
+  per request: `[["..."]]`), `filtered_resps` (`["..."]`), `input` (the prompt), the task's
+  metric entries (e.g. `lvb_acc: {"duration_group": ..., "answer": "C", ...}`) and hashes;
+- current upstream: no `doc` and no `arguments`; `resps` flattened to `["..."]` and
+  `filtered_resps` to `"..."`, and `resps` left out entirely when it equals `filtered_resps`
+  (then `filtered_resps` is the raw text: vr2 reads it). Where the CLI strips `<think>` from
+  `filtered_resps`, `resps` keeps the raw text and is what vr2 scores.
+vr2's own per-sample files use the same field names, so they read back the same way.
 
-Multiple-choice options come from the logged `doc` when it has them (`options`, `candidates`,
-`choices`), else from the prompt's option lines ("A. text", "(B) text", "C) text", "D: text").
-Task names map onto vr2 benchmark names by their longest matching prefix after dropping
-punctuation (`video_mmmu_perception` -> `videommmu`, `longvideobench_val_v` ->
-`longvideobench`); a task that matches none keeps its own name.
+`target` is the benchmark's own answer field as a string; for LongVideoBench it is the option
+index (`correct_choice`: "2" means C), which `gold_answer` turns into the letter for benchmarks
+whose `lmms_target` is "option_index". Multiple-choice options come from the logged `doc` when
+it has them (`options`, `candidates`, `choices`, LongVideoBench's `option0`..`option4`), else
+from the prompt's option lines ("A. text", "(B) text", "C) text", "D: text").
+
+Task names map onto vr2 benchmarks one to one, through each benchmark's `lmms_tasks` list
+(`mvbench_action_count_think` -> `mvbench`, `video_mmmu_perception` -> `videommmu`); any other
+task (`videomme_w_subtitle`, `vsibench_debiased`, `mlvu_test`, ...) is a benchmark of its own
+under its task name, never pooled into a paper benchmark.
 """
 
 from __future__ import annotations
@@ -49,18 +60,12 @@ def task_from_filename(name: str) -> str | None:
     return task or None
 
 
-def _squash(text: str) -> str:
-    return re.sub(r"[^a-z0-9]", "", text.lower())
-
-
 def benchmark_for_task(task: str, names: Iterable[str], aliases: Mapping[str, str] | None = None) -> str:
-    """The vr2 benchmark a task belongs to: an exact alias, else the longest benchmark name that
-    prefixes the task (punctuation and case ignored), else the task itself."""
-    if aliases and task in aliases:
-        return aliases[task]
-    squashed = _squash(task)
-    matches = [n for n in names if _squash(n) and squashed.startswith(_squash(n))]
-    return max(matches, key=lambda n: len(_squash(n))) if matches else task
+    """The vr2 benchmark a task belongs to: its exact alias (a benchmark's `lmms_tasks`), else a
+    benchmark of that exact name, else the task itself. No prefix matching: `videomme_w_subtitle`
+    is not VideoMME."""
+    del names  # kept for callers; a benchmark's own name is among its `lmms_tasks`
+    return (aliases or {}).get(task, task)
 
 
 def parse_options(text: Any) -> list[str]:
@@ -86,8 +91,11 @@ def parse_options(text: Any) -> list[str]:
 
 
 def response_text(record: Mapping[str, Any]) -> str | None:
-    """The raw generated text: the first string inside `resps` (any nesting), else None."""
-    return _first_string(record.get("resps"))
+    """The raw generated text: the first string inside `resps` (any nesting); where upstream
+    left `resps` out because it equalled `filtered_resps`, the first string of that; else None."""
+    if "resps" in record:
+        return _first_string(record.get("resps"))
+    return _first_string(record.get("filtered_resps"))
 
 
 def _first_string(value: Any, depth: int = 0) -> str | None:
@@ -125,6 +133,7 @@ def record_options(record: Mapping[str, Any]) -> list[str]:
     doc = record.get("doc")
     if isinstance(doc, Mapping):
         sources += [doc.get(key) for key in _DOC_OPTION_KEYS]
+        sources.append(_numbered_options(doc))
     for value in sources:
         if isinstance(value, (list, tuple, dict)) and len(value) >= 2:
             try:
@@ -134,11 +143,26 @@ def record_options(record: Mapping[str, Any]) -> list[str]:
     return parse_options(prompt_text(record))
 
 
-def gold_answer(record: Mapping[str, Any], options: list[str]) -> str | None:
-    """The gold answer as text; an integer target with options is an option index."""
+def _numbered_options(doc: Mapping[str, Any]) -> list[str]:
+    """LongVideoBench's `option0`..`option4` (unused ones are "N/A")."""
+    found = []
+    for i in range(26):
+        value = doc.get(f"option{i}")
+        if not isinstance(value, str) or value == "N/A":
+            break
+        found.append(value)
+    return found
+
+
+def gold_answer(record: Mapping[str, Any], options: list[str], *, option_index: bool = False) -> str | None:
+    """The gold answer as text. An integer target with options is an option index; so is a
+    string of digits when `option_index` (a benchmark whose target field is the index, written
+    as a string by lmms-eval: LongVideoBench's "2" is C)."""
     target = record.get("target")
     if isinstance(target, bool) or target is None:
         return None if target is None else str(target)
+    if option_index and isinstance(target, str) and target.strip().isdigit():
+        target = int(target.strip())
     if isinstance(target, int) and options and 0 <= target < len(options):
         return "ABCDEFGHIJKLMNOPQRSTUVWXYZ"[target]
     if isinstance(target, (list, tuple)):
@@ -178,14 +202,14 @@ def read_task_files(folder: str | Path, names: Iterable[str] = (),
             elif record.get("error"):
                 item.records.append(record)  # a vr2 row whose video failed: counted, not scored
             elif response_text(record) is None:
-                item.bad_lines.append((number, "no generated text in 'resps'"))
+                item.bad_lines.append((number, "no generated text in 'resps' or 'filtered_resps'"))
             else:
                 item.records.append(record)
         files.append(item)
     return files
 
 
-def score_input(record: Mapping[str, Any], task: str):
+def score_input(record: Mapping[str, Any], task: str, *, option_index: bool = False):
     """A `vr2.scoring.ScoreInput` for one lmms-eval record (raw text from `resps`)."""
     from vr2.scoring import ScoreInput
 
@@ -195,9 +219,27 @@ def score_input(record: Mapping[str, Any], task: str):
     return ScoreInput(
         completion=response_text(record) or "",
         temporal_grounding=grounding if isinstance(grounding, (dict, str)) and grounding else None,
-        answer=gold_answer(record, options),
+        answer=gold_answer(record, options, option_index=option_index),
         answer_type=answer_type if isinstance(answer_type, str) else None,
         options=options,
         question=prompt_text(record),
         id=f"{task}:{record.get('doc_id')}",
     )
+
+
+def categories(record: Mapping[str, Any], task: str) -> dict[str, str]:
+    """The record's category fields (`vr2.metrics.CATEGORY_FIELDS`), as the task code logs them
+    in its metric entry (`videomme_perception_score`, `lvb_acc`, ...) or in `doc`, plus `task`, the lmms-eval task name
+    without its `_think` suffix (MVBench's 20 tasks and Video-MMMU's tracks are tasks)."""
+    from vr2.metrics import CATEGORY_FIELDS
+
+    found: dict[str, str] = {}
+    # vr2's own rows carry the fields at the top level; lmms-eval's inside the metric entry.
+    sources = [record] + [v for k, v in record.items() if isinstance(v, Mapping) and k != "arguments"]
+    for source in sources:
+        for key in CATEGORY_FIELDS:
+            value = source.get(key)
+            if key not in found and isinstance(value, (str, int)) and not isinstance(value, bool):
+                found[key] = str(value)
+    found.setdefault("task", task[: -len("_think")] if task.endswith("_think") else task)
+    return found

@@ -4,7 +4,9 @@ Video-R2 asks the model to reason first and answer second, in the form
 `<think> ... </think><answer> ... </answer>`, and to cite the times it relies on. Every
 frame carries its own time (HH:MM:SS) drawn in its top-left corner, so the prompt tells the
 model where to read it. The base-model "direct answer" row of the paper needs a second
-mode that asks for the answer alone.
+mode that asks for the answer alone. A third, "paper", is the Video-R2 release's evaluation
+prompt: the question is then the whole user text, already built by the benchmark's task prompt
+(`vr2.protocols.paper_prompt`), under the release's system prompt.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from collections.abc import Sequence
 from vr2.errors import Vr2Error
 
 SYSTEM_PROMPT = "You are a helpful assistant who watches videos closely."
+PAPER_SYSTEM_PROMPT = "You are a helpful assistant."  # the release's evaluation (lmms-eval default)
 
 THINK_INSTRUCTION = (
     "Each frame shows its time as HH:MM:SS in the top-left corner. "
@@ -84,7 +87,11 @@ def build_messages(
     separately. Blocks carry only the keys they need: Qwen's template treats any block with
     a "video" key as a video, so a text block must not get one (e.g. via an Arrow round-trip).
     """
-    text = format_question(question, options) + "\n" + instruction_for(mode, bool(options))
+    if mode == "paper":
+        text = question
+        system = PAPER_SYSTEM_PROMPT if system is not None else None
+    else:
+        text = format_question(question, options) + "\n" + instruction_for(mode, bool(options))
     messages: list[dict] = []
     if system:
         messages.append({"role": "system", "content": system})

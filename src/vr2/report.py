@@ -108,13 +108,16 @@ def paper_summary(row: str) -> dict:
     averages: dict[str, dict] = {g: {"benchmarks": list(PAPER_ORDER) if g == "overall" else
                                      [n for n in PAPER_ORDER if PAPER_CATEGORY[n] == g],
                                      "missing": {}} for g in GROUPS}
-    for metric, key in (("accuracy", "accuracy"), ("tac", "tac"), ("vas_judge", "vas")):
+    # The paper's TAC is the release's correctness-based summary: vr2's tac_correctness.
+    for metric, key in (("accuracy", "accuracy"), ("official_accuracy", "accuracy"),
+                        ("tac_correctness", "tac"), ("vas_judge", "vas")):
         values = numbers[key]
         for group, value in zip(GROUPS, values or (None, None, None)):
             averages[group][metric] = value
     benchmarks = {
         name: {"display": PAPER_DISPLAY[name], "category": PAPER_CATEGORY[name],
-               "accuracy": PAPER_ACCURACY[name] if row == PAPER_VIDEO_R2 else None}
+               "accuracy": PAPER_ACCURACY[name] if row == PAPER_VIDEO_R2 else None,
+               "official_accuracy": PAPER_ACCURACY[name] if row == PAPER_VIDEO_R2 else None}
         for name in PAPER_ORDER
     }
     return {"label": f"paper: {row}", "benchmarks": benchmarks, "averages": averages}
@@ -138,10 +141,45 @@ def _partial(summary: Mapping, group: str, metric: str) -> bool:
     return bool(entry.get("missing", {}).get(metric))
 
 
-def _avg_cell(summary: Mapping, group: str, metric: str) -> str:
+def coverage(summary: Mapping, group: str) -> tuple[int, int]:
+    """(paper benchmarks averaged, paper benchmarks the group has) for one average."""
+    members = [n for n in PAPER_ORDER if group == "overall" or PAPER_CATEGORY[n] == group]
+    covered = summary["averages"].get(group, {}).get("benchmarks", [])
+    return sum(1 for n in members if n in covered), len(members)
+
+
+def _avg_cell(summary: Mapping, group: str, metric: str, *, words: bool = False) -> str:
     entry = summary["averages"].get(group, {})
     text = _fmt(entry.get(metric))
-    return text + "*" if text != "-" and _partial(summary, group, metric) else text
+    if text == "-":
+        return text
+    if _partial(summary, group, metric):
+        text += "*"
+    covered, total = coverage(summary, group)
+    if words and covered < total:
+        text += f" (over {covered} of {total})"  # never mistaken for the paper's full average
+    return text
+
+
+def headline(entry: Mapping) -> float | None:
+    """A benchmark's number in the paper-layout table: its official aggregation when known
+    (the paper's numbers are those), else the plain accuracy."""
+    value = entry.get("official_accuracy")
+    return value if value is not None else entry.get("accuracy")
+
+
+def _headline_metric(summary: Mapping, group: str) -> str:
+    entry = summary["averages"].get(group, {})
+    return "official_accuracy" if entry.get("official_accuracy") is not None else "accuracy"
+
+
+def _bench_cell(entry: Mapping) -> str:
+    """A benchmark's number; flagged when fewer samples were scored than its log holds."""
+    text = _fmt(headline(entry))
+    lines, scored = entry.get("log_lines"), entry.get("scored")
+    if isinstance(lines, int) and isinstance(scored, int) and scored < lines and text != "-":
+        text += f" (scored {scored} of {lines})"
+    return text
 
 
 def benchmark_columns(summaries: Sequence[Mapping]) -> list[tuple[str, str, str]]:
@@ -183,9 +221,9 @@ def accuracy_table(summaries: Sequence[Mapping]) -> tuple[list[str], list[list[s
         row = [summary.get("label", "")]
         for kind, key in plan:
             if kind == "bench":
-                row.append(_fmt(summary["benchmarks"].get(key, {}).get("accuracy")))
+                row.append(_bench_cell(summary["benchmarks"].get(key, {})))
             else:
-                row.append(_avg_cell(summary, key, "accuracy"))
+                row.append(_avg_cell(summary, key, _headline_metric(summary, key), words=True))
         rows.append(row)
     return headers, rows
 
@@ -194,18 +232,24 @@ def ablation_table(summaries: Sequence[Mapping]) -> tuple[list[str], list[list[s
     """The paper's ablation layout: "Generic / Reasoning / Overall" of each metric per run."""
     used = [(header, metric) for header, metric in ABLATION_COLUMNS
             if any(s["averages"].get("overall", {}).get(metric) is not None for s in summaries)]
-    headers = ["Run"] + [f"{header} (G / R / O)" for header, _ in used]
+    headers = ["Run"] + [f"{header} (G / R / O)" for header, _ in used] + ["Benchmarks covered"]
     rows = []
     for summary in summaries:
         row = [summary.get("label", "")]
         for _, metric in used:
-            cells = [_avg_cell(summary, group, metric) for group in GROUPS]
+            # Accuracy is the official aggregation where the run has it, as the paper's rows are.
+            cells = [_avg_cell(summary, group, _headline_metric(summary, group) if metric == "accuracy" else metric)
+                     for group in GROUPS]
             row.append("-" if all(c == "-" for c in cells) else " / ".join(cells))
+        covered, total = coverage(summary, "overall")
+        row.append("all 11" if covered == total else f"{covered} of {total} (partial averages)")
         rows.append(row)
     return headers, rows
 
 
-DETAIL_COLUMNS = (("Benchmark", None), ("Samples", "samples"), ("Errors", "errors"),
+DETAIL_COLUMNS = (("Benchmark", None), ("Log lines", "log_lines"), ("Skipped lines", "skipped_lines"),
+                  ("Samples", "samples"), ("Errors", "errors"),
+                  ("Official", "official_accuracy"), ("Random-fill", "random_fill_accuracy"),
                   ("Accuracy", "accuracy"), ("TAC", "tac"), ("TAC (corr.)", "tac_correctness"),
                   ("VAS-attn", "vas_attn"), ("VAS-judge", "vas_judge"), ("TAR", "tar"),
                   ("Format", "format"), ("No answer", "no_answer"))
@@ -213,11 +257,16 @@ DETAIL_COLUMNS = (("Benchmark", None), ("Samples", "samples"), ("Errors", "error
 
 def detail_table(summary: Mapping) -> tuple[list[str], list[list[str]]]:
     """One run, one row per benchmark, every metric."""
-    headers = [header for header, _ in DETAIL_COLUMNS]
+    entries = summary["benchmarks"].values()
+    # The log columns exist only for runs scored from lmms-eval sample files.
+    optional = ("log_lines", "skipped_lines", "official_accuracy", "random_fill_accuracy")
+    columns = [(h, k) for h, k in DETAIL_COLUMNS
+               if k not in optional or any(e.get(k) is not None for e in entries)]
+    headers = [header for header, _ in columns]
     rows = []
     for name, display, _ in benchmark_columns([summary]):
         entry = summary["benchmarks"][name]
-        rows.append([display] + [_fmt(entry.get(key)) for _, key in DETAIL_COLUMNS[1:]])
+        rows.append([display] + [_fmt(entry.get(key)) for _, key in columns[1:]])
     return headers, rows
 
 
@@ -242,12 +291,38 @@ def html_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     return f"<table>\n<thead><tr>{head}</tr></thead>\n<tbody>{body}</tbody>\n</table>"
 
 
+def breakdown_tables(summary: Mapping) -> list[tuple[str, tuple[list[str], list[list[str]]]]]:
+    """(title, table) per benchmark and category field: accuracy and samples per category."""
+    out = []
+    for name, display, _ in benchmark_columns([summary]):
+        entry = summary["benchmarks"][name]
+        for field, table in (entry.get("breakdown") or {}).items():
+            rows = [[str(value), _fmt(cell.get("accuracy")), _fmt(cell.get("samples"))]
+                    for value, cell in table.items()]
+            out.append((f"{display} by {field.replace('_', ' ')}", ([field, "Accuracy", "Samples"], rows)))
+    return out
+
+
 def _sections(summary: Mapping, others: Sequence[Mapping]) -> list[tuple[str, tuple]]:
     everyone = [summary, *others]
     sections = [("Accuracy per benchmark (paper layout)", accuracy_table(everyone)),
                 ("Averages: Generic / Reasoning / Overall", ablation_table(everyone)),
                 (f"{summary.get('label', 'this run')}: every metric per benchmark", detail_table(summary))]
     return [(title, table) for title, table in sections if len(table[0]) > 1]  # no empty tables
+
+
+def official_notes(summary: Mapping) -> list[str]:
+    """How each benchmark's official number was combined, in words."""
+    notes = []
+    for name, display, _ in benchmark_columns([summary]):
+        entry = summary["benchmarks"][name]
+        if entry.get("official_rule"):
+            text = f"{display}: {entry['official_rule']}"
+            if entry.get("random_fill_accuracy") is not None:
+                text += (f"; with the official random option for unparseable answers (seeded) "
+                         f"{_fmt(entry['random_fill_accuracy'])}, strict {_fmt(entry.get('official_accuracy'))}")
+            notes.append(text)
+    return notes
 
 
 def footnotes(summary: Mapping) -> list[str]:
@@ -259,6 +334,17 @@ def footnotes(summary: Mapping) -> list[str]:
     if covered and len(covered) != len(PAPER_ORDER):
         notes.insert(0, f"This run covers {len(covered)} benchmark(s): {', '.join(covered)}; "
                         "its averages are over those only.")
+    partial = [f"{group.capitalize()} is averaged over {c} of the paper's {t} benchmarks"
+               for group in GROUPS for c, t in [coverage(summary, group)] if 0 < c < t]
+    if partial:
+        notes.insert(0, "; ".join(partial) + ": these are partial averages, not comparable with "
+                        "the paper's (marked '(over k of n)' in the tables).")
+    short = [f"{entry.get('display') or name}: scored {entry['scored']} of the {entry['log_lines']} "
+             f"lines its log holds" for name, entry in summary["benchmarks"].items()
+             if isinstance(entry.get("log_lines"), int) and entry.get("scored", 0) < entry["log_lines"]]
+    if short:
+        notes.insert(0, "; ".join(short) + " (skipped lines are listed in summary.json 'skipped'; "
+                        "errors are counted, not scored).")
     return notes + list(summary.get("notes", []))
 
 
@@ -270,21 +356,26 @@ def markdown_report(summary: Mapping, others: Sequence[Mapping] = ()) -> str:
     for title, (headers, rows) in _sections(summary, others):
         parts += [f"## {title}", "", markdown_table(headers, rows), ""]
     parts += [f"- {note}" for note in footnotes(summary)]
+    rules = official_notes(summary)
+    if rules:
+        parts += ["", "## Official aggregation per benchmark", ""] + [f"- {rule}" for rule in rules]
+    breakdowns = breakdown_tables(summary)
+    if breakdowns:
+        parts += ["", "## Per-category breakdowns", ""]
+        for title, (headers, rows) in breakdowns:
+            parts += [f"### {title}", "", markdown_table(headers, rows), ""]
+    skipped = summary.get("skipped") or []
+    if skipped:
+        parts += ["", f"## Skipped lines ({summary.get('skipped_lines', len(skipped))})", ""]
+        parts += [f"- {_md_escape(line)}" for line in skipped]
     return "\n".join(parts) + "\n"
 
 
 def html_report(summary: Mapping, others: Sequence[Mapping] = ()) -> str:
-    title = html.escape(f"vr2 eval: {summary.get('label', '')}")
-    parts = ["<!doctype html>", "<html><head><meta charset=\"utf-8\">", f"<title>{title}</title>",
-             "<style>body{font-family:sans-serif}table{border-collapse:collapse;margin:1em 0}"
-             "th,td{border:1px solid #bbb;padding:3px 8px;text-align:right}"
-             "th:first-child,td:first-child{text-align:left}</style></head><body>",
-             f"<h1>{title}</h1>"]
-    for heading, (headers, rows) in _sections(summary, others):
-        parts += [f"<h2>{html.escape(heading)}</h2>", html_table(headers, rows)]
-    parts.append("<ul>" + "".join(f"<li>{html.escape(n)}</li>" for n in footnotes(summary)) + "</ul>")
-    parts.append("</body></html>")
-    return "\n".join(parts) + "\n"
+    """The self-contained report page (`vr2.eval_page`)."""
+    from vr2.eval_page import render
+
+    return render(summary, others)
 
 
 def write_reports(summary: Mapping, out_dir: Path, others: Sequence[Mapping] = ()) -> dict[str, Path]:

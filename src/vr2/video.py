@@ -661,3 +661,117 @@ def sample_video(
         decoded_frames=decoder.decoded,
         subtitle_file=subtitle_file,
     )
+
+
+# ---------------------------------------------------------------------------------------------
+# The Video-R2 release's evaluation sampling (the `paper` eval protocol)
+
+RELEASE_MIN_FRAMES = 4  # qwen-vl-utils' lower bound on the frame count at a given fps
+
+
+def qwen_resize(height: int, width: int, *, min_pixels: int, max_pixels: int,
+                factor: int = PATCH_FACTOR) -> tuple[int, int]:
+    """qwen-vl-utils' frame size rule (used by the release's evaluation): each side rounded to
+    a multiple of `factor`; if the area is then over `max_pixels` (under `min_pixels`) both
+    sides are scaled by the square root of the ratio and rounded down (up) to the factor."""
+    if height <= 0 or width <= 0:
+        raise Vr2Error(f"frame size {width}x{height}: not a valid video size")
+    rows = max(factor, round(height / factor) * factor)
+    cols = max(factor, round(width / factor) * factor)
+    if rows * cols > max_pixels:
+        beta = math.sqrt(height * width / max_pixels)
+        rows = max(factor, math.floor(height / beta / factor) * factor)
+        cols = max(factor, math.floor(width / beta / factor) * factor)
+    elif rows * cols < min_pixels:
+        beta = math.sqrt(min_pixels / (height * width))
+        rows = math.ceil(height * beta / factor) * factor
+        cols = math.ceil(width * beta / factor) * factor
+    return rows, cols
+
+
+def release_frame_count(total_frames: int, video_fps: float, *, fps: float = 2.0,
+                        max_frames: int = 128) -> int:
+    """How many frames qwen-vl-utils takes from `total_frames` at `fps`: duration x fps,
+    clamped to [4, min(max_frames, total_frames)], then rounded down to an even number."""
+    low = math.ceil(RELEASE_MIN_FRAMES / TEMPORAL_PATCH) * TEMPORAL_PATCH
+    high = math.floor(min(max_frames, total_frames) / TEMPORAL_PATCH) * TEMPORAL_PATCH
+    wanted = total_frames / video_fps * fps
+    count = math.floor(min(max(wanted, low), high, total_frames) / TEMPORAL_PATCH) * TEMPORAL_PATCH
+    if not TEMPORAL_PATCH <= count <= total_frames:
+        raise Vr2Error(f"video of {total_frames} frame(s): too short for the release's sampling "
+                       f"(needs at least {TEMPORAL_PATCH} frames)")
+    return count
+
+
+def release_frame_indices(total_frames: int, video_fps: float, *, fps: float = 2.0,
+                          max_frames: int = 128, first: int = 0) -> tuple[list[int], int]:
+    """The source frames the release's evaluation feeds the model, and how many qwen-vl-utils
+    sampled before the re-index.
+
+    Two steps, as in the release's lmms-eval model wrapper: qwen-vl-utils takes n frames
+    (`release_frame_count`) at the rounded positions of linspace(first, last, n); then the
+    wrapper re-indexes those n to exactly `max_frames` with linspace(0, n - 1, max_frames)
+    truncated to integers, appending the last one if it is missing. A clip shorter than
+    max_frames / fps therefore repeats frames.
+    """
+    import torch  # qwen-vl-utils rounds a float32 torch.linspace; float64 differs on long videos
+
+    count = release_frame_count(total_frames, video_fps, fps=fps, max_frames=max_frames)
+    last = first + total_frames - 1
+    sampled = torch.linspace(first, last, count).round().long().tolist()
+    picks = np.linspace(0, count - 1, max_frames).astype(int)
+    if count - 1 not in picks:
+        picks = np.append(picks, count - 1)
+    return [int(sampled[k]) for k in picks], count
+
+
+def sample_video_release(
+    path: str | Path,
+    *,
+    fps: float = 2.0,
+    max_frames: int = 128,
+    min_pixels: int = 100_352,
+    max_pixels: int = 151_200,
+    start: float | None = None,
+    end: float | None = None,
+) -> SampledVideo:
+    """Frames as the Video-R2 release's evaluation gave them to the model (the `paper` eval
+    protocol): `release_frame_indices` on the source frames (of the [start, end] window when
+    given), each frame resized to `qwen_resize`'s size, and no overlays (the release only
+    draws times and subtitles when training).
+
+    `sample_fps` is the rate qwen-vl-utils reported for its n frames (n / frames x source
+    fps), which the release handed to the processor unchanged after re-indexing; so the
+    model's time axis is the release's. Training and `vr2 explain` use `sample_video`.
+    """
+    import av
+
+    path = Path(path)
+    _check_options(fps, max_frames, min_pixels, max_pixels)
+    container = _open(path)
+    try:
+        info = _info(path, container)
+        first = 0 if start is None else max(0, math.ceil(start * info.fps))
+        last = info.frames - 1 if end is None else min(info.frames - 1, math.floor(end * info.fps))
+        if last < first:
+            raise Vr2Error(f"{path}: window [{start}, {end}] holds no frame")
+        indices, count = release_frame_indices(last - first + 1, info.fps, fps=fps,
+                                               max_frames=max_frames, first=first)
+        out_height, out_width = qwen_resize(info.height, info.width, min_pixels=min_pixels,
+                                            max_pixels=max_pixels)
+        decoder = _Decoder(path, container, info)
+        frames = np.empty((len(indices), out_height, out_width, 3), dtype=np.uint8)
+        times: list[float] = []
+        for k, index in enumerate(indices):
+            frame, time = decoder.frame_at(index / info.fps)
+            frames[k] = frame.to_ndarray(width=out_width, height=out_height, format="rgb24",
+                                         interpolation="BICUBIC")
+            times.append(time)
+    except av.error.FFmpegError as error:
+        raise Vr2Error(f"{path}: cannot decode video ({_reason(error)})") from None
+    finally:
+        container.close()
+    return SampledVideo(path=str(path), frames=frames, times=times, frame_indices=indices,
+                        source_fps=info.fps, duration=info.duration,
+                        sample_fps=count / (last - first + 1) * info.fps,
+                        decoded_frames=decoder.decoded)

@@ -51,7 +51,7 @@ def eval_command(
     Writes one JSONL row per sample as it goes (resumable: rerun the same command after a crash), then summary.json, report.md and report.html. Benchmarks: the paper's 11 (--list) or a .jsonl file in vr2's sample schema.
     """
     if list_benchmarks:
-        _print_benchmarks()
+        _print_benchmarks(as_json)
         return
     names = [n.strip() for item in benchmarks for n in item.split(",") if n.strip()]
     if mode == "auto" and from_samples is None:
@@ -89,7 +89,8 @@ def eval_command(
             bar.update(tasks[name], completed=done, total=total)
 
         summary = evaluate(config, force=force, progress=progress, compare=others)
-    _show(summary, Path(config.eval.output_dir), others, as_json)
+    if summary:  # in a sharded run only rank 0 reports
+        _show(summary, Path(config.eval.output_dir), others, as_json)
 
 
 def _run_name(config) -> str:
@@ -118,8 +119,10 @@ def _from_samples(folder: Path, config, output: Optional[Path], mode: str, other
     if mode not in ("auto", "think", "direct"):
         raise Vr2Error(f"--mode: must be auto, think or direct, got {mode!r}")
     summary, warnings = score_sample_files(folder, config, mode=mode)
-    for warning in warnings:
+    for warning in warnings[:20]:
         display.err_console.print(Text(warning, style="yellow"), highlight=False, soft_wrap=True)
+    if len(warnings) > 20:
+        display.err_console.print(Text(f"... and {len(warnings) - 20} more", style="yellow"))
     out = output or folder / "vr2"
     write_reports(summary, out, others)
     _show(summary, out, others, as_json)
@@ -142,21 +145,34 @@ def _show(summary: dict, out: Path, others, as_json: bool) -> None:
         display.console.print(table)
     errors = sum(b.get("errors", 0) for b in summary["benchmarks"].values())
     if errors:
-        display.err_console.print(f"[yellow]{errors} sample(s) could not be evaluated (see 'error' in "
-                                  f"{out}/samples); they are counted, not scored[/yellow]")
+        # From sample files the rows are the user's own files; a run writes them under out/samples.
+        where = summary.get("samples_dir") or f"{out}/samples"
+        display.err_console.print(Text(f"{errors} sample(s) could not be evaluated (see 'error' in "
+                                       f"{where}); they are counted, not scored", style="yellow"))
+    if summary.get("skipped_lines"):
+        display.err_console.print(Text(f"{summary['skipped_lines']} line(s) of {summary.get('samples_dir')} "
+                                       "could not be scored; listed in summary.json 'skipped'", style="yellow"))
     for note in footnotes(summary)[:1] + list(summary.get("notes", [])):
         display.console.print(Text(note, style="dim"))
     display.console.print(Text(f"Written: {out}/summary.json, report.md, report.html", style="dim"))
 
 
-def _print_benchmarks() -> None:
+def _print_benchmarks(as_json: bool = False) -> None:
     from rich.table import Table
+    from rich.text import Text
 
     from vr2 import benchmarks, display
 
-    table = Table(title="Benchmarks", title_justify="left")
-    for column in ("name", "display", "category"):
-        table.add_column(column)
-    for name, spec in benchmarks.BENCHMARKS.items():
-        table.add_row(name, getattr(spec, "display", name), getattr(spec, "category", ""))
+    facts = [spec.describe() for spec in benchmarks.BENCHMARKS.values()]
+    if as_json:
+        typer.echo(json.dumps(facts, indent=2))
+        return
+    table = Table(title="Benchmarks (--json adds split, scoring, download command, lmms-eval tasks)",
+                  title_justify="left")
+    for column in ("name", "title", "group", "HF dataset", "paper"):
+        table.add_column(column, overflow="fold")
+    for fact in facts:
+        dataset = fact["hf_dataset"] + (f" {fact['download_args']}" if fact["download_args"] else "")
+        paper = "-" if fact["paper_accuracy"] is None else f"{fact['paper_accuracy']:.1f}"
+        table.add_row(*(Text(str(c)) for c in (fact["name"], fact["title"], fact["group"], dataset, paper)))
     display.console.print(table)

@@ -122,12 +122,15 @@ class VllmEvalEngine:
         self.recipe = recipe
         self.engine = VllmEngine(recipe.model.name_or_path, dtype=recipe.model.dtype, seed=recipe.trainer.seed)
 
-    def run(self, items: Sequence[tuple], *, vas: bool) -> list:
+    def run(self, items: Sequence[tuple], *, vas: bool, mode: str | None = None,
+            max_new_tokens: int | None = None) -> list:
+        """`mode` and `max_new_tokens` (an eval protocol's per-benchmark values) override the recipe's."""
         from vr2.evaluation import Output
 
         e = self.recipe.eval
-        texts = self.engine.generate(items, max_new_tokens=e.max_new_tokens, temperature=e.temperature,
-                                     seed=self.recipe.trainer.seed, mode=e.mode)
+        texts = self.engine.generate(items, max_new_tokens=max_new_tokens or e.max_new_tokens,
+                                     temperature=e.temperature, seed=self.recipe.trainer.seed,
+                                     mode=mode or e.mode)
         return [Output(text) for text in texts]
 
 
