@@ -190,13 +190,15 @@ def read_task_files(folder: str | Path, names: Iterable[str] = (),
                     aliases: Mapping[str, str] | None = None) -> list[TaskFile]:
     """Every samples file under `folder` with its records; lines that are not JSON objects or
     have no text in `resps` (and no `error`) are listed in `bad_lines`, not fatal."""
-    from vr2.scoring import read_jsonl
+    from vr2.scoring import NOT_UTF8, read_jsonl
 
     names = list(names)
     files = []
     for path, task in find_sample_files(folder):
         item = TaskFile(path, task, benchmark_for_task(task, names, aliases))
         for number, record in read_jsonl(path):
+            if record == NOT_UTF8:  # a log in another encoding: no line of it can be trusted
+                raise Vr2Error(f"{path}: line {number} is not UTF-8 text (lmms-eval writes UTF-8)")
             if isinstance(record, str):
                 item.bad_lines.append((number, record))
             elif record.get("error"):

@@ -242,11 +242,14 @@ def _skip_rest_of_line(handle) -> bool:
             return True
 
 
+NOT_UTF8 = "not UTF-8 text"
+
+
 def _parse_line(raw: bytes, first: bool) -> dict | str | None:
     try:
         line = raw.decode("utf-8-sig" if first else "utf-8")
     except UnicodeDecodeError:
-        return "not UTF-8 text"
+        return NOT_UTF8
     if not line.strip():
         return None
     try:

@@ -3,6 +3,7 @@ existing lmms-eval sample files (`--from-samples DIR`)."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Optional
 
