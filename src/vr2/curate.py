@@ -783,7 +783,6 @@ def build_manifest(recipe, teacher_info: dict, sft: list[dict], grpo: list[dict]
         "settings": {"curate": _section(recipe.curate), "video": _section(recipe.video),
                      "tar": _section(recipe.tar), "model": recipe.model.name_or_path},
         "teacher": teacher_info,
-        "shards": joined["shards"],
         # False while teacher calls or ratings failed: run again to ask them again.
         "complete": joined["complete"],
     }
