@@ -351,6 +351,30 @@ def _teach_one(teacher, request, key: str, fingerprint: str) -> dict:
             "temporal_grounding": parsed.temporal_grounding}
 
 
+class _Teaching:
+    """Frames sampled in a process pool, teacher calls in a thread pool, at most `window`
+    samples in flight (so memory holds a window of frames, not the data set's)."""
+
+    def __init__(self, teacher, journal: Journal, fingerprint: str, window: int, progress: Callable[[], None]):
+        self.teacher = teacher
+        self.journal = journal
+        self.fingerprint = fingerprint
+        self.slots = threading.BoundedSemaphore(window)
+        self.progress = progress
+        self.results: dict[str, dict] = {}
+
+    def ask(self, key: str, request) -> None:
+        """Runs in a thread: wait for the frames, ask the teacher, journal the reply at once."""
+        try:
+            request = request.result() if hasattr(request, "result") else _prepare(request)
+            entry = _teach_one(self.teacher, request, key, self.fingerprint)
+            self.journal.add(entry)
+            self.results[key] = entry
+            self.progress()
+        finally:
+            self.slots.release()
+
+
 def teach(recipe, ws: Workspace, teacher, progress: Progress = _no_progress) -> dict:
     """Ask the teacher about every ingested sample not answered yet; returns {key: entry}."""
     settings = recipe.curate
@@ -359,29 +383,36 @@ def teach(recipe, ws: Workspace, teacher, progress: Progress = _no_progress) -> 
     answered = {e["key"]: e for e in read_journal(ws.path("teach"))
                 if e.get("teacher") == fingerprint and e.get("status") != "failed"}
     todo = [r for r in records if r["key"] not in answered]
-    total, done = len(records), len(records) - len(todo)
-    progress("teach", done, total)
-    journal = Journal(ws.path("teach"))
+    total = len(records)
+    counter = [total - len(todo)]
+    lock = threading.Lock()
+    progress("teach", counter[0], total)
+
+    def one_done() -> None:
+        with lock:
+            counter[0] += 1
+            progress("teach", counter[0], total)
+
     root = Path(settings.video_dir)
     frames = video_settings(recipe)
-    results: dict[str, dict] = dict(answered)
-    window = settings.concurrency * 2
-    workers = worker_count(settings)
-    with ThreadPoolExecutor(max_workers=settings.concurrency) as threads:
-        for start in range(0, len(todo), window):
-            chunk = todo[start:start + window]
-            subs = [r["subtitles"] if recipe.video.subtitles else None for r in chunk]
-            jobs = [(r["key"], r, str(root / r["video"]), s, frames, settings.image_width)
-                    for r, s in zip(chunk, subs)]
-            requests = _pool_map(_prepare, jobs, min(workers, len(jobs)), lambda n: None)
-            futures = [threads.submit(_teach_one, teacher, q, r["key"], fingerprint)
-                       for q, r in zip(requests, chunk)]
+    work = _Teaching(teacher, Journal(ws.path("teach")), fingerprint, settings.concurrency * 2, one_done)
+    workers = min(worker_count(settings), max(1, len(todo)))
+    pool = ProcessPoolExecutor(max_workers=workers) if workers > 1 else None
+    try:
+        with ThreadPoolExecutor(max_workers=settings.concurrency) as threads:
+            futures = []
+            for r in todo:
+                job = (r["key"], r, str(root / r["video"]), r["subtitles"] if recipe.video.subtitles else None,
+                       frames, settings.image_width)
+                work.slots.acquire()
+                request = pool.submit(_prepare, job) if pool else job
+                futures.append(threads.submit(work.ask, r["key"], request))
             for future in futures:
-                entry = future.result()
-                journal.add(entry)
-                results[entry["key"]] = entry
-                done += 1
-                progress("teach", done, total)
+                future.result()  # a bug in a thread surfaces here, not silently
+    finally:
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
+    results = {**answered, **work.results}
     failed = sum(1 for e in results.values() if e["status"] == "failed")
     return {"entries": results, "failed": failed, "fingerprint": fingerprint}
 

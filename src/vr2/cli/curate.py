@@ -11,7 +11,7 @@ from vr2.cli.options import SetOption
 
 
 def curate(
-    recipe: Path = typer.Argument(..., help="Recipe TOML with a [curate] section, e.g. recipes/curate.toml.",
+    recipe: Path = typer.Argument(..., help="Recipe TOML with a \\[curate] section, e.g. recipes/curate.toml.",
                                   dir_okay=False),
     stage: Optional[str] = typer.Option(None, "--stage", help="Run one stage: ingest, teach, verify, rank, "
                                         "split, write, or merge (join --shard runs). Default: all."),
