@@ -217,6 +217,14 @@ def test_bad_command_lines_are_one_line_errors(tmp_path, capsys):
         assert len(result.err.strip().splitlines()) == 1
 
 
+def test_datasets_it_did_not_write_are_never_replaced(tmp_path):
+    (tmp_path / "sft.json").write_text("[]")
+    with pytest.raises(curate.Vr2Error, match="was not written by vr2 curate"):
+        curate.check_output(tmp_path)
+    (tmp_path / "manifest.json").write_text("{}")
+    curate.check_output(tmp_path)
+
+
 RECORD = st.builds(lambda source, d, k: {"source": source, "difficulty": d, "key": f"{source}/{k}"},
                    st.sampled_from(["a", "b", "c"]), st.floats(0, 1), st.integers(0, 10**6))
 

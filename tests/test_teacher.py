@@ -88,3 +88,34 @@ def test_client_retries_caches_and_never_caches_a_failure(tmp_path):
         assert len(list((tmp_path / "cache").glob("*.json"))) == 2  # flaky and ok; the failure is not kept
         server.script["down"] = "good"
         assert client.teach(request("down")) is not None  # asked again, and it now answers
+
+
+def test_a_teacher_plugin_is_picked_by_name():
+    from vr2 import plugins
+    from vr2.plugins import hookimpl
+    from vr2.teacher import make_teacher
+
+    class Echo:
+        name, model, stats = "echo", "none", None
+
+        def __init__(self, settings, cache_dir=None):
+            self.cache_dir = cache_dir
+
+        def teach(self, request):
+            return trace("A")
+
+        def rate(self, question, options, answer, reasoning):
+            return '{"difficulty": 2}'
+
+    class Plugin:
+        @hookimpl
+        def vr2_teachers(self):
+            return {"echo": Echo}
+
+    plugins.register(Plugin(), "echo-teacher")
+    try:
+        teacher = make_teacher(load_recipe(None, ['curate.teacher="echo"']).curate, "somewhere")
+        assert isinstance(teacher, Echo) and teacher.cache_dir == "somewhere"
+        assert "echo" in plugins.components("vr2_teachers") and "openai" in plugins.components("vr2_teachers")
+    finally:
+        plugins.unregister("echo-teacher")

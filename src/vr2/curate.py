@@ -828,6 +828,8 @@ def split_and_write(recipe, out: Path, count: int | None, teacher_info: dict,
     """Join the shards, split, and (with `write`) write the datasets, manifest and report."""
     from vr2.curate_report import render_report
 
+    if write:
+        check_output(out)
     records, joined = join_shards(out, count)
     records, capped = cap_records(records, recipe.curate)
     sft, grpo = split_records(records, recipe.curate)
@@ -848,6 +850,16 @@ def split_and_write(recipe, out: Path, count: int | None, teacher_info: dict,
 
 
 # --------------------------------------------------------------------------- the whole run
+
+
+def check_output(out: Path) -> None:
+    """Refuse to replace datasets that an earlier `vr2 curate` did not write (no manifest beside them)."""
+    if (out / "manifest.json").is_file():
+        return
+    for name in ("sft.json", "grpo.json"):
+        if (out / name).exists():
+            raise Vr2Error(f"{out / name}: exists and was not written by vr2 curate (no manifest.json beside it); "
+                           f"choose another curate.output_dir")
 
 
 def teacher_info(recipe, teacher) -> dict:
@@ -879,6 +891,7 @@ class RunResult:
     counts: dict
     teacher_failures: int = 0
     teacher_stats: dict | None = None
+    bad_rows: int = 0
 
 
 def run(recipe, *, stage: str | None = None, shard: Shard | None = None, progress: Progress = _no_progress,
@@ -894,11 +907,13 @@ def run(recipe, *, stage: str | None = None, shard: Shard | None = None, progres
     if teacher is None and needs_teacher:
         teacher = make_teacher(recipe.curate, cache_dir(recipe))
     counts: dict[str, Any] = {}
-    failures = 0
+    failures = bad_rows = 0
     taught = None
     for name in stages:
         if name == "ingest":
-            counts["ingest"] = len(ingest(recipe, ws, progress)["records"])
+            state = ingest(recipe, ws, progress)
+            counts["ingest"] = len(state["records"])
+            bad_rows = state["load"]["bad_rows"]
         elif name == "teach":
             taught = teach(recipe, ws, teacher, progress)
             failures = taught["failed"]
@@ -914,7 +929,7 @@ def run(recipe, *, stage: str | None = None, shard: Shard | None = None, progres
             manifest = split_and_write(recipe, out, _count(shard, name), teacher_info(recipe, teacher), progress)
             counts.update(manifest["counts"]["samples"])
     stats = getattr(teacher, "stats", None)
-    return RunResult(stages, counts, failures, stats.as_dict() if hasattr(stats, "as_dict") else None)
+    return RunResult(stages, counts, failures, stats.as_dict() if hasattr(stats, "as_dict") else None, bad_rows)
 
 
 def _count(shard: Shard | None, stage: str) -> int | None:

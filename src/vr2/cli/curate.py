@@ -42,6 +42,8 @@ def curate(
     out = Path(config.curate.output_dir)
     for name, value in result.counts.items():
         console.print(f"{name}: {value}")
+    if result.bad_rows:
+        console.print(f"bad source rows: {result.bad_rows} (file, row and reason in the ingest state and manifest.json)")
     if result.teacher_stats:
         s = result.teacher_stats
         console.print(f"teacher: {s['requests']} requests, {s['cache_hits']} cached, {s['retries']} retries, "
