@@ -217,6 +217,44 @@ def test_bad_command_lines_are_one_line_errors(tmp_path, capsys):
         assert len(result.err.strip().splitlines()) == 1
 
 
+class CountingTeacher:
+    """A teacher object (the plugin interface) that measures how many calls overlap."""
+
+    name, model, stats = "counting", "none", None
+
+    def __init__(self, answers: dict[str, str]):
+        import threading
+
+        self.answers, self.lock, self.now, self.most = answers, threading.Lock(), 0, 0
+
+    def teach(self, request):
+        import time
+
+        from teacher_server import trace
+
+        with self.lock:
+            self.now += 1
+            self.most = max(self.most, self.now)
+        time.sleep(0.05)
+        with self.lock:
+            self.now -= 1
+        return trace(self.answers[request.question])
+
+    def rate(self, question, options, answer, reasoning):
+        return '{"difficulty": 3}'
+
+
+def test_teacher_calls_overlap_up_to_the_concurrency_and_no_further(tmp_path):
+    with in_repo():
+        recipe = load_recipe(RECIPE, [f'curate.output_dir="{tmp_path}"', "curate.concurrency=3"])
+        records, _ = curate.load_sources(recipe.curate)
+        teacher = CountingTeacher({r["question"]: r["answer"] for r in records})
+        for stage in ("ingest", "teach"):
+            curate.run(recipe, stage=stage, teacher=teacher)
+    assert teacher.most == 3
+    assert len(curate.read_journal(tmp_path / "work" / "shard-0-of-1" / "teach.jsonl")) == 10
+
+
 def test_datasets_it_did_not_write_are_never_replaced(tmp_path):
     (tmp_path / "sft.json").write_text("[]")
     with pytest.raises(curate.Vr2Error, match="was not written by vr2 curate"):

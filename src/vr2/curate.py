@@ -44,7 +44,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from vr2.errors import Vr2Error
+from vr2.errors import JudgeFailure, Vr2Error
 
 STAGES = ("ingest", "teach", "verify", "rank", "split", "write", "merge")
 SHARD_STAGES = ("ingest", "teach", "verify", "rank")
@@ -454,7 +454,10 @@ class Verifier:
         limit = record["duration"] + END_TOLERANCE_S
         if any(span[1] > limit for span in spans):
             return "grounding time after the video ends"
-        claims = self.extractor.extract(parts.think)
+        try:
+            claims = self.extractor.extract(parts.think)
+        except JudgeFailure:  # an LLM extractor that failed: no verdict, so no data
+            return "claim extraction failed"
         if any(claim.end > limit for claim in claims):
             return "cites a time after the video ends"
         if len(claims) < self.settings.min_claims:
@@ -510,7 +513,9 @@ def verify(recipe, ws: Workspace, taught: dict, progress: Progress = _no_progres
             continue
         kept.append({**record, "completion": entry["completion"],
                      "temporal_grounding": entry["temporal_grounding"], "tar": round(value, 6)})
-    state = {"fingerprint": fingerprint, "complete": taught["failed"] == 0, "records": kept,
+    # Incomplete (so verified again next run) while a teacher call or an LLM extractor failed.
+    complete = taught["failed"] == 0 and "claim extraction failed" not in rejected
+    state = {"fingerprint": fingerprint, "complete": complete, "records": kept,
              "stats": stage_stats(records, kept, rejected)}
     write_json(ws.path("verify"), state)
     return state
@@ -542,15 +547,20 @@ def judge_difficulties(records: Sequence[dict], teacher, settings, progress: Pro
 
 def pass_rate_difficulties(records: Sequence[dict], recipe, progress: Progress,
                            engine=None) -> list[float | None]:
-    """1 - mean accuracy of k sampled answers of the base model (the eval engine)."""
+    """1 - mean accuracy of k sampled answers of the base model (the eval engine, `[eval] mode`).
+
+    Each round sets the engine's recipe to a new `trainer.seed`, which the built-in transformers
+    engine samples with; an engine plugin that seeds otherwise still gives k samples at
+    `pass_rate_temperature`."""
     from vr2.config import with_changes
     from vr2.evaluation import make_engine
+    from vr2.metrics import as_scored_completion
     from vr2.rewards import accuracy_reward
     from vr2.samples import Sample
     from vr2.video import VideoSettings
 
     c = recipe.curate
-    recipe = with_changes(recipe, "eval", temperature=c.pass_rate_temperature, mode="think")
+    recipe = with_changes(recipe, "eval", temperature=c.pass_rate_temperature)
     engine = engine or make_engine(recipe)
     root = Path(c.video_dir)
     sampler = VideoSettings(**video_settings(recipe), subtitles=None)
@@ -565,6 +575,8 @@ def pass_rate_difficulties(records: Sequence[dict], recipe, progress: Progress,
             sample = Sample(id=record["key"], video=record["video"], question=record["question"],
                             options=record["options"])
             text = engine.run([(video, sample.question, sample.options or None)], vas=False)[0].text
+            # Scored as `vr2 eval` scores it: a direct-mode reply is the answer itself.
+            text = as_scored_completion(text, recipe.eval.mode)
             value = accuracy_reward([text], answer=[record["answer"]], answer_type=[record["answer_type"]],
                                     options=[record["options"]])[0]
             scores[i].append(float(value or 0.0))
