@@ -12,7 +12,7 @@ Layouts (as published):
   as lines "A. ..." and a gpt reply such as "B." or "B. text"; open-ended turns a free answer.
 - ``nextqa`` (NExT-QA multiple choice CSV): columns ``video, frame_count, width, height, question,
   answer, qid, type, a0..a4``; ``answer`` is the index of the right option. Videos are
-  ``<video>.mp4``, or ``<folder>/<video>.mp4`` through ``map_vid_vidorid.json`` next to the CSV.
+  ``<video>.mp4``, or ``<folder>/<video>.mp4`` through ``map_vid_vidorID.json`` next to the CSV.
 - ``activitynet_qa`` (ActivityNet-QA): ``<split>_q.json`` (``question, video_name, question_id``)
   with its ``<split>_a.json`` (``answer, type, question_id``) beside it; either file may be named.
   Videos are ``v_<video_name>.mp4``. Type 7 ("number") with a numeric answer is ``numeric``;
@@ -164,11 +164,13 @@ def load_llava_video(path: Path) -> Iterator[Row]:
 # NExT-QA
 
 def _nextqa_map(path: Path) -> dict[str, str]:
-    candidate = path.parent / "map_vid_vidorid.json"
-    if not candidate.is_file():
-        return {}
-    data = _json(candidate)
-    return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
+    # NExT-QA publishes it as map_vid_vidorID.json; a lower-cased copy is accepted too.
+    for name in ("map_vid_vidorID.json", "map_vid_vidorid.json"):
+        candidate = path.parent / name
+        if candidate.is_file():
+            data = _json(candidate)
+            return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
+    return {}
 
 
 def _nextqa_row(row: dict, folders: dict[str, str]) -> list[Sample]:
