@@ -281,3 +281,25 @@ def test_split_is_a_seeded_stratified_partition(records, end, fraction):
             hard = [r["difficulty"] for r in grpo if r["source"] == source]
             easy = [r["difficulty"] for r in sft if r["source"] == source]
             assert not hard or not easy or min(hard) >= max(easy)
+
+
+def test_the_paper_recipe_names_the_five_sources_and_the_paper_counts():
+    from vr2.sources import SourceSpec
+
+    recipe = load_recipe(REPO / "recipes" / "curate.toml")
+    kinds = {SourceSpec.parse(s).kind for s in recipe.curate.sources}
+    assert kinds == {"llava_video", "nextqa", "activitynet_qa", "perception_test", "clevrer"}
+    assert (recipe.curate.max_samples, recipe.curate.rank) == (15271, "judge")
+    assert round(15271 * (1 - recipe.curate.sft_fraction)) == 4804  # the paper's GRPO count (10,467 SFT)
+    assert RECIPE.read_text().splitlines()[0] == "# vr2 curate recipes/smoke/curate.toml"
+
+
+def test_cap_keeps_the_hardest_and_unranked_data_splits_by_source():
+    config = load_recipe(None, ["curate.max_samples=2"]).curate
+    records = [{"key": f"k{i}", "source": "a" if i % 2 else "b", "difficulty": d}
+               for i, d in enumerate([0.1, 0.9, 0.5, 0.7])]
+    kept, dropped = curate.cap_records(records, config)
+    assert [r["key"] for r in kept] == ["k1", "k3"] and dropped == 2
+    unranked = [{**r, "difficulty": None} for r in records]
+    sft, grpo = curate.split_records(unranked, load_recipe(None, ["curate.sft_fraction=0.5"]).curate)
+    assert sorted(r["source"] for r in grpo) == ["a", "b"]
