@@ -119,3 +119,13 @@ def test_a_teacher_plugin_is_picked_by_name():
         assert "echo" in plugins.components("vr2_teachers") and "openai" in plugins.components("vr2_teachers")
     finally:
         plugins.unregister("echo-teacher")
+
+
+def test_a_reply_slower_than_the_timeout_is_a_failure_not_data(tmp_path):
+    from teacher_server import SLOW
+
+    with TeacherServer({"late": "A"}, {"late": SLOW}) as server:
+        client = teacher(server, tmp_path, timeout=0.1, retries=1)
+        assert client.teach(request("late")) is None
+        assert client.stats.failures == 1 and client.stats.retries == 1
+        assert not list((tmp_path / "cache").glob("*.json"))

@@ -248,7 +248,7 @@ def ingest(recipe, ws: Workspace, progress: Progress = _no_progress) -> dict:
     root = Path(settings.video_dir)
     videos = sorted({r["video"] for r in mine})
     fingerprint = digest({"records": mine, "min": settings.min_duration, "max": settings.max_duration,
-                          "root": str(root.resolve())})
+                          "root": str(root.resolve()), "subtitles": settings.subtitles_dir})
     cached = ws.cached("ingest", fingerprint)
     if cached is not None:
         progress("ingest", len(videos), len(videos))
