@@ -137,6 +137,7 @@ def test_rerun_asks_only_what_failed_and_then_keeps_it(scripted, model, capsys):
     manifest = read(out, "manifest.json")
     assert manifest["complete"] is True and manifest["counts"]["samples"]["total"] == 7
     assert "teacher: 2 requests" in result.err and "grpo: " in result.err
+    assert "bad row: tests/fixtures/curate/nextqa/train.csv row 5: answer index 7 is outside a0-a4" in result.err
 
 
 def test_shards_merged_equal_a_single_machine_run(reference, model, capsys):

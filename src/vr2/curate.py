@@ -40,7 +40,7 @@ import threading
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -904,6 +904,7 @@ class RunResult:
     teacher_failures: int = 0
     teacher_stats: dict | None = None
     bad_rows: int = 0
+    bad_rows_listed: list = field(default_factory=list)
 
 
 def run(recipe, *, stage: str | None = None, shard: Shard | None = None, progress: Progress = _no_progress,
@@ -920,12 +921,13 @@ def run(recipe, *, stage: str | None = None, shard: Shard | None = None, progres
         teacher = make_teacher(recipe.curate, cache_dir(recipe))
     counts: dict[str, Any] = {}
     failures = bad_rows = 0
+    listed: list = []
     taught = None
     for name in stages:
         if name == "ingest":
             state = ingest(recipe, ws, progress)
             counts["ingest"] = len(state["records"])
-            bad_rows = state["load"]["bad_rows"]
+            bad_rows, listed = state["load"]["bad_rows"], state["load"]["bad_rows_listed"]
         elif name == "teach":
             taught = teach(recipe, ws, teacher, progress)
             failures = taught["failed"]
@@ -941,7 +943,8 @@ def run(recipe, *, stage: str | None = None, shard: Shard | None = None, progres
             manifest = split_and_write(recipe, out, _count(shard, name), teacher_info(recipe, teacher), progress)
             counts.update(manifest["counts"]["samples"])
     stats = getattr(teacher, "stats", None)
-    return RunResult(stages, counts, failures, stats.as_dict() if hasattr(stats, "as_dict") else None, bad_rows)
+    return RunResult(stages, counts, failures, stats.as_dict() if hasattr(stats, "as_dict") else None, bad_rows,
+                     listed)
 
 
 def _count(shard: Shard | None, stage: str) -> int | None:

@@ -9,6 +9,8 @@ import typer
 
 from vr2.cli.options import SetOption
 
+SHOWN_BAD_ROWS = 5
+
 
 def curate(
     recipe: Path = typer.Argument(..., help="Recipe TOML with a \\[curate] section, e.g. recipes/curate.toml.",
@@ -43,7 +45,9 @@ def curate(
     for name, value in result.counts.items():
         console.print(f"{name}: {value}")
     if result.bad_rows:
-        console.print(f"bad source rows: {result.bad_rows} (file, row and reason in the ingest state and manifest.json)")
+        for row in result.bad_rows_listed[:SHOWN_BAD_ROWS]:
+            console.print(f"bad row: {row['file']} row {row['row']}: {row['reason']}", markup=False)
+        console.print(f"bad source rows: {result.bad_rows} (all listed in manifest.json, up to 1000)")
     if result.teacher_stats:
         s = result.teacher_stats
         console.print(f"teacher: {s['requests']} requests, {s['cache_hits']} cached, {s['retries']} retries, "
