@@ -14,7 +14,7 @@ from vr2 import smoke
 from vr2.synthetic import second_colour
 
 REPO = Path(__file__).resolve().parents[1]
-SMOKE_RECIPES = sorted((REPO / "recipes" / "smoke").glob("*.toml"))
+SMOKE_RECIPES = sorted(p for p in (REPO / "recipes" / "smoke").glob("*.toml") if p.name != "curate.toml")  # training rows only
 
 
 BUILT = ("model", "videos", "subtitles", "sft.json", "grpo.json")  # what `vr2 synthetic` writes

@@ -90,3 +90,14 @@ def _openai_judge(settings=None):
 @hookimpl
 def vr2_judges():
     return {"openai": _openai_judge}
+
+
+def _openai_teacher(settings, cache_dir=None):
+    from vr2.teacher import OpenAITeacher
+
+    return OpenAITeacher(settings, cache_dir)
+
+
+@hookimpl
+def vr2_teachers():
+    return {"openai": _openai_teacher}

@@ -157,6 +157,48 @@ class JudgeConfig:
 
 
 @dataclass
+class CurateConfig:
+    """`vr2 curate`: which sources, which teacher, which filters (see vr2.curate)."""
+
+    sources: list[str] = opt([], help="KIND=FILE or KIND=FILE=VIDEO_SUBDIR; kinds: llava_video, nextqa, "
+                             "activitynet_qa, perception_test, clevrer, jsonl")
+    video_dir: str = opt("", help="root folder of every source's videos; output paths are relative to it")
+    subtitles_dir: str = opt("", help="folder with SRT files (<video path>.srt or <video stem>.srt)")
+    output_dir: str = opt("runs/curate")
+    min_duration: float = opt(0.0, min=0.0, help="drop videos shorter than this (seconds)")
+    max_duration: float = opt(0.0, min=0.0, help="drop videos longer than this (seconds; 0 = no limit)")
+    workers: int = opt(0, min=0, help="processes probing and sampling videos (0 = one per CPU)")
+    teacher: str = opt("openai", help="teacher plugin (vr2_teachers); built-in: openai")
+    teacher_url: str = opt("", help="OpenAI-compatible base URL, e.g. http://localhost:8000/v1")
+    teacher_model: str = opt("")
+    teacher_api_key_env: str = opt("OPENAI_API_KEY")
+    teacher_cache_dir: str = opt("", help="reply cache (default: <output_dir>/teacher-cache)")
+    temperature: float = opt(0.0, min=0.0)
+    seed: int = opt(0)
+    max_tokens: int = opt(2048, min=1)
+    concurrency: int = opt(8, min=1, help="teacher calls in flight at once")
+    retries: int = opt(3, min=0)
+    backoff: float = opt(1.0, min=0.0, help="seconds before the first retry; doubles each time")
+    timeout: float = opt(300.0, min=0.1)
+    image_width: int = opt(448, min=28, help="frames are sent to the teacher at most this wide")
+    min_claims: int = opt(2, min=0, help="verify: a trace must cite at least this many times")
+    min_tar: float = opt(0.5, min=0.0, max=1.0, help="verify: TAR of the trace against its own grounding")
+    min_graded_accuracy: float = opt(0.5, min=0.0, max=1.0,
+                                     help="verify: accuracy needed for free_form/ocr/regression answers")
+    rank: str = opt("judge", choices=("judge", "pass_rate", "none"))
+    pass_rate_k: int = opt(4, min=1, help="rank=pass_rate: answers of the base model ([model]) per sample")
+    pass_rate_temperature: float = opt(1.0, min=0.0)
+    min_difficulty: float = opt(0.0, min=0.0, max=1.0, help="keep samples with difficulty >= this")
+    max_difficulty: float = opt(1.0, min=0.0, max=1.0, help="keep samples with difficulty <= this")
+    max_samples: int = opt(0, min=0, help="keep at most this many after ranking, hardest first (0 = all)")
+    sft_fraction: float = opt(0.7, min=0.0, max=1.0)
+    grpo_end: str = opt("hard", choices=("hard", "easy", "random"),
+                        help="which part of each source's difficulty order goes to GRPO")
+    split_seed: int = opt(42)
+    tokenizer: str = opt("", help="tokenizer folder for reasoning lengths (default: [model] name_or_path)")
+
+
+@dataclass
 class Recipe:
     name: str = ""
     description: str = ""
@@ -171,6 +213,7 @@ class Recipe:
     sft: SftConfig = field(default_factory=SftConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
     judge: JudgeConfig = field(default_factory=JudgeConfig)
+    curate: CurateConfig = field(default_factory=CurateConfig)
     source: str = field(default="", metadata={"internal": True})
 
 

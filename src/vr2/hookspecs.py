@@ -1,5 +1,5 @@
 """Plugin hooks: how to add a claim extractor, embedder, consistency checker, LLM judge,
-trainer backend or evaluation engine.
+trainer backend, evaluation engine or curation teacher.
 
 vr2 uses pluggy. A plugin is any module or object with functions named after the hooks below and
 marked with ``vr2.plugins.hookimpl``. Built-in components are plugins too (``vr2.builtin_plugins``); they
@@ -100,4 +100,22 @@ def vr2_eval_engines():
     ``run(items, *, vas: bool) -> list[vr2.evaluation.Output]``, where each item is
     ``(SampledVideo, question, options)``. Pick one with ``[eval] engine``. Built-in:
     ``transformers``. ``vllm`` ships as the separate ``vr2-vllm`` package.
+    """
+
+
+@hookspec
+def vr2_teachers():
+    """Return ``{name: factory}`` of teachers for ``vr2 curate`` (the model that writes traces).
+
+    ``factory(settings, cache_dir=None)`` (``settings``: the recipe's ``[curate]`` section;
+    ``cache_dir``: where replies may be cached) returns an object with ``name``, ``model`` (named
+    in the manifest), ``stats``, ``teach(request: vr2.teacher.TeachRequest) -> str | None`` (the
+    reply text for one sample: frames as ``(seconds, data URI)`` pairs with the time drawn on
+    each, subtitles, question; the reply holds ``<think>``, ``<answer>`` and ``<grounding>``, see
+    ``vr2.teacher``) and ``rate(question, options, answer, reasoning) -> str | None`` (a reply
+    holding ``{"difficulty": 1-5}``). None means the call failed: the pipeline records it and asks
+    again on the next run, never turning it into data. Both may be called from many threads at
+    once. Pick one with ``[curate] teacher``. Built-in: ``openai``, any OpenAI-compatible
+    multimodal chat endpoint, with the recipe's temperature and seed, retries with backoff and
+    an on-disk cache by content hash.
     """

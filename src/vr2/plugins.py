@@ -26,6 +26,7 @@ KINDS = {
     "vr2_trainer_backends": "backend",
     "vr2_eval_engines": "engine",
     "vr2_judges": "judge",
+    "vr2_teachers": "teacher",
 }
 
 # Components that live in separate packages: the install command goes into the error.

@@ -6,6 +6,7 @@ import sys
 
 import typer
 
+from vr2.cli import curate as curate_cmd
 from vr2.cli import plugins as plugins_cmd
 from vr2.cli import recipe as recipe_cmd
 from vr2.cli import score as score_cmd
@@ -33,6 +34,7 @@ app.command("tiny-model")(tiny_model_cmd.run)
 app.command("sft")(sft_cmd.sft)
 app.command("grpo")(grpo_cmd.grpo)
 app.command("synthetic")(synthetic_cmd.synthetic)
+app.command("curate")(curate_cmd.curate)
 
 
 def main() -> None:

@@ -22,6 +22,7 @@ def plugins(recipe: Optional[Path] = RecipeOption, sets: list[str] = SetOption) 
         f"extractor:{config.tar.extractor}", f"embedder:{config.tar.embedder}",
         f"consistency:{config.tar.consistency}", f"backend:{config.trainer.backend}",
         f"engine:{config.eval.engine}", f"judge:{config.judge.backend}",
+        f"teacher:{config.curate.teacher}",
     }
     table = Table(title="vr2 plugins (VR2_PLUGINS limits which entry points load)", title_justify="left")
     hook_of = {kind: hook for hook, kind in KINDS.items()}
