@@ -188,21 +188,45 @@ def _grounding_dict(temporal_grounding: dict | str, source: str) -> dict:
     return temporal_grounding
 
 
-def reference_claims(temporal_grounding: dict | str, source: str = "reference") -> list[Claim]:
+@dataclass(frozen=True)
+class BadRefKey:
+    """A reference entry that is not used: its key and why."""
+
+    key: str
+    reason: str
+
+
+def read_reference(temporal_grounding: dict | str,
+                   source: str = "reference") -> tuple[list[Claim], list[BadRefKey]]:
     """Claims from a sample's `temporal_grounding` ({timestamp: sentence} or its JSON text),
-    sorted by time. Keys: "MM:SS", "HH:MM:SS" or a range "MM:SS-MM:SS" (see
-    `vr2.timestamps.parse_time_key`). Bad input raises `Vr2Error` naming `source`."""
-    claims = []
+    plus the entries left out.
+
+    The bad-key rule (the same in `vr2 score`, training and `vr2 eval`): an entry whose key is
+    not a time or a range ("00:05 - end", "00:75", "00:05-00:09s", see
+    `vr2.timestamps.parse_time_key`) or whose sentence is not a non-empty string is dropped from
+    the reference claims and reported as a `BadRefKey`; the other entries still count. Only a
+    grounding that is not a JSON object at all raises `Vr2Error` naming `source`.
+
+    Claims are stably sorted by the midpoint of their interval (the release's order), so
+    entries at the same time keep the order of the dict.
+    """
+    claims, bad = [], []
     for key, sentence in _grounding_dict(temporal_grounding, source).items():
         interval = parse_time_key(key) if isinstance(key, str) else None
         if interval is None:
-            raise Vr2Error(f"{source}: temporal_grounding key {_short(key)} is not a time "
-                           "(expected MM:SS, HH:MM:SS or MM:SS-MM:SS)")
-        if not isinstance(sentence, str):
-            raise Vr2Error(f"{source}: temporal_grounding[{_short(key)}] must be a sentence "
-                           f"(string), got {type(sentence).__name__} {_short(sentence)}")
-        claims.append(Claim(interval[0], interval[1], sentence.strip()))
-    return sorted(claims, key=lambda c: (c.start, c.end))
+            bad.append(BadRefKey(str(key), f"key {_short(key)} is not a time "
+                                           "(expected MM:SS, HH:MM:SS or MM:SS-MM:SS)"))
+        elif not isinstance(sentence, str) or not sentence.strip():
+            bad.append(BadRefKey(str(key), f"the sentence of {_short(key)} is not a non-empty "
+                                           f"string ({_short(sentence)})"))
+        else:
+            claims.append(Claim(interval[0], interval[1], sentence.strip()))
+    return sorted(claims, key=lambda c: (c.start + c.end) / 2), bad
+
+
+def reference_claims(temporal_grounding: dict | str, source: str = "reference") -> list[Claim]:
+    """The claims of `read_reference` (bad entries dropped)."""
+    return read_reference(temporal_grounding, source)[0]
 
 
 def claims_to_dicts(claims: list[Claim]) -> list[dict]:

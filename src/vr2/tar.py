@@ -14,7 +14,7 @@ from typing import Sequence
 import numpy as np
 
 from vr2.claims import Claim
-from vr2.matching import Match, match_claims
+from vr2.matching import Match, match_claims, release_claims
 
 
 @dataclass
@@ -72,6 +72,8 @@ class TarScorer:
         return dict(zip(unique, self.embedder.encode(unique)))
 
     def _score_one(self, pred: list[Claim], ref: list[Claim], vectors) -> TarResult:
+        if self.settings.matching == "greedy":  # the release's claim form (matching.py)
+            pred, ref = release_claims(pred), release_claims(ref)
         if not pred or not ref:
             return TarResult(pred, ref)
         p = np.stack([vectors[c.text] for c in pred])
