@@ -211,3 +211,75 @@ def test_long_text_is_fast(pieces):
     began = time.perf_counter()
     check_claims(text)
     assert time.perf_counter() - began < 2.0
+
+
+# --- issue classes: readings of clocks, labels, durations, lists, quotes, clean texts ---------
+
+def _times(text):
+    return [(c.start, c.end) for c in RuleExtractor().extract(text)]
+
+
+@pytest.mark.parametrize("text", [
+    "The wall clock shows 10:45 at 00:12.",
+    "The timer on screen shows 00:45 at 00:12.",
+    "The clock reads 5:30 at 00:12.",
+    "At 00:12 the 24-hour clock shows 13:45.",
+    "At 00:12 the scoreboard displays 3:15.",
+    "At 00:12 he enters Room 12:30.",
+    "At 00:12 the sign quotes John 3:16.",
+    "At 00:12 a sign says Open 24 hours.",
+    "At 00:12 we see that it takes him 10 s to climb.",
+    "At 00:12 the stopwatch reads the time as 1:05.",
+])
+def test_clock_readings_labels_and_durations_are_not_claims(text):
+    assert _times(text) == [(12, 12)]
+
+
+@pytest.mark.parametrize("text, times", [
+    ("At 12 and 18 seconds the dog barks.", [(12, 12), (18, 18)]),
+    ("At 5, 9 and 14 seconds the light flashes.", [(5, 5), (9, 9), (14, 14)]),
+    ("At 2 or 3 minutes the car stops.", [(120, 120), (180, 180)]),
+    ("From the 1:05 mark until 1:10 the man runs.", [(65, 70)]),
+    ("From 0:05 until the 0:09 mark the cat sleeps.", [(5, 9)]),
+    ("From the 0:05 mark to the 0:09 mark the cat sleeps.", [(5, 9)]),
+])
+def test_lists_and_ranges(text, times):
+    assert _times(text) == times
+
+
+@pytest.mark.parametrize("text", [
+    "The question asks what happens at 00:30. At 00:12 the man sits.",
+    'Option B says "he leaves at 00:45". At 00:12 the man sits.',
+    "According to option B, at 00:45 he leaves. At 00:12 the man sits.",
+    "The options mention 00:45 and 00:50. At 00:12 the man sits.",
+    'He thinks "at 00:50 it ends", but at 00:12 the man sits.',
+])
+def test_times_quoted_from_the_task_are_not_claims(text):
+    assert _times(text) == [(12, 12)]
+
+
+@pytest.mark.parametrize("text, clause", [
+    ("At 00:12ish the light flashes.", "the light flashes"),
+    ("At 00:12s the dog barks.", "the dog barks"),
+    ("Around 0:05-ish the cat jumps.", "the cat jumps"),
+    ("At 00:12 secs the dog barks.", "the dog barks"),
+    ("At 0:05sec the cat jumps.", "the cat jumps"),
+])
+def test_claim_texts_are_clean_clauses(text, clause):
+    assert [c.text for c in RuleExtractor().extract(text)] == [clause]
+
+
+@given(st.integers(0, 59), st.integers(0, 59), st.sampled_from(["ish", "-ish", "s", "sec", "secs"]),
+       st.sampled_from(["the dog barks", "a man waves his hand"]))
+def test_glued_suffixes_never_leak_into_claims(m, s, suffix, clause):
+    claims = RuleExtractor().extract(f"At {m:02d}:{s:02d}{suffix} {clause}.")
+    assert [(c.start, c.text) for c in claims] == [(m * 60 + s, clause)]
+
+
+@given(st.lists(st.integers(1, 500), min_size=1, max_size=6),
+       st.sampled_from([("seconds", 1), ("minutes", 60)]))
+def test_a_list_shares_its_unit(values, unit):
+    *head, last = values
+    listed = ", ".join(map(str, head)) + (" and " if head else "") + str(last)
+    claims = RuleExtractor().extract(f"At {listed} {unit[0]} the dog barks.")
+    assert [c.start for c in claims] == [v * unit[1] for v in values]

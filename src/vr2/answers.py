@@ -289,9 +289,10 @@ def parse_number(text: Any) -> float | None:
         return None
     matches = list(_NUMBER.finditer(text))
     if len(matches) > 1:  # several numbers: a time the text cites ("5 people at 00:20") is not it
-        timeless = list(_NUMBER.finditer(without_times(text)))
+        timeless_text = without_times(text)
+        timeless = list(_NUMBER.finditer(timeless_text))
         if timeless:
-            text, matches = without_times(text), timeless
+            text, matches = timeless_text, timeless
     if matches:
         if len(matches) > 1 and _ALTERNATIVE.match(text[matches[-2].end():matches[-1].start()]):
             return None

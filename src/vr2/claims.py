@@ -62,6 +62,16 @@ _TRAILING = re.compile(r"\s*(?:into\s+(?:the\s+)?(?:video|clip)\b|in\b(?=\s*[,.;
 _LEADING_JOIN = re.compile(r"^(?:(?:and|then|so|but|while|whereas|also|finally|next|after\s+that)\b"
                            r"[\s,]*)+", re.IGNORECASE)
 _EDGE_PUNCT = " \t\r\n,;:.!?-–—*•"
+# Times the trace quotes rather than claims: inside quotation marks, or in a clause where the
+# question or an option is what states them ("the question asks what happens at 00:30").
+_QUOTED = re.compile(r"\"[^\"\n]*\"|“[^”\n]*”")
+_QUOTING = re.compile(
+    r"\b(?:the\s+question|the\s+prompt|option\s+[a-z]|choice\s+[a-z]|the\s+options?|the\s+choices"
+    r")\s+(?:\w+\s+)?(?:asks?|asked|says|said|states?|mentions?|claims?|suggests?"
+    r"|refers?|describes?|wants?|is\s+about)\b"
+    r"|\baccording\s+to\s+(?:the\s+question|option\s+[a-z]|choice\s+[a-z]|the\s+options?)\b",
+    re.IGNORECASE,
+)
 _LETTER = re.compile(r"[^\W\d_]")
 
 
@@ -146,6 +156,13 @@ def _clause_spans(think: str, mentions: _Mentions) -> list[tuple[int, int]]:
     return spans
 
 
+def _quotes_the_task(think: str, span: tuple[int, int], mentions: _Mentions) -> bool:
+    """The clause reports what the question or an option says before its first time, so its
+    times are not claims ("at 00:12 he waves, as option C says" still claims 00:12)."""
+    first = mentions.within(span)[0].char_start
+    return bool(_QUOTING.search(think, span[0], first))
+
+
 class RuleExtractor:
     """The built-in deterministic claim extractor: every time mention with its clause."""
 
@@ -156,10 +173,15 @@ class RuleExtractor:
         if not isinstance(think, str):
             return []
         mentions = _Mentions(find_times(think))
+        quoted = _Mentions([TimeMention(0, 0, q.start(), q.end(), "")
+                            for q in _QUOTED.finditer(think)])
         claims = []
         for span in _clause_spans(think, mentions):
+            if _quotes_the_task(think, span, mentions):
+                continue
             text = _clause_text(think, span, mentions)
-            claims.extend(Claim(m.start, m.end, text) for m in mentions.within(span))
+            claims.extend(Claim(m.start, m.end, text) for m in mentions.within(span)
+                          if not quoted.inside(m.char_start))
         return claims
 
 
