@@ -13,13 +13,19 @@ What is deliberately *not* a time (false positives cost TAR precision):
 - N:M when M is not two digits below 60 ("5:1", "16:9"), a clock followed by am/pm (time of
   day) or next to "ratio"/"aspect" ("16:10 aspect ratio"); any other N:SS is read as minutes:
   seconds, with minutes above 59 allowed ("75:10" is 75 min 10 s);
+- a reading of something in the video ("the clock reads 5:30", "the timer shows 00:45", "the
+  scoreboard displays 3:15") and a clock right after a capitalised name that does not introduce
+  times ("Room 12:30", "John 3:16");
 - decades ("the 1990s", "the 80s", "mid-60s");
-- durations rather than moments: "for 5 seconds", "every 2 s", "takes 3 minutes",
+- durations rather than moments: "for 5 seconds", "every 2 s", "takes 3 minutes", "it takes him
+  10 s", "open 24 hours",
   "10 seconds long", "5 seconds later", "a 10-second clip" (an "N-second" adjective counts only
   in "the N-second mark/point");
 - a bare "m" ("5m" is more often metres), unless it is part of a compound like "1m05s".
 
-"the first N seconds" is read as the interval [0, N].
+"the first N seconds" is read as the interval [0, N]. Numbers listed before a unit share it
+("at 12, 15 and 18 seconds" is three times). A unit or "ish" glued to a clock ("00:12s",
+"0:05-ish") belongs to its time phrase.
 
 Everything here is pure `re` with precompiled, backtracking-safe patterns, and no function
 raises on any string.
