@@ -115,3 +115,22 @@ def test_same_time_claims_collapse_last_sentence_wins():
     result = scorer.score(_claims(pred), _claims(ref))
     assert [c.text for c in result.pred_claims] == ["man sits", "car turns"]
     assert result.precision == release_tar(pred, ref, 2, 0.99)
+
+
+def test_equal_texts_get_bit_equal_similarities():
+    # A BLAS product can round one dot product differently in different columns; the release
+    # compares pair by pair, so equal texts must tie exactly or greedy breaks ties differently.
+    from vr2.tar import similarities
+
+    rng = np.random.default_rng(0)
+    texts = [f"sentence {k}" for k in range(7)]
+    vectors = {t: (v / np.linalg.norm(v)).astype(np.float32)
+               for t, v in zip(texts, rng.normal(size=(7, 384)))}
+    pred = [Claim(0, 0, texts[k % 7]) for k in range(23)]
+    ref = [Claim(0, 0, texts[(3 * k) % 7]) for k in range(41)]
+    sim = similarities(pred, ref, vectors)
+    for i, p in enumerate(pred):
+        for j, r in enumerate(ref):
+            same = [sim[a, b] for a, q in enumerate(pred) for b, s in enumerate(ref)
+                    if q.text == p.text and s.text == r.text]
+            assert len(set(same)) == 1

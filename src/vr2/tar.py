@@ -49,6 +49,23 @@ class TarSettings:
     matching: str = "optimal"
 
 
+def similarities(pred: Sequence[Claim], ref: Sequence[Claim], vectors) -> np.ndarray:
+    """Cosine similarity of every (pred, ref) pair, computed once per distinct pair of texts.
+
+    A matrix product may round the same dot product differently in different columns (BLAS
+    blocking); equal texts must give exactly equal similarities, or greedy matching would break
+    the release's ties (first reference wins) by a last-bit difference.
+    """
+    p_texts = list(dict.fromkeys(c.text for c in pred))
+    r_texts = list(dict.fromkeys(c.text for c in ref))
+    table = np.stack([vectors[t] for t in p_texts]) @ np.stack([vectors[t] for t in r_texts]).T
+    p_index = {t: i for i, t in enumerate(p_texts)}
+    r_index = {t: i for i, t in enumerate(r_texts)}
+    rows = [p_index[c.text] for c in pred]
+    cols = [r_index[c.text] for c in ref]
+    return table[np.ix_(rows, cols)]
+
+
 class TarScorer:
     """Scores predicted claims against reference claims with one embedder."""
 
@@ -76,9 +93,7 @@ class TarScorer:
             pred, ref = release_claims(pred), release_claims(ref)
         if not pred or not ref:
             return TarResult(pred, ref)
-        p = np.stack([vectors[c.text] for c in pred])
-        r = np.stack([vectors[c.text] for c in ref])
         s = self.settings
-        matches = match_claims(pred, ref, p @ r.T, buffer_seconds=s.buffer_seconds,
-                               tau=s.tau, method=s.matching)
+        matches = match_claims(pred, ref, similarities(pred, ref, vectors),
+                               buffer_seconds=s.buffer_seconds, tau=s.tau, method=s.matching)
         return TarResult(pred, ref, matches)
