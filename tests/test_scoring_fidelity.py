@@ -32,6 +32,14 @@ def test_numeric_conclusion_ignores_times(think):
     assert check_parts(think, "5", "numeric").consistent is True
 
 
+@pytest.mark.parametrize("think, value", [
+    ("So the answer is 5 seconds.", "5"), ("Therefore it takes 12 s.", "12"),
+    ("Hence the answer is 3 minutes.", "3"),
+])
+def test_a_lone_duration_is_still_the_numeric_conclusion(think, value):
+    assert think_conclusion(think, "numeric") == value
+
+
 @given(n=st.integers(0, 500), m=st.integers(0, 59), s=st.integers(0, 59))
 def test_numeric_conclusion_never_reads_a_clock(n, m, s):
     think = f"Therefore there are {n} cars at {m:02d}:{s:02d}."

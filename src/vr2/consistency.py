@@ -5,18 +5,23 @@ when it contains a conclusion marker:
 - forward markers, the answer follows: "the answer is / answer:", "the correct / best option is",
   "therefore", "thus", "hence", "consequently", "in conclusion", "overall", "so" (at the start of
   a sentence or after a comma; not "so far", "so that", "so let's", "so now"), "I choose / pick /
-  select / go with / opt for", "corresponds to", "matches option"; for numbers also "total",
-  "altogether", "in all", "sum", "result";
+  select / go with / opt for" and "my choice is" (the speaker's own choice only: in "he will pick
+  up the red cup" the verb is content), "corresponds to", "matches option"; for numbers also
+  "total", "altogether", "in all", "sum", "result";
 - backward markers, the answer precedes: "... is correct / right / the best / the answer",
   "... fits best", "... best matches".
 Mentions without such a marker ("Option A shows a dog, option B shows a cat") are not
 conclusions. Sentences that are questions or start with "if" are skipped, and for multiple choice
-a negated pick ("option C is incorrect", "the answer is not A") is not a conclusion.
+a negated pick ("option C is incorrect", "the answer is not A") is not a conclusion; a negation
+inside an option's own text ("D. The car never turns") is not a negated pick, and "B is
+incorrect and C is correct" concludes C (clauses split at and / but / while).
 
 What is read from the conclusion: multiple choice -> the option letter (`parse_choice` on the text
 after the last forward marker, or the clause before a backward marker); numeric/regression -> the
 last number after the marker (`parse_number`, negated parts such as "not 13" removed);
-free_form/ocr -> the text after the marker. When the last marked sentence yields nothing, the
+free_form/ocr -> the text after the marker. Time mentions are never the number ("so there are 5
+people at 00:20" concludes 5). A text answer that says "does not ..." itself agrees with a
+conclusion containing it; only negations outside the answer's own words disagree. When the last marked sentence yields nothing, the
 previous one is tried.
 
 `tac` (same choice) is `check_consistency(...).consistent`; `tac_correctness` is the official
@@ -33,7 +38,6 @@ from typing import Any
 from vr2.answers import (
     check_answer_type,
     remove_option_texts,
-    without_times,
     format_number,
     normalize_words,
     numbers_equal,
@@ -150,8 +154,9 @@ def _read_part(part: str, kind: str, answer_type: str, options: Any) -> str | No
     if answer_type == "multiple_choice":
         return _read_choice(part, kind, options)
     if answer_type in _NUMERIC_TYPES:
-        # "so there are 5 people at 00:20": a time the trace cites is never the number
-        value = parse_number(without_times(_NEGATED_PART.sub(" ", part)))
+        # parse_number skips time mentions when there are other numbers ("5 people at 00:20")
+        # and keeps a lone one ("the answer is 5 seconds")
+        value = parse_number(_NEGATED_PART.sub(" ", part))
         return format_number(value) if value is not None else None
     return part
 

@@ -110,7 +110,9 @@ _TIME_WORDS = frozenset("""
     before after since during in on within starting beginning ending then and or also finally
     next later again once only even just right exactly so thus therefore hence but while when
     first timestamp timestamps time times frame frames second seconds moment scene clip video
-    shot see notably meanwhile still here there the yes no mark minute minutes""".split())
+    shot see notably meanwhile still here there the yes no mark minute minutes segment segments
+    interval period span part section step event initially subsequently afterwards eventually
+    last lastly final secondly thirdly now""".split())
 # Context that makes a unit quantity a duration rather than a moment.
 _DURATION_BEFORE = re.compile(
     r"\b(?:for|every|each|lasting|lasts|last|lasted|takes|took|take|spanning|spans|over|within"
