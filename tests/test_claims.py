@@ -283,3 +283,12 @@ def test_a_list_shares_its_unit(values, unit):
     listed = ", ".join(map(str, head)) + (" and " if head else "") + str(last)
     claims = RuleExtractor().extract(f"At {listed} {unit[0]} the dog barks.")
     assert [c.start for c in claims] == [v * unit[1] for v in values]
+
+
+@given(st.integers(0, 59), st.integers(0, 59),
+       st.sampled_from(["The clock reads {}", "The wall clock shows {}", "The timer displays {}",
+                        "He walks into Room {}", "The sign quotes John {}",
+                        "The question asks what happens at {}", "Option C says he leaves at {}"]))
+def test_readings_labels_and_quotes_never_give_claims(m, s, template):
+    text = template.format(f"{m}:{s:02d}") + ". At 00:07 the man sits."
+    assert [(c.start, c.text) for c in RuleExtractor().extract(text)] == [(7, "the man sits")]
