@@ -264,6 +264,10 @@ def test_times_quoted_from_the_task_are_not_claims(text):
     ("Around 0:05-ish the cat jumps.", "the cat jumps"),
     ("At 00:12 secs the dog barks.", "the dog barks"),
     ("At 0:05sec the cat jumps.", "the cat jumps"),
+    ("At 12s-ish the dog barks.", "the dog barks"),
+    ("Around 12ish seconds the dog barks.", "the dog barks"),
+    ("At 00:12 (approx.) the dog barks.", "the dog barks"),
+    ("At 00:12-ish, the light flashes.", "the light flashes"),
 ])
 def test_claim_texts_are_clean_clauses(text, clause):
     assert [c.text for c in RuleExtractor().extract(text)] == [clause]

@@ -57,7 +57,8 @@ _DANGLING = re.compile(
 )
 _LIST_JOIN = re.compile(r"[\s,]*(?:(?:and|or|&)\b[\s,]*)?", re.IGNORECASE)
 _DANGLING_WINDOW = 80  # characters before a mention searched for its preposition
-_TRAILING = re.compile(r"\s*(?:into\s+(?:the\s+)?(?:video|clip)\b|in\b(?=\s*[,.;:!?)]|\s*$))",
+_TRAILING = re.compile(r"\s*(?:into\s+(?:the\s+)?(?:video|clip)\b|in\b(?=\s*[,.;:!?)]|\s*$)"
+                       r"|\((?:approx\.?|approximately|roughly|about|ish|or\s+so)\))",
                        re.IGNORECASE)
 _LEADING_JOIN = re.compile(r"^(?:(?:and|then|so|but|while|whereas|also|finally|next|after\s+that)\b"
                            r"[\s,]*)+", re.IGNORECASE)

@@ -59,6 +59,7 @@ _I = re.IGNORECASE
 # bounded or separated by a literal, which keeps the scan linear on adversarial text.
 _NUM = r"\d{1,7}(?:\.\d+)?"
 _SEP = r"(?:(?<=[a-z]),?\s?(?:and\s)?)?"
+_ISH = r"(?:-?ish)?"  # "12ish seconds"
 # "00:12s", "0:05-ish": a unit or "ish" glued to a clock belongs to the time phrase
 _CLOCK_SUFFIX = r"(?:(?:-?ish|\s?s(?:ec(?:ond)?s?)?)(?![a-z]))?"
 _ATOM = re.compile(
@@ -70,10 +71,10 @@ _ATOM = re.compile(
     # hours, minutes, seconds, each optional; a separator only after a unit, and the whole
     # must end on a unit letter (so it is never empty)
     r"|(?P<unit>"
-    rf"(?:(?P<uh>{_NUM})\s?(?P<hu>hours|hour|hrs|hr|h)(?![a-z]))?"
-    rf"(?:{_SEP}(?P<um>{_NUM})\s?(?P<mu>minutes|minute|mins|min|m)(?![a-z]))?"
-    rf"(?:{_SEP}(?P<us>{_NUM})\s?(?P<su>seconds|second|secs|sec|s)(?![a-z]))?"
-    r"(?<=[a-z]))"
+    rf"(?:(?P<uh>{_NUM}){_ISH}\s?(?P<hu>hours|hour|hrs|hr|h)(?![a-z]))?"
+    rf"(?:{_SEP}(?P<um>{_NUM}){_ISH}\s?(?P<mu>minutes|minute|mins|min|m)(?![a-z]))?"
+    rf"(?:{_SEP}(?P<us>{_NUM}){_ISH}\s?(?P<su>seconds|second|secs|sec|s)(?![a-z]))?"
+    r"(?<=[a-z]))(?:-?ish(?![a-z]))?"
     rf"|(?P<hy>{_NUM})-(?P<hyu>seconds?|secs?|minutes?|mins?)(?![a-z])"
     rf"|(?P<bare>{_NUM})(?![\d:])"
     r")",
