@@ -265,8 +265,7 @@ def main() -> None:
         else:
             causes[classify(oracle, reference, ours)] += 1
             diffs.append(e2e - released)
-            if sum(1 for c in causes if "text" in c) and "text" in classify(oracle, reference, ours) \
-                    and args.show:
+            if len(diffs) <= args.show:
                 print(f"--- vr2 {e2e:.3f} release {released:.3f}\n{think}\noracle {oracle}\n"
                       f"vr2 {[(c.start, c.end, c.text) for c in ours]}\nref {reference}")
     seconds = time.perf_counter() - began
