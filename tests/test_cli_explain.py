@@ -104,9 +104,9 @@ def test_bad_input_is_one_line_naming_the_file(files, tmp_path, capsys):
     bad_ref = tmp_path / "bad.json"
     bad_ref.write_text("{oops")
     _error(run_vr2(capsys, "explain", video, "Q?", "--ref", bad_ref), str(bad_ref), "not valid JSON")
-    bad_key = tmp_path / "key.json"
-    bad_key.write_text(json.dumps({"later": "x"}))
-    _error(run_vr2(capsys, "explain", video, "Q?", "--ref", bad_key), str(bad_key), "not a time")
+    bad_grounding = tmp_path / "grounding.json"  # keys that are not times are dropped, not errors
+    bad_grounding.write_text(json.dumps({"temporal_grounding": "[1, 2]"}))
+    _error(run_vr2(capsys, "explain", video, "Q?", "--ref", bad_grounding), str(bad_grounding), "got list")
     _error(run_vr2(capsys, "explain", video, "Q?", *SMALL, "--model", tmp_path / "nomodel"), "nomodel")
     _error(run_vr2(capsys, "explain", video, "Q?", "--completion", tmp_path / "none.txt"), "none.txt")
     _error(run_vr2(capsys, "explain", video, "Q?", "--fps", "0"), "fps")

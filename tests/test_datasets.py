@@ -77,6 +77,20 @@ def test_release_grpo_rows_with_grounding_as_dict_or_json_string(tmp_path, video
     assert result.skipped == [(3, "temporal_grounding is a string but not JSON")]
 
 
+@pytest.mark.parametrize("bad_key", ["00:05 - end", "00:75", "00:05-00:09s", "later"])
+def test_bad_reference_keys_are_reported_with_row_and_kept_out_of_claims(tmp_path, videos, bad_key):
+    from vr2.claims import reference_claims
+
+    grounding = {"00:00:12": "A blue car stops.", bad_key: "It drives away."}
+    rows = [release_row(temporal_grounding={"00:00:12": "A blue car stops."}),
+            release_row(video="clips/b.mp4", temporal_grounding=grounding)]
+    result = load_dataset_file(write(tmp_path / "grpo.json", rows), videos)
+    assert len(result) == 2 and result.skipped == []  # the row still trains
+    assert [(b.row, repr(bad_key) in b.reason, "dropped" in b.reason)
+            for b in result.bad_ref_keys] == [(2, True, True)]
+    assert [c.start for c in reference_claims(result[1].temporal_grounding)] == [12]
+
+
 def test_release_open_answers_and_explicit_type(tmp_path, videos):
     rows = [release_row(human="<video>\nHow many cars stop?", reply="<think>two</think><answer>2</answer>"),
             release_row(human="<video>\nDescribe the scene.", reply="<think>x</think><answer>A busy street</answer>"),

@@ -158,9 +158,12 @@ def test_reference_files(tmp_path):
     bare = tmp_path / "bare.json"
     bare.write_text(json.dumps(REF))
     assert len(ex.load_reference_file(bare).claims) == 2
+    badkey = tmp_path / "badkey.json"  # the bad-key rule: dropped, not an error
+    badkey.write_text(json.dumps({**REF, "soon": "x"}))
+    assert len(ex.load_reference_file(badkey).claims) == 2
     for name, text, message in [
         ("broken.json", "{not json", "not valid JSON"),
-        ("badkey.json", json.dumps({"soon": "x"}), "not a time"),
+        ("badgrounding.json", json.dumps({"temporal_grounding": "[1, 2]"}), "got list"),
         ("badopts.json", json.dumps({"temporal_grounding": REF, "options": "A"}), "options"),
         ("badtype.json", json.dumps({"temporal_grounding": REF, "answer_type": "yes"}), "answer_type"),
         ("list.json", "[1, 2]", "expected a JSON object"),

@@ -126,3 +126,20 @@ def test_training_log_metrics(tar):
         log_metric=lambda name, value: logged.__setitem__(name, value))
     assert logged["tar/gate_rate"] == 0.5 and logged["tar/claims_per_completion"] == 2.0
     assert logged["tar/precision_ungated"] == 1.0 and logged["tar/masked"] == 0.0
+    assert logged["tar/bad_ref_keys"] == 0.0
+
+
+@pytest.mark.parametrize("bad_key", ["00:05 - end", "00:75", "00:05-00:09s", "the end"])
+def test_bad_reference_keys_never_raise_inside_the_reward(tar, bad_key):
+    logged = {}
+    grounding = {**GROUNDING, bad_key: "The video ends."}
+    out = tar([GOOD, GOOD], temporal_grounding=[grounding, json.dumps(grounding)],
+              options=[OPTIONS] * 2, log_metric=lambda name, value: logged.__setitem__(name, value))
+    assert out == tar([GOOD, GOOD], temporal_grounding=[GROUNDING] * 2, options=[OPTIONS] * 2)
+    assert logged["tar/bad_ref_keys"] == 2.0
+
+
+@pytest.mark.parametrize("grounding", ["{not json", "[1, 2]", "5"])
+def test_a_grounding_that_is_not_an_object_gives_no_reward_not_a_crash(tar, grounding):
+    (detail,) = tar.details([GOOD], temporal_grounding=[grounding], options=[OPTIONS])
+    assert detail.value is None and "bad reference grounding" in detail.failure

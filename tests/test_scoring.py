@@ -75,7 +75,6 @@ def test_recipe_settings_are_used(tmp_path, capsys):
 @pytest.mark.parametrize("content, fragment", [
     (None, "file not found"),
     ("{not json", "not valid JSON"),
-    ('{"completion": "<answer>B</answer>"}', "no <think> block"),
     ('{"completion": 5}', "'completion' must be a string"),
     ('{"completion": "<think>a</think>", "options": "A"}', "'options' must be a list of strings"),
     ('[1, 2]', "expected a JSON object"),
@@ -90,11 +89,41 @@ def test_bad_trace_is_one_line_exit_2(tmp_path, capsys, content, fragment):
     assert len(r.err.strip().splitlines()) == 1 and "Traceback" not in r.err
 
 
-def test_bad_reference_names_the_file_and_key(tmp_path, capsys):
+def test_bad_reference_grounding_names_the_file(tmp_path, capsys):
     ref = tmp_path / "ref.json"
-    ref.write_text(json.dumps({"temporal_grounding": {"soon": "x"}}))
+    ref.write_text(json.dumps({"temporal_grounding": "[1, 2]"}))
     r = run_vr2(capsys, "score", EXAMPLES / "trace.json", "--ref", ref)
-    assert r.code == 2 and "soon" in r.err and "trace.json" in r.err
+    assert r.code == 2 and "got list" in r.err and len(r.err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("bad_key", ["00:05 - end", "00:75", "00:05-00:09s", "soon"])
+def test_bad_reference_keys_are_dropped_and_counted(tmp_path, capsys, bad_key):
+    grounding = json.loads((EXAMPLES / "ref.json").read_text())
+    grounding["temporal_grounding"][bad_key] = "Something happens."
+    ref = tmp_path / "ref.json"
+    ref.write_text(json.dumps(grounding))
+    good = json.loads(run_vr2(capsys, "score", EXAMPLES / "trace.json", "--ref",
+                              EXAMPLES / "ref.json", "--json").out)
+    r = run_vr2(capsys, "score", EXAMPLES / "trace.json", "--ref", ref, "--json")
+    assert r.code == 0, r.err
+    data = json.loads(r.out)
+    assert data["bad_ref_keys"] == 1 and good["bad_ref_keys"] == 0
+    assert data["ref_claims"] == good["ref_claims"] and data["tar"] == good["tar"]
+
+
+@pytest.mark.parametrize("completion", [
+    "<answer>B</answer>",
+    "<THINK>At 00:05 the man opens the door.</THINK><answer>B</answer>",
+    "At 00:05 the man opens the door. <answer>B</answer>",
+    "<think>At 00:05 the man opens the door.<answer>B</answer>",
+])
+def test_trace_without_a_proper_think_block_is_scored_zero(tmp_path, capsys, completion):
+    path = tmp_path / "trace.json"
+    path.write_text(json.dumps({"completion": completion}))
+    r = run_vr2(capsys, "score", path, "--ref", EXAMPLES / "ref.json", "--json")
+    assert r.code == 0, r.err
+    data = json.loads(r.out)
+    assert data["rewards"]["format"] == 0.0 and data["tar"] == 0.0
 
 
 def test_batch_scores_skips_bad_lines_and_summarizes(tmp_path, capsys):
@@ -104,10 +133,12 @@ def test_batch_scores_skips_bad_lines_and_summarizes(tmp_path, capsys):
     r = run_vr2(capsys, "score", batch, "--json")
     assert r.code == 0, r.err
     summary = json.loads(r.out)
-    assert summary["scored"] == 4 and summary["skipped"] == 2
-    assert "traces.jsonl:2: skipped: not valid JSON" in r.err and "traces.jsonl:4: skipped" in r.err
+    # only the line that is not JSON is skipped; the trace without <think> is scored (0)
+    assert summary["scored"] == 5 and summary["skipped"] == 1
+    assert "traces.jsonl:2: skipped: not valid JSON" in r.err and "traces.jsonl:4: skipped" not in r.err
     results = [json.loads(x) for x in (tmp_path / "traces.scores.jsonl").read_text().splitlines()]
-    assert [x["line"] for x in results] == [1, 3, 5, 6]
+    assert [x["line"] for x in results] == [1, 3, 4, 5, 6]
+    assert results[2]["rewards"]["format"] == 0.0 and results[2]["tar"] in (0.0, None)
     by_id = {x["id"]: x for x in results}
     assert by_id["good"]["tar"] == 1.0 and by_id["inconsistent"]["gate"] == 0
     assert by_id["ungrounded"]["tar"] == 0.0 and by_id["numeric"]["rewards"]["accuracy"] == 1.0

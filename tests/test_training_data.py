@@ -41,6 +41,17 @@ def test_bad_rows_are_reported_with_row_and_reason(smoke_dir, tmp_path, capsys):
     assert "3 samples, 1 rows skipped" in err
 
 
+def test_bad_reference_keys_are_reported_at_load(smoke_dir, tmp_path, capsys):
+    rows = json.loads((smoke_dir / "grpo.json").read_text())
+    rows[1]["temporal_grounding"] = {"00:01": "A thing happens.", "00:05 - end": "It ends."}
+    path = tmp_path / "data.json"
+    path.write_text(json.dumps(rows))
+    samples = td.load_samples(recipe_for(smoke_dir, path))
+    assert len(samples) == len(rows)
+    err = capsys.readouterr().err
+    assert "row 2" in err and "'00:05 - end' is not a time" in err
+
+
 def test_no_usable_rows_is_an_error(smoke_dir, tmp_path):
     path = tmp_path / "data.json"
     path.write_text(json.dumps([{**json.loads((smoke_dir / "sft.json").read_text())[0], "video": "gone.mp4"}]))

@@ -11,9 +11,11 @@ Scoring per type:
 - numeric: 1.0 when the two numbers are equal (relative tolerance 1e-6) after normalisation
   (thousands separators, units, currency and percent signs stripped).
 - regression: VSIBench mean relative accuracy.
-- ocr: 1 - word error rate on normalised words, clipped to [0, 1].
-- free_form: mean of ROUGE-1, ROUGE-2 and ROUGE-L F1 on normalised words; exactly equal normalised
-  text scores 1.0 (ROUGE-2 alone would give a correct one-word answer only 2/3).
+- ocr: 1 - word error rate (`jiwer`) on `ocr_words` (case, accents and punctuation folded:
+  "B-52" = "B52", "CAFÉ" = "Cafe"), clipped to [0, 1].
+- free_form: mean of ROUGE-1, ROUGE-2 and ROUGE-L F1 from `rouge-score` with stemming (what the
+  release and lmms-eval call); exactly equal normalised text scores 1.0 (ROUGE-2 alone would
+  give a correct one-word answer only 2/3).
 
 The parsers never raise: a prediction they cannot read scores 0.0. A gold answer they cannot
 read is a data error and raises `Vr2Error`.
@@ -23,6 +25,8 @@ from __future__ import annotations
 
 import math
 import re
+import unicodedata
+from functools import lru_cache
 from string import ascii_uppercase
 from typing import Any
 
@@ -172,6 +176,14 @@ def parse_choice(text: Any, options: Any = None) -> str | None:
     return _contained_option(norm, normalized_opts, letters)
 
 
+def remove_option_texts(text: str, options: Any) -> str:
+    """`text` with every option's own text blanked out (unusable options: text unchanged)."""
+    try:
+        return _remove_option_texts(text, normalize_options(options))
+    except Vr2Error:
+        return text
+
+
 def _remove_option_texts(text: str, options: list[str]) -> str:
     """Blank out option texts, so letters inside them ("Person A hands ...") are not picks."""
     for option in sorted(options, key=len, reverse=True):
@@ -233,11 +245,15 @@ _NUMBER_BODY = (
     r"(?:\d+/\d+(?!\d|\.\d)"  # fraction 3/4
     r"|\d{1,3}(?:,\d{3})+(?:\.\d+)?"  # 1,000 / 12,345.6
     r"|\d{1,3}(?:" + _SEPARATOR + r"\d{3})+(?:\.\d+)?"  # 1 000
+    r"|(?<!\d,)\d+,(?!\d{3}(?!\d))\d+(?![\d,])"  # decimal comma 1,5 (not 3 digits, no list)
     r"|\d+(?:\.\d+)?|\.\d+)"
     r"(?:[eE][-+]?\d+)?"
 )
 _NUMBER = re.compile(r"(?<![A-Za-z0-9_.])([-+\u2212]?)(" + _NUMBER_BODY + r")(?![\d])")
-_PURE_NUMBER = re.compile(r"\s*[-+\u2212]?" + _NUMBER_BODY + r"\s*")
+_SCALE_WORDS = {"thousand": 1e3, "million": 1e6, "billion": 1e9, "trillion": 1e12}
+_SCALE = re.compile(r"[ \u00a0]?(thousand|million|billion|trillion)\b", re.I)
+_PURE_NUMBER = re.compile(r"\s*[-+\u2212]?" + _NUMBER_BODY + r"(?:" + _SCALE.pattern + r")?\s*",
+                          re.I)
 
 _UNITS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
           "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen",
@@ -264,20 +280,46 @@ def parse_number(text: Any) -> float | None:
     Handles signs, decimals, thousands separators ("1,000", "1 000" -> 1000), simple fractions
     ("3/4"), exponents, and units/words around the number ("$3.50", "45%", "about 7",
     "12 meters"). A comma followed by exactly three digits is a thousands separator, never a
-    decimal comma. Number words (zero to ninety-nine, "seven") are read only when the text has
+    decimal comma; with one or two (or four and more) digits after it, it is the decimal comma
+    ("1,5" -> 1.5). A scale word multiplies ("2 million" -> 2000000). When the text has several
+    numbers, time mentions ("at 00:20", "at 12 seconds") are never the number. Number words (zero to ninety-nine, "seven") are read only when the text has
     no digits.
     """
     if not isinstance(text, str):
         return None
     matches = list(_NUMBER.finditer(text))
+    if len(matches) > 1:  # several numbers: a time the text cites ("5 people at 00:20") is not it
+        timeless_text = without_times(text)
+        timeless = list(_NUMBER.finditer(timeless_text))
+        if timeless:
+            text, matches = timeless_text, timeless
     if matches:
         if len(matches) > 1 and _ALTERNATIVE.match(text[matches[-2].end():matches[-1].start()]):
             return None
-        return _to_float(matches[-1].group(1), matches[-1].group(2))
+        value = _to_float(matches[-1].group(1), matches[-1].group(2))
+        scale = _SCALE.match(text, matches[-1].end())
+        if value is not None and scale:  # "2 million"
+            value *= _SCALE_WORDS[scale.group(1).lower()]
+        return value
     return _word_number(text)
 
 
+def without_times(text: str) -> str:
+    """`text` with every time mention (`vr2.timestamps.find_times`) blanked out."""
+    from vr2.timestamps import find_times
+
+    pieces, pos = [], 0
+    for mention in find_times(text):
+        pieces.append(text[pos:mention.char_start])
+        pieces.append(" ")
+        pos = mention.char_end
+    pieces.append(text[pos:])
+    return "".join(pieces)
+
+
 def _to_float(sign: str, body: str) -> float | None:
+    if re.fullmatch(r"\d+,\d+", body) and len(body.split(",")[1]) != 3:
+        body = body.replace(",", ".")  # a decimal comma: a thousands separator has 3 digits
     body = re.sub(r"[,\s\u00a0\u2009\u202f]", "", body)
     try:
         if "/" in body:
@@ -395,67 +437,50 @@ def contains_answer(pred: Any, gold: Any) -> bool:
     return bool(wanted) and f" {wanted} " in f" {normalize_text(pred)} "
 
 
-def _edit_distance(a: list[str], b: list[str]) -> int:
-    previous = list(range(len(b) + 1))
-    for i, x in enumerate(a, 1):
-        current = [i]
-        for j, y in enumerate(b, 1):
-            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (x != y)))
-        previous = current
-    return previous[-1]
+def ocr_words(text: str) -> list[str]:
+    """Words for OCR comparison: accents folded ("Café" -> "cafe"), case folded, punctuation
+    inside a word deleted rather than split on ("B-52" -> "b52", "U.S.A." -> "usa")."""
+    folded = unicodedata.normalize("NFKD", str(text))
+    folded = "".join(ch for ch in folded if not unicodedata.combining(ch)).casefold()
+    return re.sub(r"[^\w\s]|_", "", folded).split()
 
 
 def word_error_rate(pred: str, gold: str) -> float:
-    """Word edits (substitutions + insertions + deletions) / number of gold words.
+    """Word edits (substitutions + insertions + deletions) / number of gold words (`jiwer`).
 
-    Words are normalised (lowercase, punctuation removed). An empty gold gives 0.0 when the
-    prediction is empty too, else 1.0. Can exceed 1 when the prediction is much longer.
+    Words are `ocr_words` (case, accents and punctuation do not count). An empty gold gives 0.0
+    when the prediction is empty too, else 1.0. Can exceed 1 when the prediction is much longer.
     """
-    p, g = normalize_words(pred or ""), normalize_words(gold or "")
+    import jiwer
+
+    p, g = ocr_words(pred or ""), ocr_words(gold or "")
     if not g:
         return 0.0 if not p else 1.0
-    return _edit_distance(p, g) / len(g)
+    if not p:
+        return 1.0
+    return float(jiwer.wer(" ".join(g), " ".join(p)))
 
 
-def _f1(overlap: int, n_pred: int, n_gold: int) -> float:
-    if overlap == 0 or n_pred == 0 or n_gold == 0:
-        return 0.0
-    precision, recall = overlap / n_pred, overlap / n_gold
-    return 2 * precision * recall / (precision + recall)
+@lru_cache(maxsize=1)
+def _rouge_scorer():
+    try:
+        from rouge_score import rouge_scorer
+    except ImportError:  # declared in vr2's dependencies; a broken install still gets a clear line
+        raise Vr2Error("free-form scoring needs rouge-score: pip install rouge-score") from None
+    return rouge_scorer.RougeScorer(["rouge1", "rouge2", "rougeL"], use_stemmer=True)
 
 
-def _ngram_counts(words: list[str], n: int) -> dict[tuple[str, ...], int]:
-    counts: dict[tuple[str, ...], int] = {}
-    for i in range(len(words) - n + 1):
-        gram = tuple(words[i:i + n])
-        counts[gram] = counts.get(gram, 0) + 1
-    return counts
-
-
-def _ngram_f1(p: list[str], g: list[str], n: int) -> float:
-    pc, gc = _ngram_counts(p, n), _ngram_counts(g, n)
-    overlap = sum(min(c, gc.get(gram, 0)) for gram, c in pc.items())
-    return _f1(overlap, sum(pc.values()), sum(gc.values()))
-
-
-def _lcs_length(a: list[str], b: list[str]) -> int:
-    previous = [0] * (len(b) + 1)
-    for x in a:
-        current = [0]
-        for j, y in enumerate(b, 1):
-            current.append(previous[j - 1] + 1 if x == y else max(previous[j], current[j - 1]))
-        previous = current
-    return previous[-1]
+def _fold_accents(text: str) -> str:
+    folded = unicodedata.normalize("NFKD", text)
+    return "".join(ch for ch in folded if not unicodedata.combining(ch))
 
 
 def rouge_f1(pred: str, gold: str) -> dict[str, float]:
-    """ROUGE-1, ROUGE-2 and ROUGE-L F1 on normalised words (0.0 when a side has no n-grams)."""
-    p, g = normalize_words(pred or ""), normalize_words(gold or "")
-    return {
-        "rouge1": _ngram_f1(p, g, 1),
-        "rouge2": _ngram_f1(p, g, 2),
-        "rougeL": _f1(_lcs_length(p, g), len(p), len(g)),
-    }
+    """ROUGE-1, ROUGE-2 and ROUGE-L F1 from the `rouge-score` package with Porter stemming
+    ("cats" = "cat"), as the release and lmms-eval compute it. Accents are folded first: its
+    tokenizer keeps only a-z and 0-9, so "café" would otherwise lose its "é"."""
+    scores = _rouge_scorer().score(_fold_accents(gold or ""), _fold_accents(pred or ""))
+    return {name: float(scores[name].fmeasure) for name in ("rouge1", "rouge2", "rougeL")}
 
 
 # ---------------------------------------------------------------- scoring

@@ -57,11 +57,22 @@ _DANGLING = re.compile(
 )
 _LIST_JOIN = re.compile(r"[\s,]*(?:(?:and|or|&)\b[\s,]*)?", re.IGNORECASE)
 _DANGLING_WINDOW = 80  # characters before a mention searched for its preposition
-_TRAILING = re.compile(r"\s*(?:into\s+(?:the\s+)?(?:video|clip)\b|in\b(?=\s*[,.;:!?)]|\s*$))",
+_TRAILING = re.compile(r"\s*(?:into\s+(?:the\s+)?(?:video|clip)\b|in\b(?=\s*[,.;:!?)]|\s*$)"
+                       r"|\((?:approx\.?|approximately|roughly|about|ish|or\s+so)\))",
                        re.IGNORECASE)
 _LEADING_JOIN = re.compile(r"^(?:(?:and|then|so|but|while|whereas|also|finally|next|after\s+that)\b"
                            r"[\s,]*)+", re.IGNORECASE)
 _EDGE_PUNCT = " \t\r\n,;:.!?-–—*•"
+# Times the trace quotes rather than claims: inside quotation marks, or in a clause where the
+# question or an option is what states them ("the question asks what happens at 00:30").
+_QUOTED = re.compile(r"\"[^\"\n]*\"|“[^”\n]*”")
+_QUOTING = re.compile(
+    r"\b(?:the\s+question|the\s+prompt|option\s+[a-z]|choice\s+[a-z]|the\s+options?|the\s+choices"
+    r")\s+(?:\w+\s+)?(?:asks?|asked|says|said|states?|mentions?|claims?|suggests?"
+    r"|refers?|describes?|wants?|is\s+about)\b"
+    r"|\baccording\s+to\s+(?:the\s+question|option\s+[a-z]|choice\s+[a-z]|the\s+options?)\b",
+    re.IGNORECASE,
+)
 _LETTER = re.compile(r"[^\W\d_]")
 
 
@@ -146,6 +157,13 @@ def _clause_spans(think: str, mentions: _Mentions) -> list[tuple[int, int]]:
     return spans
 
 
+def _quotes_the_task(think: str, span: tuple[int, int], mentions: _Mentions) -> bool:
+    """The clause reports what the question or an option says before its first time, so its
+    times are not claims ("at 00:12 he waves, as option C says" still claims 00:12)."""
+    first = mentions.within(span)[0].char_start
+    return bool(_QUOTING.search(think, span[0], first))
+
+
 class RuleExtractor:
     """The built-in deterministic claim extractor: every time mention with its clause."""
 
@@ -156,10 +174,15 @@ class RuleExtractor:
         if not isinstance(think, str):
             return []
         mentions = _Mentions(find_times(think))
+        quoted = _Mentions([TimeMention(0, 0, q.start(), q.end(), "")
+                            for q in _QUOTED.finditer(think)])
         claims = []
         for span in _clause_spans(think, mentions):
+            if _quotes_the_task(think, span, mentions):
+                continue
             text = _clause_text(think, span, mentions)
-            claims.extend(Claim(m.start, m.end, text) for m in mentions.within(span))
+            claims.extend(Claim(m.start, m.end, text) for m in mentions.within(span)
+                          if not quoted.inside(m.char_start))
         return claims
 
 
@@ -188,21 +211,45 @@ def _grounding_dict(temporal_grounding: dict | str, source: str) -> dict:
     return temporal_grounding
 
 
-def reference_claims(temporal_grounding: dict | str, source: str = "reference") -> list[Claim]:
+@dataclass(frozen=True)
+class BadRefKey:
+    """A reference entry that is not used: its key and why."""
+
+    key: str
+    reason: str
+
+
+def read_reference(temporal_grounding: dict | str,
+                   source: str = "reference") -> tuple[list[Claim], list[BadRefKey]]:
     """Claims from a sample's `temporal_grounding` ({timestamp: sentence} or its JSON text),
-    sorted by time. Keys: "MM:SS", "HH:MM:SS" or a range "MM:SS-MM:SS" (see
-    `vr2.timestamps.parse_time_key`). Bad input raises `Vr2Error` naming `source`."""
-    claims = []
+    plus the entries left out.
+
+    The bad-key rule (the same in `vr2 score`, training and `vr2 eval`): an entry whose key is
+    not a time or a range ("00:05 - end", "00:75", "00:05-00:09s", see
+    `vr2.timestamps.parse_time_key`) or whose sentence is not a non-empty string is dropped from
+    the reference claims and reported as a `BadRefKey`; the other entries still count. Only a
+    grounding that is not a JSON object at all raises `Vr2Error` naming `source`.
+
+    Claims are stably sorted by the midpoint of their interval (the release's order), so
+    entries at the same time keep the order of the dict.
+    """
+    claims, bad = [], []
     for key, sentence in _grounding_dict(temporal_grounding, source).items():
         interval = parse_time_key(key) if isinstance(key, str) else None
         if interval is None:
-            raise Vr2Error(f"{source}: temporal_grounding key {_short(key)} is not a time "
-                           "(expected MM:SS, HH:MM:SS or MM:SS-MM:SS)")
-        if not isinstance(sentence, str):
-            raise Vr2Error(f"{source}: temporal_grounding[{_short(key)}] must be a sentence "
-                           f"(string), got {type(sentence).__name__} {_short(sentence)}")
-        claims.append(Claim(interval[0], interval[1], sentence.strip()))
-    return sorted(claims, key=lambda c: (c.start, c.end))
+            bad.append(BadRefKey(str(key), f"key {_short(key)} is not a time "
+                                           "(expected MM:SS, HH:MM:SS or MM:SS-MM:SS)"))
+        elif not isinstance(sentence, str) or not sentence.strip():
+            bad.append(BadRefKey(str(key), f"the sentence of {_short(key)} is not a non-empty "
+                                           f"string ({_short(sentence)})"))
+        else:
+            claims.append(Claim(interval[0], interval[1], sentence.strip()))
+    return sorted(claims, key=lambda c: (c.start + c.end) / 2), bad
+
+
+def reference_claims(temporal_grounding: dict | str, source: str = "reference") -> list[Claim]:
+    """The claims of `read_reference` (bad entries dropped)."""
+    return read_reference(temporal_grounding, source)[0]
 
 
 def claims_to_dicts(claims: list[Claim]) -> list[dict]:

@@ -5,18 +5,23 @@ when it contains a conclusion marker:
 - forward markers, the answer follows: "the answer is / answer:", "the correct / best option is",
   "therefore", "thus", "hence", "consequently", "in conclusion", "overall", "so" (at the start of
   a sentence or after a comma; not "so far", "so that", "so let's", "so now"), "I choose / pick /
-  select / go with / opt for", "corresponds to", "matches option"; for numbers also "total",
-  "altogether", "in all", "sum", "result";
+  select / go with / opt for" and "my choice is" (the speaker's own choice only: in "he will pick
+  up the red cup" the verb is content), "corresponds to", "matches option"; for numbers also
+  "total", "altogether", "in all", "sum", "result";
 - backward markers, the answer precedes: "... is correct / right / the best / the answer",
   "... fits best", "... best matches".
 Mentions without such a marker ("Option A shows a dog, option B shows a cat") are not
 conclusions. Sentences that are questions or start with "if" are skipped, and for multiple choice
-a negated pick ("option C is incorrect", "the answer is not A") is not a conclusion.
+a negated pick ("option C is incorrect", "the answer is not A") is not a conclusion; a negation
+inside an option's own text ("D. The car never turns") is not a negated pick, and "B is
+incorrect and C is correct" concludes C (clauses split at and / but / while).
 
 What is read from the conclusion: multiple choice -> the option letter (`parse_choice` on the text
 after the last forward marker, or the clause before a backward marker); numeric/regression -> the
 last number after the marker (`parse_number`, negated parts such as "not 13" removed);
-free_form/ocr -> the text after the marker. When the last marked sentence yields nothing, the
+free_form/ocr -> the text after the marker. Time mentions are never the number ("so there are 5
+people at 00:20" concludes 5). A text answer that says "does not ..." itself agrees with a
+conclusion containing it; only negations outside the answer's own words disagree. When the last marked sentence yields nothing, the
 previous one is tried.
 
 `tac` (same choice) is `check_consistency(...).consistent`; `tac_correctness` is the official
@@ -32,6 +37,7 @@ from typing import Any
 
 from vr2.answers import (
     check_answer_type,
+    remove_option_texts,
     format_number,
     normalize_words,
     numbers_equal,
@@ -51,7 +57,10 @@ _FORWARD = [
     r"\b(?:therefore|thus|hence|consequently|in conclusion|to conclude|in summary|overall)\b",
     # "so" concludes, except in "so far", "so that", "so let's look at ...", "so now ..."
     r"(?:^|[,;]\s*)so\b(?![\s,]+(?:far|that|much|many|as|let|now|next|first)\b)",
-    r"\b(?:choose|chose|pick|select|go with|going with|opt for|settle on)\b",
+    # the speaker's own choice only: "I choose B", "we'll go with C", not "he will pick up X"
+    r"\b(?:I|we)(?:['’]ll|['’]d|\s+(?:would|will|should|must|can|now|then|finally))?\s+"
+    r"(?:choose|chose|pick|picked|select|selected|go with|am going with|opt for|settle on)\b",
+    r"\b(?:my|our)\s+(?:choice|pick|selection)\s+(?:is|would be|=|:)",
     r"\bcorrespond(?:s|ing)?\s+(?:to|with)\b",
     r"\bmatch(?:es)?\s+(?=(?:option|choice)\b)",
 ]
@@ -67,8 +76,13 @@ _NEGATION = re.compile(
     re.I,
 )
 _NEGATED_PART = re.compile(r"\b(?:not|rather than|instead of)\s+[^,.;]*", re.I)
+# The same negations on normalised words (apostrophes removed: "doesn't" -> "doesnt").
+_NEGATION_WORDS = re.compile(
+    r"\b(?:not|never|no|incorrect|wrong|unlikely|cannot|(?:do|does|did|is|are|was|were|ca|could"
+    r"|wo|would|should|has|have|had)nt)\b")
 _SENTENCE_SPLIT = re.compile(r"(?<=[.!?])\s+|\n+")
-_CLAUSE_SPLIT = re.compile(r"[,;:]\s|\s(?:because|since|as)\s", re.I)
+_CLAUSE_SPLIT = re.compile(
+    r"[,;:]\s|\s(?:because|since|as|and|but|while|whereas|although|though)\s", re.I)
 _MAX_MARKERS_TRIED = 4
 _EDGE = " \t\n,;:.!?\"'*"  # not '-': it may be a minus sign
 
@@ -140,6 +154,8 @@ def _read_part(part: str, kind: str, answer_type: str, options: Any) -> str | No
     if answer_type == "multiple_choice":
         return _read_choice(part, kind, options)
     if answer_type in _NUMERIC_TYPES:
+        # parse_number skips time mentions when there are other numbers ("5 people at 00:20")
+        # and keeps a lone one ("the answer is 5 seconds")
         value = parse_number(_NEGATED_PART.sub(" ", part))
         return format_number(value) if value is not None else None
     return part
@@ -154,7 +170,8 @@ def _read_choice(part: str, kind: str, options: Any) -> str | None:
     else:
         nearest = clauses[0] if kind == "forward" else clauses[-1]
     for candidate in (part, nearest):
-        if _NEGATION.search(candidate):
+        # a negation inside an option's own text ("D. The car never turns") is not a negated pick
+        if _NEGATION.search(remove_option_texts(candidate, options)):
             continue
         letter = parse_choice(candidate, options)
         if letter is not None:
@@ -194,8 +211,12 @@ def answers_agree(think_answer: str | None, answer: str | None, answer_type: str
         return False
     if think_words == answer_words:
         return True
-    contained = f" {' '.join(answer_words)} " in f" {' '.join(think_words)} "
-    return contained and not _NEGATION.search(think_answer)
+    think_text, answer_text = f" {' '.join(think_words)} ", f" {' '.join(answer_words)} "
+    if answer_text not in think_text:
+        return False
+    # Negated only by words outside the answer's own phrase: an answer that itself says
+    # "does not" is compared like any other text.
+    return not _NEGATION_WORDS.search(think_text.replace(answer_text, " "))
 
 
 def check_consistency(completion: str, answer_type: str, options: Any = None) -> Consistency:

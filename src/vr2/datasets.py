@@ -71,6 +71,9 @@ class LoadResult:
     samples: list[Sample] = field(default_factory=list)
     skipped: list[Skipped] = field(default_factory=list)
     source: str = ""
+    # Loaded rows with reference keys that are not times: dropped by the bad-key rule
+    # (`vr2.claims.read_reference`), reported here at load time, never raised mid-training.
+    bad_ref_keys: list[Skipped] = field(default_factory=list)
 
     def __iter__(self) -> Iterator[Sample]:
         return iter(self.samples)
@@ -507,7 +510,18 @@ def convert_rows(rows: Iterable[tuple[int, Any]], ctx: RowContext) -> LoadResult
             result.samples.append(convert(row, number, ctx))
         except BadRow as error:
             result.skipped.append(Skipped(number, str(error)))
+            continue
+        result.bad_ref_keys += _bad_ref_keys(number, result.samples[-1].temporal_grounding)
     return result
+
+
+def _bad_ref_keys(number: int, grounding: dict | None) -> list[Skipped]:
+    from vr2.claims import read_reference
+
+    if not grounding:
+        return []
+    return [Skipped(number, f"temporal_grounding {bad.reason}: entry dropped")
+            for bad in read_reference(grounding)[1]]
 
 
 def load_dataset_file(path: str | Path, video_dir: str | Path, *,

@@ -80,6 +80,8 @@ def scores_table(result: dict, weights: dict) -> Table:
         table.add_row(name, value)
     if result.get("note"):
         table.add_row("note", f"[yellow]{result['note']}[/yellow]")
+    if result.get("bad_ref_keys"):
+        table.add_row("reference keys dropped", f"[yellow]{result['bad_ref_keys']} (not a time)[/yellow]")
     return table
 
 

@@ -4,7 +4,8 @@ A pair may match when its time intervals are close (temporal matrix) and its sen
 similar (semantic matrix). TAR counts a one-to-one matching of allowed pairs. We take the true
 maximum matching; among maximum matchings, the one with the highest total similarity. The
 official release matches greedily instead, which can leave a prediction unmatched although a
-perfect assignment exists; `greedy_matching` reproduces it for comparison.
+perfect assignment exists; `greedy_matching` reproduces it for comparison, bit for bit when
+the claims are first put in the release's form by `release_claims`.
 """
 
 from __future__ import annotations
@@ -61,19 +62,47 @@ def optimal_matching(allowed: np.ndarray, similarity: np.ndarray) -> list[tuple[
     return [(int(i), int(j)) for i, j in zip(rows, cols) if allowed[i, j]]
 
 
+def release_claims(claims: Sequence[Claim]) -> list[Claim]:
+    """Claims as the release's TAR saw them, for `greedy` mode.
+
+    The release keyed claims by their time string: times are whole seconds (Python's `round`,
+    so 2.5 -> 2), claims with the same (start, end) collapse into one (first position, last
+    sentence, as a dict assignment does), claims with an empty sentence are dropped, and the
+    rest are stably sorted by the interval's midpoint.
+    """
+    keyed: dict[tuple[int, int], str] = {}
+    for c in claims:
+        start, end = _whole(c.start), _whole(c.end)
+        keyed[(min(start, end), max(start, end))] = c.text
+    kept = [Claim(float(s), float(e), text) for (s, e), text in keyed.items()
+            if text and text.strip()]
+    return sorted(kept, key=_midpoint)
+
+
+def _whole(seconds: float) -> int:
+    return int(round(seconds))
+
+
+def _midpoint(c: Claim) -> float:
+    return (c.start + c.end) / 2
+
+
 def greedy_matching(pred: Sequence[Claim], allowed: np.ndarray,
                     similarity: np.ndarray) -> list[tuple[int, int]]:
-    """The official algorithm: predictions in time order, each takes the free allowed
-    reference with the highest similarity. Kept to reproduce official numbers."""
-    order = sorted(range(len(pred)), key=lambda i: (pred[i].start, pred[i].end, i))
+    """The release's algorithm: predictions in order of interval midpoint (stable, so equal
+    midpoints keep their given order), each takes the first free allowed reference (in the
+    given reference order) with the highest similarity. Kept to reproduce official numbers."""
+    order = sorted(range(len(pred)), key=lambda i: _midpoint(pred[i]))
     taken: set[int] = set()
     pairs = []
     for i in order:
-        free = [j for j in np.flatnonzero(allowed[i]) if j not in taken]
-        if free:
-            best = max(free, key=lambda j: similarity[i, j])
-            taken.add(int(best))
-            pairs.append((i, int(best)))
+        best = None
+        for j in np.flatnonzero(allowed[i]):
+            if j not in taken and (best is None or similarity[i, j] > similarity[i, best]):
+                best = int(j)
+        if best is not None:
+            taken.add(best)
+            pairs.append((i, best))
     return sorted(pairs)
 
 

@@ -114,6 +114,7 @@ def _flatten(result: dict) -> dict:
         "tar_precision": result["tar_precision"],
         "tar_recall": result["tar_recall"],
         "gate": result["gate"],
+        "bad_ref_keys": result.get("bad_ref_keys", 0),
         **({"note": result["note"]} if result.get("note") else {}),
     }
 
@@ -156,6 +157,7 @@ def benchmark_metrics(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         "vas_judge_failures": sum(1 for r in scored if r.get("vas_judge_failed")),
         "tar": _pct(_mean(r["tar"] for r in grounded)),
         "tar_samples": len(grounded),
+        "bad_ref_keys": sum(r.get("bad_ref_keys") or 0 for r in scored),
     }
 
 

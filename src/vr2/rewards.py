@@ -11,9 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
-from vr2.claims import Claim, reference_claims
+from vr2.claims import Claim, read_reference
 from vr2.completion import format_ok, parse_completion
-from vr2.errors import JudgeFailure
+from vr2.errors import JudgeFailure, Vr2Error
 from vr2.tar import TarResult, TarScorer
 
 RewardFn = Callable[..., list]
@@ -79,6 +79,7 @@ class TarDetail:
     gate: int | None  # 1 open, 0 closed, None = masked (judge failure)
     value: float | None  # the reward
     failure: str | None = None
+    bad_ref_keys: int = 0  # reference entries dropped by the bad-key rule (claims.read_reference)
 
 
 class TarReward:
@@ -95,7 +96,7 @@ class TarReward:
         self.extractor = extractor
         self.checker = checker
         self.gate = gate
-        self._refs: dict[str, list[Claim]] = {}
+        self._refs: dict[str, tuple[list[Claim] | None, int, str | None]] = {}
 
     def __call__(self, completions: Sequence, **kwargs) -> list[float | None]:
         details = self.details(completions, **kwargs)
@@ -110,22 +111,26 @@ class TarReward:
         answers = column(kwargs, "answer", n)
         options = column(kwargs, "options", n)
         parsed = [parse_completion(completion_text(c)) for c in completions]
-        claims = [self._predicted(p.think) for p in parsed]
+        # TAR reads only a lower-case <think> block, as the release did ("<THINK>" gives 0).
+        claims = [self._predicted(p.think if "<think>" in p.text else None) for p in parsed]
         refs = [self._reference(g) for g in grounding]
-        todo = [i for i in range(n) if refs[i] is not None and not isinstance(claims[i], str)]
-        results = dict(zip(todo, self.scorer.score_batch([(claims[i], refs[i]) for i in todo])))
+        todo = [i for i in range(n) if refs[i][0] is not None and not isinstance(claims[i], str)]
+        results = dict(zip(todo, self.scorer.score_batch([(claims[i], refs[i][0]) for i in todo])))
         out = []
         for i, p in enumerate(parsed):
             kind = resolve_answer_type(types[i], answers[i], options[i])
-            out.append(self._detail(results.get(i), claims[i], p, kind, options[i] or []))
+            detail = self._detail(results.get(i), claims[i], p, kind, options[i] or [], refs[i][2])
+            detail.bad_ref_keys = refs[i][1]
+            out.append(detail)
         return out
 
-    def _detail(self, result, claims, parsed, kind, options) -> TarDetail:
+    def _detail(self, result, claims, parsed, kind, options, ref_problem) -> TarDetail:
         consistent = self._consistent(parsed, kind, options)
         if isinstance(claims, str):
             return TarDetail(None, consistent, None, None, failure=claims)
         if result is None:
-            return TarDetail(None, consistent, None, None, failure="no reference grounding")
+            return TarDetail(None, consistent, None, None,
+                             failure=ref_problem or "no reference grounding")
         if not self.gate:
             return TarDetail(result, consistent, 1, result.precision)
         judged = parsed.think is not None and parsed.answer is not None and self._judged()
@@ -135,19 +140,25 @@ class TarReward:
         return TarDetail(result, consistent, gate, gate * result.precision)
 
     def _predicted(self, think: str | None) -> list[Claim] | str:
-        if not think:
+        if not think:  # no think block (or the release's case: only lower-case <think> counts)
             return []
         try:
             return list(self.extractor.extract(think))
         except JudgeFailure as exc:
             return f"claim extraction failed: {exc}"
 
-    def _reference(self, grounding) -> list[Claim] | None:
+    def _reference(self, grounding) -> tuple[list[Claim] | None, int, str | None]:
+        """(claims or None, entries dropped by the bad-key rule, why there are no claims).
+        Never raises: a grounding that is not a JSON object gives no reward (None), not a crash."""
         if grounding is None or grounding == "" or grounding == {}:
-            return None
-        key = grounding if isinstance(grounding, str) else repr(sorted(grounding.items()))
+            return None, 0, None
+        key = grounding if isinstance(grounding, str) else repr(sorted(grounding.items(), key=repr))
         if key not in self._refs:
-            self._refs[key] = reference_claims(grounding)
+            try:
+                claims, bad = read_reference(grounding)
+                self._refs[key] = (claims, len(bad), None)
+            except Vr2Error as exc:
+                self._refs[key] = (None, 0, f"bad reference grounding: {exc}")
         return self._refs[key]
 
     def _consistent(self, parsed, kind: str, options) -> bool | None:
@@ -169,6 +180,7 @@ def log_tar_stats(details: Sequence[TarDetail], log_metric: Callable[[str, float
     if scored:
         log_metric("tar/claims_per_completion", sum(len(d.result.pred_claims) for d in scored) / len(scored))
         log_metric("tar/precision_ungated", sum(d.result.precision for d in scored) / len(scored))
+    log_metric("tar/bad_ref_keys", float(sum(d.bad_ref_keys for d in details)))
     log_metric("tar/masked", float(sum(1 for d in details if d.value is None and d.failure
                                        and "reference" not in d.failure)))
 

@@ -90,8 +90,6 @@ def make_input(record: dict, source: str) -> ScoreInput:
     completion = record.get("completion")
     if not isinstance(completion, str):
         raise Vr2Error(f"{source}: 'completion' must be a string")
-    if "<think>" not in completion:
-        raise Vr2Error(f"{source}: the completion has no <think> block")
     ref = reference_fields(record, source)
     return ScoreInput(
         completion=completion, temporal_grounding=ref["temporal_grounding"], answer=ref["answer"],
@@ -102,7 +100,8 @@ def make_input(record: dict, source: str) -> ScoreInput:
 
 def reference_fields(record: dict, source: str) -> dict:
     """The reference fields of a record, checked; errors name `source` and the field.
-    `temporal_grounding` is parsed here so a bad timestamp fails before any work starts."""
+    `temporal_grounding` is parsed here so a grounding that is not an object fails before any
+    work starts; keys that are not times are dropped and counted (`bad_ref_keys`)."""
     options = record.get("options") or []
     if not isinstance(options, list) or not all(isinstance(o, str) for o in options):
         raise Vr2Error(f"{source}: 'options' must be a list of strings")
@@ -183,6 +182,7 @@ def _result(item: ScoreInput, detail, rewards: dict, total) -> dict:
         "pred_claims": [c.to_dict() for c in result.pred_claims] if result else [],
         "ref_claims": [c.to_dict() for c in result.ref_claims] if result else [],
         "matches": [m.to_dict() for m in result.matches] if result else [],
+        "bad_ref_keys": detail.bad_ref_keys,
         "rewards": {**rewards, "total": total},
     }
     if detail.failure:
@@ -291,6 +291,7 @@ def summarize(results: list[dict], skipped: int) -> dict:
         "accuracy": mean("accuracy", "rewards"),
         "total": mean("total", "rewards"),
         "tar_missing": sum(1 for r in results if r["tar"] is None),
+        "bad_ref_keys": sum(r.get("bad_ref_keys", 0) for r in results),
     }
 
 

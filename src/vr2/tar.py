@@ -15,7 +15,7 @@ from typing import Sequence
 import numpy as np
 
 from vr2.claims import Claim
-from vr2.matching import Match, match_claims
+from vr2.matching import Match, match_claims, release_claims
 
 log = logging.getLogger("vr2.tar")
 
@@ -60,6 +60,23 @@ class TarSettings:
     matching: str = "optimal"
 
 
+def similarities(pred: Sequence[Claim], ref: Sequence[Claim], vectors) -> np.ndarray:
+    """Cosine similarity of every (pred, ref) pair, computed once per distinct pair of texts.
+
+    A matrix product may round the same dot product differently in different columns (BLAS
+    blocking); equal texts must give exactly equal similarities, or greedy matching would break
+    the release's ties (first reference wins) by a last-bit difference.
+    """
+    p_texts = list(dict.fromkeys(c.text for c in pred))
+    r_texts = list(dict.fromkeys(c.text for c in ref))
+    table = np.stack([vectors[t] for t in p_texts]) @ np.stack([vectors[t] for t in r_texts]).T
+    p_index = {t: i for i, t in enumerate(p_texts)}
+    r_index = {t: i for i, t in enumerate(r_texts)}
+    rows = [p_index[c.text] for c in pred]
+    cols = [r_index[c.text] for c in ref]
+    return table[np.ix_(rows, cols)]
+
+
 class TarScorer:
     """Scores predicted claims against reference claims with one embedder."""
 
@@ -93,11 +110,11 @@ class TarScorer:
         return dict(zip(unique, self.embedder.encode(unique)))
 
     def _score_one(self, pred: list[Claim], ref: list[Claim], vectors) -> TarResult:
+        if self.settings.matching == "greedy":  # the release's claim form (matching.py)
+            pred, ref = release_claims(pred), release_claims(ref)
         if not pred or not ref:
             return TarResult(pred, ref)
-        p = np.stack([vectors[c.text] for c in pred])
-        r = np.stack([vectors[c.text] for c in ref])
         s = self.settings
-        matches = match_claims(pred, ref, p @ r.T, buffer_seconds=s.buffer_seconds,
-                               tau=s.tau, method=s.matching)
+        matches = match_claims(pred, ref, similarities(pred, ref, vectors),
+                               buffer_seconds=s.buffer_seconds, tau=s.tau, method=s.matching)
         return TarResult(pred, ref, matches)

@@ -13,13 +13,19 @@ What is deliberately *not* a time (false positives cost TAR precision):
 - N:M when M is not two digits below 60 ("5:1", "16:9"), a clock followed by am/pm (time of
   day) or next to "ratio"/"aspect" ("16:10 aspect ratio"); any other N:SS is read as minutes:
   seconds, with minutes above 59 allowed ("75:10" is 75 min 10 s);
+- a reading of something in the video ("the clock reads 5:30", "the timer shows 00:45", "the
+  scoreboard displays 3:15") and a clock right after a capitalised name that does not introduce
+  times ("Room 12:30", "John 3:16");
 - decades ("the 1990s", "the 80s", "mid-60s");
-- durations rather than moments: "for 5 seconds", "every 2 s", "takes 3 minutes",
+- durations rather than moments: "for 5 seconds", "every 2 s", "takes 3 minutes", "it takes him
+  10 s", "open 24 hours",
   "10 seconds long", "5 seconds later", "a 10-second clip" (an "N-second" adjective counts only
   in "the N-second mark/point");
 - a bare "m" ("5m" is more often metres), unless it is part of a compound like "1m05s".
 
-"the first N seconds" is read as the interval [0, N].
+"the first N seconds" is read as the interval [0, N]. Numbers listed before a unit share it
+("at 12, 15 and 18 seconds" is three times). A unit or "ish" glued to a clock ("00:12s",
+"0:05-ish") belongs to its time phrase.
 
 Everything here is pure `re` with precompiled, backtracking-safe patterns, and no function
 raises on any string.
@@ -53,27 +59,35 @@ _I = re.IGNORECASE
 # bounded or separated by a literal, which keeps the scan linear on adversarial text.
 _NUM = r"\d{1,7}(?:\.\d+)?"
 _SEP = r"(?:(?<=[a-z]),?\s?(?:and\s)?)?"
+_ISH = r"(?:-?ish)?"  # "12ish seconds"
+# "00:12s", "0:05-ish": a unit or "ish" glued to a clock belongs to the time phrase
+_CLOCK_SUFFIX = r"(?:(?:-?ish|\s?s(?:ec(?:ond)?s?)?)(?![a-z]))?"
 _ATOM = re.compile(
     r"(?<![\w.:])(?<!\d,)(?:"
     r"(?P<c3>(?P<h3>\d{1,3}):(?P<m3>[0-5]\d):(?P<s3>[0-5]\d(?:\.\d+|,\d{3}(?!\d))?))(?!\d|:\d)"
+    rf"{_CLOCK_SUFFIX}"
     r"|(?P<c2>(?P<m2>\d{1,3}):(?P<s2>[0-5]\d(?:\.\d+)?))(?!\d|:\d)"
+    rf"{_CLOCK_SUFFIX}"
     # hours, minutes, seconds, each optional; a separator only after a unit, and the whole
     # must end on a unit letter (so it is never empty)
     r"|(?P<unit>"
-    rf"(?:(?P<uh>{_NUM})\s?(?P<hu>hours|hour|hrs|hr|h)(?![a-z]))?"
-    rf"(?:{_SEP}(?P<um>{_NUM})\s?(?P<mu>minutes|minute|mins|min|m)(?![a-z]))?"
-    rf"(?:{_SEP}(?P<us>{_NUM})\s?(?P<su>seconds|second|secs|sec|s)(?![a-z]))?"
-    r"(?<=[a-z]))"
+    rf"(?:(?P<uh>{_NUM}){_ISH}\s?(?P<hu>hours|hour|hrs|hr|h)(?![a-z]))?"
+    rf"(?:{_SEP}(?P<um>{_NUM}){_ISH}\s?(?P<mu>minutes|minute|mins|min|m)(?![a-z]))?"
+    rf"(?:{_SEP}(?P<us>{_NUM}){_ISH}\s?(?P<su>seconds|second|secs|sec|s)(?![a-z]))?"
+    r"(?<=[a-z]))(?:-?ish(?![a-z]))?"
     rf"|(?P<hy>{_NUM})-(?P<hyu>seconds?|secs?|minutes?|mins?)(?![a-z])"
     rf"|(?P<bare>{_NUM})(?![\d:])"
     r")",
     _I,
 )
 
-_RANGE_JOIN = re.compile(r"\s*(?:-|–|—|to|until|till|through|thru)\s*$", _I)
+_RANGE_JOIN = re.compile(
+    r"\s*(?:(?:mark|point)\s+)?(?:-|–|—|to|until|till|through|thru)\s*(?:the\s+)?$", _I)
+# "12, 15 and 18 seconds": list items before a unit share it
+_LIST_JOIN = re.compile(r"\s*(?:,\s*(?:and\s+|or\s+)?|and\s+|or\s+|&\s*)$", _I)
 _AND_JOIN = re.compile(r"\s+and\s+$", _I)
 _BETWEEN_BEFORE = re.compile(r"\bbetween\s+$", _I)
-_FROM_BEFORE = re.compile(r"\bfrom\s+$", _I)
+_FROM_BEFORE = re.compile(r"\bfrom\s+(?:the\s+)?$", _I)
 _FIRST_BEFORE = re.compile(r"(?:\bthe\s+)?\bfirst\s+$", _I)
 _THE_BEFORE = re.compile(r"\bthe\s+$", _I)
 _MARK_AFTER = re.compile(r"\s*(?:mark|point|timestamp|time\s?stamp)(?![a-z])", _I)
@@ -82,11 +96,30 @@ _CLOSE_AFTER = re.compile(r"\s*[\])]")
 
 # Context that makes a clock something else.
 _CLOCK_NOT_AFTER = re.compile(r"\s*(?:[ap]\.?m\.?(?![a-z])|ratio|aspect)", _I)
-_CLOCK_NOT_BEFORE = re.compile(r"(?:ratio|aspect|odds|score)\s*(?:of|is|was|=)?\s*$", _I)
+_CLOCK_NOT_BEFORE = re.compile(
+    r"(?:(?:ratio|aspect|odds|score)\s*(?:of|is|was|=)?"
+    # a reading of a clock, timer or sign in the video: "the clock reads 5:30"
+    r"|\b(?:shows?|showing|shown|reads?|reading|displays?|displaying|displayed|says|saying"
+    r"|indicates?|indicating)\s+(?:the\s+time\s+(?:as\s+|of\s+)?|a\s+time\s+of\s+)?"
+    r"|\b(?:clock|timer|watch|stopwatch|display|scoreboard)\s*(?:is|was|=|:)?)\s*$",
+    _I)
+# "Room 12:30", "John 3:16": a clock right after a capitalised name is a label, not a time,
+# unless the word is one that introduces times.
+_NAME_BEFORE = re.compile(r"\b([A-Z][a-z]{1,15})\s$")
+_TIME_WORDS = frozenset("""
+    at around about approximately approx roughly nearly near circa by from until till to between
+    before after since during in on within starting beginning ending then and or also finally
+    next later again once only even just right exactly so thus therefore hence but while when
+    first timestamp timestamps time times frame frames second seconds moment scene clip video
+    shot see notably meanwhile still here there the yes no mark minute minutes segment segments
+    interval period span part section step event initially subsequently afterwards eventually
+    last lastly final secondly thirdly now""".split())
 # Context that makes a unit quantity a duration rather than a moment.
 _DURATION_BEFORE = re.compile(
     r"\b(?:for|every|each|lasting|lasts|last|lasted|takes|took|take|spanning|spans|over|within"
-    r"|per|an?)\s+(?:about\s+|around\s+|approximately\s+|roughly\s+|nearly\s+|almost\s+"
+    r"|per|an?|open|opens|opened|closed"
+    r"|(?:takes|took|take|taking|needs|needed|spends|spent|gives|gave)\s+"
+    r"(?:him|her|them|it|us|me|you|the\s+\w{1,20}))\s+(?:about\s+|around\s+|approximately\s+|roughly\s+|nearly\s+|almost\s+"
     r"|only\s+|just\s+|another\s+|over\s+)?$",
     _I,
 )
@@ -171,8 +204,10 @@ def _is_decade(text: str, a: _Atom) -> bool:
 def _is_time(text: str, a: _Atom) -> bool:
     """A point atom that is really a time here (context filters for clocks and units)."""
     if a.kind == "clock":
-        return not (_CLOCK_NOT_AFTER.match(text, a.end)
-                    or _CLOCK_NOT_BEFORE.search(_before(text, a.start)))
+        before = _before(text, a.start)
+        name = _NAME_BEFORE.search(before)
+        return not (_CLOCK_NOT_AFTER.match(text, a.end) or _CLOCK_NOT_BEFORE.search(before)
+                    or (name and name.group(1).lower() not in _TIME_WORDS))
     if a.kind == "unit":
         return not _is_decade(text, a)
     return a.kind == "hyphen"  # judged later: needs "the ... mark"
@@ -210,7 +245,22 @@ def _is_duration(text: str, start: int, end: int) -> bool:
     return bool(_DURATION_BEFORE.search(_before(text, start)) or _DURATION_AFTER.match(text, end))
 
 
-def _mention(text: str, atoms: list[_Atom], i: int, floor: int) -> tuple[TimeMention | None, int]:
+def _list_scales(text: str, atoms: list[_Atom]) -> list[float]:
+    """Per atom, the unit a list it starts shares: "12, 15 and 18 seconds" gives 12 and 15 the
+    seconds of 18 (0.0 when none). One pass from the right keeps long lists linear."""
+    scales = [0.0] * len(atoms)
+    for i in range(len(atoms) - 1, -1, -1):
+        a = atoms[i]
+        if a.kind == "unit":
+            scales[i] = a.scale
+        elif a.kind == "bare" and i + 1 < len(atoms) and scales[i + 1]:
+            if _LIST_JOIN.match(text[a.end:atoms[i + 1].start]):
+                scales[i] = scales[i + 1]
+    return scales
+
+
+def _mention(text: str, atoms: list[_Atom], i: int, floor: int,
+             list_scale: float = 0.0) -> tuple[TimeMention | None, int]:
     """The mention starting at atoms[i] (None if it is not one) and how many atoms it used."""
     a = atoms[i]
     b = atoms[i + 1] if i + 1 < len(atoms) else None
@@ -220,6 +270,11 @@ def _mention(text: str, atoms: list[_Atom], i: int, floor: int) -> tuple[TimeMen
         if a.kind not in ("bare", "hyphen") and not _is_time(text, a):
             return None, 1
         return _range_mention(text, a.start, b.end, start_value, end_value, floor, a, b), 2
+    if a.kind == "bare" and list_scale:
+        if _is_duration(text, a.start, a.end):
+            return None, 1
+        value = a.value * list_scale
+        return TimeMention(value, value, a.start, a.end, text[a.start:a.end]), 1
     if a.kind == "bare" or not _is_time(text, a):
         return None, 1
     return _point_mention(text, a, floor), 1
@@ -256,10 +311,11 @@ def find_times(text: str) -> list[TimeMention]:
     if not isinstance(text, str) or not text:
         return []
     atoms = _atoms(text)
+    scales = _list_scales(text, atoms)
     mentions: list[TimeMention] = []
     i, floor = 0, 0
     while i < len(atoms):
-        mention, used = _mention(text, atoms, i, floor)
+        mention, used = _mention(text, atoms, i, floor, scales[i])
         i += used
         if mention is not None and math.isfinite(mention.end):
             mentions.append(mention)
@@ -270,6 +326,7 @@ def find_times(text: str) -> list[TimeMention]:
 _STRICT_CLOCK = re.compile(
     r"(\d{1,12}):([0-5]\d):([0-5]\d(?:\.\d+)?)|(\d{1,12}):([0-5]\d(?:\.\d+)?)")
 _BARE = re.compile(r"\d+(?:\.\d+)?")
+_SUFFIXED_CLOCK = re.compile(r"\d:[0-5]\d(?:\.\d+)?[A-Za-z-]")
 
 
 def parse_time(s: str) -> float | None:
@@ -285,6 +342,8 @@ def parse_time(s: str) -> float | None:
         h, m, sec, m2, s2 = clock.groups()
         value = int(h) * 3600 + int(m) * 60 + float(sec) if h else int(m2) * 60 + float(s2)
         return value if math.isfinite(value) else None
+    if _SUFFIXED_CLOCK.search(s):  # "00:09s", "0:05-ish": fine in prose, not as a key
+        return None
     found = find_times(s)
     if len(found) == 1 and found[0].start == found[0].end and found[0].text == s:
         return found[0].start

@@ -51,6 +51,9 @@ def load_samples(recipe) -> list[Sample]:
     result = load_dataset_file(data.train_file, data.video_dir, subtitles_dir=data.subtitles_dir or None,
                                check_videos=data.check_videos)
     report_skipped(data.train_file, result.skipped)
+    for row, reason in getattr(result, "bad_ref_keys", []):
+        _console().print(f"[yellow]reference key[/yellow] {data.train_file} row {row}: {reason}",
+                         markup=True, highlight=False)
     samples = list(result.samples)
     if data.limit:
         samples = samples[: data.limit]
