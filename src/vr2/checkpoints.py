@@ -141,3 +141,59 @@ def make_callbacks(output_dir: str | Path, step_samples: Callable[[], list]) -> 
                 _write_atomic(checkpoint / MARKER, json.dumps({"step": state.global_step}) + "\n")
 
     return [RunLog()]
+
+
+# --- reloading weights on resume ---------------------------------------------------------------
+
+
+def load_checkpoint_weights(model: Any, checkpoint: str | Path) -> list[str]:
+    """Load a checkpoint's weights into the live model; every trainable tensor must come back.
+
+    transformers 5.x saves Qwen2.5-VL under its legacy key names (`visual.*`, `model.layers.*`)
+    while the live model uses the new ones (`model.visual.*`, `model.language_model.*`), and the
+    Trainer's own resume loads with strict=False without renaming: nothing loads and training
+    silently restarts from the initial weights. Here a full checkpoint is read back through
+    `from_pretrained` (which renames) and copied in strictly; a LoRA checkpoint through PEFT's
+    `load_adapter`. Returns the names of the trainable tensors loaded; raises Vr2Error naming the
+    checkpoint and the tensors that did not load.
+    """
+    checkpoint = Path(checkpoint)
+    trainable = [name for name, p in model.named_parameters() if p.requires_grad]
+    if hasattr(model, "peft_config") and hasattr(model, "load_adapter"):
+        missing = _load_adapter(model, checkpoint, trainable)
+    else:
+        missing = _load_full(model, checkpoint, trainable)
+    if missing:
+        shown = ", ".join(missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
+        raise Vr2Error(f"{checkpoint}: the checkpoint does not hold {len(missing)} of the {len(trainable)} "
+                       f"trainable tensors ({shown}); refusing to resume from the wrong weights")
+    return trainable
+
+
+def _load_full(model: Any, checkpoint: Path, trainable: list[str]) -> list[str]:
+    import torch
+
+    dtype = next(model.parameters()).dtype
+    try:
+        saved, info = type(model).from_pretrained(str(checkpoint), dtype=dtype, output_loading_info=True)
+    except (OSError, ValueError) as exc:
+        raise Vr2Error(f"{checkpoint}: cannot read the checkpoint's weights ({str(exc).splitlines()[0]})") from exc
+    not_saved = set(info.get("missing_keys", ()))
+    state = saved.state_dict()
+    missing = [name for name in trainable if name in not_saved or name not in state]
+    if missing:
+        return missing
+    with torch.no_grad():
+        model.load_state_dict(state, strict=True)
+    live = dict(model.named_parameters())
+    return [name for name in trainable if not torch.equal(live[name].detach().cpu(), state[name].cpu())]
+
+
+def _load_adapter(model: Any, checkpoint: Path, trainable: list[str]) -> list[str]:
+    adapter = model.active_adapters[0] if hasattr(model, "active_adapters") else "default"
+    if not (checkpoint / "adapter_config.json").is_file():
+        raise Vr2Error(f"{checkpoint}: no LoRA adapter in this checkpoint (adapter_config.json)")
+    result = model.load_adapter(str(checkpoint), adapter, is_trainable=True)
+    not_loaded = set(getattr(result, "missing_keys", ()) or ())
+    model.set_adapter(adapter)
+    return [name for name in trainable if name in not_loaded]

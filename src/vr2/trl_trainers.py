@@ -29,7 +29,15 @@ from vr2.collate import VIDEO_TOKEN, EncodedPrompt, PromptEncoder, concat_video,
 
 
 class StepRecorder:
-    """Remembers the samples seen since the last optimizer step (for steps.jsonl)."""
+    """Remembers the samples seen since the last optimizer step (for steps.jsonl), and resumes
+    with the checkpoint's weights really loaded (vr2.checkpoints.load_checkpoint_weights)."""
+
+    def _load_from_checkpoint(self, resume_from_checkpoint, model=None):
+        from vr2.checkpoints import load_checkpoint_weights
+
+        if getattr(self, "is_fsdp_enabled", False):
+            return super()._load_from_checkpoint(resume_from_checkpoint, model)
+        load_checkpoint_weights(self.model if model is None else model, resume_from_checkpoint)
 
     def _record(self, ids: Sequence) -> None:
         seen = getattr(self, "_step_samples", [])
