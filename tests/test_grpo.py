@@ -335,3 +335,25 @@ def test_smoke_grpo_learns_a_learnable_reward(smoke_dir, tmp_path):
     assert max(per_step(tmp_path / "run", "reward_std").values()) > 0
     first, last = sum(rewards[:3]) / 3, sum(rewards[-3:]) / 3
     assert last > first + 0.1, rewards
+
+
+def test_a_video_that_fails_mid_run_is_skipped_counted_and_the_run_goes_on(smoke_dir, tmp_path):
+    """Probed at load it looked fine; it breaks mid-run: the step trains on the next sample instead."""
+    from vr2.checkpoints import read_log
+    from vr2.trl_backend import build_grpo_trainer
+
+    (tmp_path / "model").symlink_to(smoke_dir / "model")
+    broken = tmp_path / "broken.mp4"
+    broken.write_bytes((smoke_dir / "videos" / "clip1.mp4").read_bytes()[:200])
+    chosen = samples(smoke_dir, 2)
+    chosen[1].video = str(broken)
+    run = tmp_path / "run"
+    trainer = build_grpo_trainer(grpo_recipe(run, "trainer.max_steps=2", "trainer.prompts_per_step=2",
+                                             "trainer.completions_per_device=4"),
+                                 chosen, [varied_reward], [1.0])
+    trainer.train()
+    assert [row["samples"] for row in read_log(run / "steps.jsonl")] == [["s0"], ["s0"]]
+    skipped = read_log(run / "skipped_videos.jsonl")
+    assert [(row["id"], row["step"]) for row in skipped] == [("s1", 1)]
+    counts = [row["data/skipped_videos"] for row in read_log(run / "metrics.jsonl") if "data/skipped_videos" in row]
+    assert counts and counts[-1] == 1.0

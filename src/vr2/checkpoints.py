@@ -7,7 +7,8 @@ into each checkpoint after it is fully saved, and `--resume` continues from the 
 `steps.jsonl` in the output folder has one line per optimizer step: the step number and the
 samples it trained on. On resume, lines past the checkpoint are dropped (those steps are redone),
 so the file always tells the effective history of the run: each step exactly once.
-`metrics.jsonl` holds what the trainer logs (loss, rewards, TAR gate rate, ...), trimmed the same way.
+`metrics.jsonl` holds what the trainer logs (loss, rewards, TAR gate rate, ...), trimmed the same way,
+and `skipped_videos.jsonl` the samples whose video failed to decode mid-run (vr2.collate.VideoFallback).
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from vr2.errors import Vr2Error
 MARKER = "vr2_checkpoint.json"
 STEPS_LOG = "steps.jsonl"
 METRICS_LOG = "metrics.jsonl"
+SKIPPED_LOG = "skipped_videos.jsonl"
+LOGS = (STEPS_LOG, METRICS_LOG, SKIPPED_LOG)
 _CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
 
 
@@ -62,7 +65,7 @@ def resume_point(output_dir: str | Path, resume: bool) -> Path | None:
             f"{output_dir}: already holds checkpoints of an earlier run; pass --resume to continue it "
             "or set trainer.output_dir to a new folder"
         )
-    for name in (STEPS_LOG, METRICS_LOG):
+    for name in LOGS:
         (Path(output_dir) / name).unlink(missing_ok=True)
     return None
 
@@ -89,7 +92,7 @@ def read_log(path: str | Path) -> list[dict]:
 
 def trim_logs(output_dir: str | Path, step: int) -> None:
     """Keep only the log lines of steps up to `step` (the ones the checkpoint contains)."""
-    for name in (STEPS_LOG, METRICS_LOG):
+    for name in LOGS:
         path = Path(output_dir) / name
         if not path.exists():
             continue
@@ -111,6 +114,14 @@ def _append(path: Path, row: dict) -> None:
 
 def _plain(value: Any) -> Any:
     return value if isinstance(value, (int, float, str, bool)) or value is None else str(value)
+
+
+def record_skipped(output_dir: str | Path, step: int, records: list[dict]) -> None:
+    """Append skipped-video records (id, video, reason) for the step being trained."""
+    folder = Path(output_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    for record in records:
+        _append(folder / SKIPPED_LOG, {"step": step, **record})
 
 
 def make_callbacks(output_dir: str | Path, step_samples: Callable[[], list]) -> list:

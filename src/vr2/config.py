@@ -45,7 +45,8 @@ class DataConfig:
     train_file: str = opt("", help="Video-R2 JSON array or vr2 JSONL")
     video_dir: str = opt("", help="folder the `video` paths are relative to")
     subtitles_dir: str = opt("", help="folder with <video stem>.srt files")
-    check_videos: bool = opt(True, help="skip rows whose video file is missing")
+    check_videos: bool = opt(True, help="skip rows whose video file is missing or cannot be opened as a video "
+                             "(each file's header is probed once at load)")
     limit: int = opt(0, min=0, help="use at most this many rows (0 = all)")
     num_workers: int = opt(0, min=0, help="processes decoding the next videos while the model trains (SFT and GRPO)")
 

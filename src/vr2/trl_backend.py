@@ -303,10 +303,11 @@ def build_grpo_trainer(recipe, samples: Sequence, reward_funcs: Sequence | None 
     model, processor = load_policy(recipe, plan)
     peft_config = trainable_setup(model, recipe)
     args.generation_kwargs = {"suppress_tokens": suppressed_tokens(processor)}
+    rows = grpo_rows(samples)
     return _with_run_log(VideoGRPOTrainer(
         model=model, reward_funcs=list(reward_funcs), args=args,
-        train_dataset=Dataset.from_list(grpo_rows(samples)), processing_class=processor,
-        peft_config=peft_config, encoder=PromptEncoder(processor, samples, video_settings(recipe)),
+        train_dataset=Dataset.from_list(rows), processing_class=processor,
+        peft_config=peft_config, encoder=PromptEncoder(processor, samples, video_settings(recipe), rows=rows),
     ))
 
 
