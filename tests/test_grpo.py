@@ -357,3 +357,29 @@ def test_a_video_that_fails_mid_run_is_skipped_counted_and_the_run_goes_on(smoke
     assert [(row["id"], row["step"]) for row in skipped] == [("s1", 1)]
     counts = [row["data/skipped_videos"] for row in read_log(run / "metrics.jsonl") if "data/skipped_videos" in row]
     assert counts and counts[-1] == 1.0
+
+
+def test_videos_decoded_in_dataloader_workers_train_the_same_steps(smoke_dir, tmp_path):
+    """data.num_workers: the dataloader's workers decode (PromptEncoder.transform); same samples, same rewards."""
+    from vr2.checkpoints import read_log
+    from vr2.trl_backend import build_grpo_trainer
+
+    (tmp_path / "model").symlink_to(smoke_dir / "model")
+    logs = {}
+    for workers in (0, 1):
+        run = tmp_path / f"run{workers}"
+        trainer = build_grpo_trainer(grpo_recipe(run, "trainer.max_steps=2", f"data.num_workers={workers}"),
+                                     samples(smoke_dir, 2), [varied_reward], [1.0])
+        trainer.train()
+        logs[workers] = (read_log(run / "steps.jsonl"), per_step(run, "reward"))
+    assert logs[0] == logs[1]
+    assert [row["samples"] for row in logs[1][0]] and len(logs[1][0]) == 2
+
+
+def test_the_worker_transform_carries_the_prompts_and_replacement_rows(trainer):
+    encoder = trainer.encoder
+    out = encoder.transform({"index": [0, 0, 1], "id": ["s0", "s0", "s1"]})
+    direct = encoder.encode_rows([{"index": 0}, {"index": 1}])
+    assert out["id"] == ["s0", "s0", "s1"] and out["video_prompt"][0] is out["video_prompt"][1]
+    assert torch.equal(out["video_prompt"][2].video["pixel_values_videos"], direct[1].video["pixel_values_videos"])
+    assert out["video_skipped"] == [[], [], []]

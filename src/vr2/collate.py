@@ -25,6 +25,7 @@ VIDEO_TOKEN = "<|video_pad|>"
 VIDEO_TYPE_ID = 2  # mm_token_type_ids: 0 text, 1 image, 2 video
 # Per-sample video tensors of a Qwen2.5-VL processor call, concatenated along dim 0 in a batch.
 VIDEO_KEYS = ("pixel_values_videos", "video_grid_thw", "second_per_grid_ts")
+RECENT_PROMPTS = 16  # decoded GRPO prompts a dataloader worker keeps (a prompt comes once per generation)
 
 
 @dataclass
@@ -252,6 +253,33 @@ class PromptEncoder:
             out_rows.append(row)
             prompts.append(prompt)
         return out_rows, prompts, skipped
+
+    def transform(self, columns: dict[str, list]) -> dict[str, list]:
+        """A `datasets` transform that decodes while the DataLoader fetches rows (`data.num_workers`).
+
+        TRL's GRPO dataloader reads rows through it, so each worker process decodes the videos of
+        the batches ahead while the main process generates and trains; the prompt rides in the row
+        (`video_prompt`) with any skip records (`video_skipped`). Recent prompts are kept, since the
+        sampler hands the same prompt over once per generation.
+        """
+        rows = [dict(zip(columns, values)) for values in zip(*columns.values())]
+        cache = self.__dict__.setdefault("_recent", {})
+        out_rows, prompts, skipped = [], [], []
+        for row in rows:
+            index = row["index"]
+            if index not in cache:
+                if len(cache) >= RECENT_PROMPTS:
+                    cache.pop(next(iter(cache)))
+                new_rows, new_prompts, failed = self.encode_batch([row])
+                cache[index] = (new_rows[0], new_prompts[0])
+                skipped += failed
+            used_row, prompt = cache[index]
+            out_rows.append(used_row)
+            prompts.append(prompt)
+        out = {key: [row.get(key) for row in out_rows] for key in columns}
+        out["video_prompt"] = prompts
+        out["video_skipped"] = [skipped] + [[] for _ in prompts[1:]]
+        return out
 
 
 def video_token_types(input_ids: Any, video_token_id: int, completion_length: int = 0):

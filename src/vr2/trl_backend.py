@@ -304,10 +304,13 @@ def build_grpo_trainer(recipe, samples: Sequence, reward_funcs: Sequence | None 
     peft_config = trainable_setup(model, recipe)
     args.generation_kwargs = {"suppress_tokens": suppressed_tokens(processor)}
     rows = grpo_rows(samples)
+    encoder = PromptEncoder(processor, samples, video_settings(recipe), rows=rows)
+    dataset = Dataset.from_list(rows)
+    if recipe.data.num_workers:  # decode in the dataloader's worker processes, ahead of the trainer
+        dataset = dataset.with_transform(encoder.transform)
     return _with_run_log(VideoGRPOTrainer(
         model=model, reward_funcs=list(reward_funcs), args=args,
-        train_dataset=Dataset.from_list(rows), processing_class=processor,
-        peft_config=peft_config, encoder=PromptEncoder(processor, samples, video_settings(recipe), rows=rows),
+        train_dataset=dataset, processing_class=processor, peft_config=peft_config, encoder=encoder,
     ))
 
 

@@ -103,7 +103,12 @@ class VideoGRPOTrainer(StepRecorder, GRPOTrainer):
     # --- generation -------------------------------------------------------------------------
 
     def _generate_and_score_completions(self, inputs):
-        inputs, self._videos, skipped = self.encoder.encode_batch(inputs)
+        if inputs and "video_prompt" in inputs[0]:  # decoded by a dataloader worker (PromptEncoder.transform)
+            skipped = [record for row in inputs for record in row["video_skipped"]]
+            self._videos = [row["video_prompt"] for row in inputs]
+            inputs = [{k: v for k, v in row.items() if k not in ("video_prompt", "video_skipped")} for row in inputs]
+        else:
+            inputs, self._videos, skipped = self.encoder.encode_batch(inputs)
         if self.model.training:
             self._record([row["id"] for row in inputs])
             self._skipped_videos(skipped)
