@@ -103,3 +103,31 @@ def test_video_token_types_mark_prompt_video_tokens_only(rows, completion):
         for c, token in enumerate(row):
             in_prompt = c < len(row) - completion
             assert types[r, c] == (2 if token == 3 and in_prompt else 0)
+
+
+def broken_sample(tmp_path, smoke_dir) -> Sample:
+    bad = tmp_path / "broken.mp4"
+    bad.write_bytes((smoke_dir / "videos" / "clip0.mp4").read_bytes()[:200])  # header cut short
+    return Sample(id="broken", video=str(bad), question="What colour is the background?", options=["red", "green"])
+
+
+def test_a_video_failing_mid_run_is_replaced_and_recorded(processor, smoke_dir, tmp_path):
+    samples = [sample(smoke_dir, 0), broken_sample(tmp_path, smoke_dir), sample(smoke_dir, 2)]
+    collator = collate.SftCollator(processor, samples, [REPLY] * 3, SETTINGS)
+    batch = collator([{"index": 1, "id": "broken"}, {"index": 0, "id": "s0"}])
+    assert batch["sample_ids"] == ["s2", "s0"]  # the next decodable sample took its place
+    assert [r["id"] for r in batch["skipped_videos"]] == ["broken"] and "broken.mp4" in batch["skipped_videos"][0]["reason"]
+    again = collator([{"index": 1, "id": "broken"}])
+    assert again["sample_ids"] == ["s2"] and again["skipped_videos"] == []  # not retried, not counted twice
+
+    rows = [{"index": i, "id": s.id, "answer": f"answer {i}"} for i, s in enumerate(samples)]
+    encoder = collate.PromptEncoder(processor, samples, SETTINGS, rows=rows)
+    out_rows, prompts, skipped = encoder.encode_batch([rows[1], rows[1], rows[0], rows[0]])
+    assert [r["id"] for r in out_rows] == ["s2", "s2", "s0", "s0"] and out_rows[0]["answer"] == "answer 2"
+    assert len(prompts) == 4 and [r["id"] for r in skipped] == ["broken"]
+
+
+def test_no_decodable_video_at_all_is_an_error(processor, smoke_dir, tmp_path):
+    collator = collate.SftCollator(processor, [broken_sample(tmp_path, smoke_dir)], [REPLY], SETTINGS)
+    with pytest.raises(Vr2Error, match="no video of the 1 training samples can be decoded"):
+        collator([{"index": 0, "id": "broken"}])

@@ -275,3 +275,19 @@ def test_split_question_options_recovers_what_was_written(question_lines, option
     question, parsed, after = split_question_options(text)
     assert parsed == options and after == ""
     assert question == "\n".join(question_lines).strip()
+
+
+def test_unreadable_videos_are_probed_at_load_and_skipped_with_row_numbers(tmp_path):
+    from vr2.synthetic import write_test_video
+
+    folder = tmp_path / "videos"
+    write_test_video(folder / "good.mp4", seconds=1, fps=4, size=(32, 32))
+    (folder / "text.mp4").write_text("this is not a video")
+    truncated = (folder / "good.mp4").read_bytes()[:40]
+    (folder / "cut.mp4").write_bytes(truncated)
+    path = write(tmp_path / "data.json", [release_row("good.mp4"), release_row("text.mp4"), release_row("cut.mp4")])
+    result = load_dataset_file(path, folder, probe_videos=True)
+    assert [s.video for s in result.samples] == [str(folder / "good.mp4")]
+    assert [item.row for item in result.skipped] == [2, 3]
+    assert all("video cannot be read" in item.reason for item in result.skipped)
+    assert len(load_dataset_file(path, folder).samples) == 3  # without probing only existence is checked

@@ -154,7 +154,7 @@ def test_an_unfrozen_vision_tower_trains(orl, smoke_dir, tmp_path):
 
 
 def test_too_few_prompts_for_one_step_are_refused(orl, smoke_dir, tmp_path):
-    recipe = smoke_recipe(smoke_dir, tmp_path / "run")
+    recipe = smoke_recipe(smoke_dir, tmp_path / "run", "tar_gated", "trainer.prompts_per_step=8")
     with pytest.raises(Vr2Error, match=r"4 prompts, fewer than the 8 one step takes"):
         orl.backend.prepare(recipe, orl.command.Launch(gpus_per_node=8, dry_run=True))
 
@@ -672,8 +672,8 @@ def test_paper_recipe_becomes_this_command(orl, tmp_path):
         "--algo.kl.estimator": ["k3"], "--actor.adam.lr": ["1e-06"], "--actor.adam.weight_decay": ["0.01"],
         "--actor.lr_scheduler": ["cosine"], "--actor.lr_warmup_ratio": ["0.0"],
         "--rollout.max_new_tokens": ["1024"], "--rollout.temperature": ["0.9"], "--rollout.top_p": ["1.0"],
-        "--rollout.batch_size": ["8"], "--train.batch_size": ["64"], "--train.micro_batch_size": ["8"],
-        "--rollout.micro_batch_size": ["8"], "--train.max_epochs": ["1"], "--train.num_episodes": ["1"],
+        "--rollout.batch_size": ["1"], "--train.batch_size": ["8"], "--train.micro_batch_size": ["1"],
+        "--rollout.micro_batch_size": ["1"], "--train.max_epochs": ["1"], "--train.num_episodes": ["1"],
         "--ckpt.save_steps": ["100"], "--ckpt.save_hf": [], "--ckpt.path": [str(tmp_path / "run" / "openrlhf" / "ckpt")],
         "--ckpt.output_dir": [str(tmp_path / "run" / "final")], "--ds.zero_stage": ["2"], "--ds.param_dtype": ["bf16"],
         "--train.agent_func_path": [str(tmp_path / "run" / "openrlhf" / "agent.py")],
@@ -698,8 +698,8 @@ def test_recipe_variants_map_onto_flags(orl, tmp_path):
     zero3 = REPO / "recipes" / "deepspeed" / "zero3.json"
     recipe = load_recipe(REPO / "recipes" / "tar_gated.toml", [
         f'trainer.output_dir="{tmp_path}"', f'trainer.deepspeed="{zero3}"', "grpo.beta=0.0",
-        'grpo.loss_type="dr_grpo"', "trainer.max_steps=30", "trainer.gradient_accumulation_steps=2",
-        "trainer.per_device_batch_size=2", "grpo.num_generations=4", 'trainer.report_to="tensorboard"',
+        'grpo.loss_type="dr_grpo"', "trainer.max_steps=30", "trainer.prompts_per_step=32",
+        "trainer.completions_per_device=8", "grpo.num_generations=4", 'trainer.report_to="tensorboard"',
         "model.freeze_vision=false", "model.freeze_merger=false", 'trainer.precision="fp16"',
     ])
     files = orl.command.RunFiles.for_recipe(recipe)
@@ -708,7 +708,7 @@ def test_recipe_variants_map_onto_flags(orl, tmp_path):
     assert flags["--ds.zero_stage"] == ["3"] and flags["--algo.kl.init_coef"] == ["0.0"]
     assert "--algo.kl.use_loss" not in flags and "--actor.freeze_visual_encoder" not in flags
     assert flags["--algo.advantage.estimator"] == ["dr_grpo"] and flags["--actor.loss_agg_mode"] == ["token-mean"]
-    assert flags["--rollout.batch_size"] == ["32"] and flags["--train.batch_size"] == ["128"]  # 2 x 8 GPUs x 2
+    assert flags["--rollout.batch_size"] == ["32"] and flags["--train.batch_size"] == ["128"]  # 32 prompts x 4
     assert flags["--train.micro_batch_size"] == ["8"] and flags["--data.max_samples"] == ["960"]  # 30 steps x 32
     assert flags["--actor.num_nodes"] == ["2"] and flags["--vllm.num_engines"] == ["8"]
     assert flags["--logger.tensorboard_dir"] == [str(files.folder / "tensorboard")]

@@ -12,8 +12,9 @@ from vr2 import plugins
 from vr2.config import load_recipe
 from vr2.errors import MissingExtra, Vr2Error
 from vr2.trl_backend import (
-    DEEPSPEED_INSTALL, TrlBackend, check_deepspeed, common_args, model_dtype, resolve_precision,
+    DEEPSPEED_INSTALL, TrlBackend, backend_plan, check_deepspeed, common_args, deepspeed_arg,
 )
+from vr2.training_plan import make_plan
 
 REPO = Path(__file__).resolve().parents[1]
 HAS_DEEPSPEED = importlib.util.find_spec("deepspeed") is not None
@@ -33,20 +34,23 @@ def test_precision_auto_is_fp32_without_a_gpu():
 
     recipe = load_recipe(None)
     if not torch.cuda.is_available():
-        assert resolve_precision(recipe.trainer) == "fp32"
-    assert resolve_precision(load_recipe(None, ["trainer.precision=bf16"]).trainer) == "bf16"
-    assert model_dtype(recipe, "bf16") == "bfloat16" and model_dtype(recipe, "fp32") == "float32"
-    assert model_dtype(load_recipe(None, ["model.dtype=float16"]), "bf16") == "float16"
+        plan = backend_plan(recipe, "grpo")
+        assert (plan.precision, plan.weights_dtype, plan.master_weights_dtype) == ("fp32", "float32", "float32")
+    plan = make_plan(load_recipe(None, ["trainer.precision=\"bf16\""]), "grpo", world_size=1, rows=0)
+    assert (plan.precision, plan.weights_dtype, plan.master_weights_dtype) == ("bf16", "float32", "float32")
 
 
 def test_recipe_maps_onto_training_arguments():
-    recipe = load_recipe(REPO / "recipes" / "sft.toml")
-    args = common_args(recipe, "bf16", 3)
-    assert args["learning_rate"] == 1e-5 and args["lr_scheduler_type"] == "cosine"
+    recipe = load_recipe(REPO / "recipes" / "sft.toml", ["trainer.completions_per_device=2"])
+    args = common_args(recipe, make_plan(recipe, "sft", world_size=8, gpu=True, rows=0))
+    assert args["learning_rate"] == 1e-5 and args["lr_scheduler_type"] == "cosine" and args["weight_decay"] == 0.1
     assert args["warmup_steps"] == 0.03 and args["num_train_epochs"] == 1.0
-    assert args["gradient_accumulation_steps"] == 4 and args["per_device_train_batch_size"] == 3
+    assert args["gradient_accumulation_steps"] == 2 and args["per_device_train_batch_size"] == 2  # 32 = 8 x 2 x 2
     assert args["bf16"] and not args["fp16"] and args["save_steps"] == 200
-    assert args["remove_unused_columns"] is False and args["deepspeed"] is None
+    assert args["remove_unused_columns"] is False and args["dataloader_num_workers"] == 4
+    assert args["deepspeed"]["zero_optimization"]["stage"] == 3  # the release's ZeRO-3 on 8 GPUs
+    one_gpu = common_args(recipe, make_plan(recipe, "sft", world_size=1, gpu=True, rows=0))
+    assert one_gpu["deepspeed"] is None and one_gpu["gradient_accumulation_steps"] == 16
 
 
 def test_deepspeed_config_file_is_checked(tmp_path):

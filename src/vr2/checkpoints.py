@@ -7,7 +7,8 @@ into each checkpoint after it is fully saved, and `--resume` continues from the 
 `steps.jsonl` in the output folder has one line per optimizer step: the step number and the
 samples it trained on. On resume, lines past the checkpoint are dropped (those steps are redone),
 so the file always tells the effective history of the run: each step exactly once.
-`metrics.jsonl` holds what the trainer logs (loss, rewards, TAR gate rate, ...), trimmed the same way.
+`metrics.jsonl` holds what the trainer logs (loss, rewards, TAR gate rate, ...), trimmed the same way,
+and `skipped_videos.jsonl` the samples whose video failed to decode mid-run (vr2.collate.VideoFallback).
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from vr2.errors import Vr2Error
 MARKER = "vr2_checkpoint.json"
 STEPS_LOG = "steps.jsonl"
 METRICS_LOG = "metrics.jsonl"
+SKIPPED_LOG = "skipped_videos.jsonl"
+LOGS = (STEPS_LOG, METRICS_LOG, SKIPPED_LOG)
 _CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
 
 
@@ -62,7 +65,7 @@ def resume_point(output_dir: str | Path, resume: bool) -> Path | None:
             f"{output_dir}: already holds checkpoints of an earlier run; pass --resume to continue it "
             "or set trainer.output_dir to a new folder"
         )
-    for name in (STEPS_LOG, METRICS_LOG):
+    for name in LOGS:
         (Path(output_dir) / name).unlink(missing_ok=True)
     return None
 
@@ -89,7 +92,7 @@ def read_log(path: str | Path) -> list[dict]:
 
 def trim_logs(output_dir: str | Path, step: int) -> None:
     """Keep only the log lines of steps up to `step` (the ones the checkpoint contains)."""
-    for name in (STEPS_LOG, METRICS_LOG):
+    for name in LOGS:
         path = Path(output_dir) / name
         if not path.exists():
             continue
@@ -111,6 +114,14 @@ def _append(path: Path, row: dict) -> None:
 
 def _plain(value: Any) -> Any:
     return value if isinstance(value, (int, float, str, bool)) or value is None else str(value)
+
+
+def record_skipped(output_dir: str | Path, step: int, records: list[dict]) -> None:
+    """Append skipped-video records (id, video, reason) for the step being trained."""
+    folder = Path(output_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    for record in records:
+        _append(folder / SKIPPED_LOG, {"step": step, **record})
 
 
 def make_callbacks(output_dir: str | Path, step_samples: Callable[[], list]) -> list:
@@ -141,3 +152,59 @@ def make_callbacks(output_dir: str | Path, step_samples: Callable[[], list]) -> 
                 _write_atomic(checkpoint / MARKER, json.dumps({"step": state.global_step}) + "\n")
 
     return [RunLog()]
+
+
+# --- reloading weights on resume ---------------------------------------------------------------
+
+
+def load_checkpoint_weights(model: Any, checkpoint: str | Path) -> list[str]:
+    """Load a checkpoint's weights into the live model; every trainable tensor must come back.
+
+    transformers 5.x saves Qwen2.5-VL under its legacy key names (`visual.*`, `model.layers.*`)
+    while the live model uses the new ones (`model.visual.*`, `model.language_model.*`), and the
+    Trainer's own resume loads with strict=False without renaming: nothing loads and training
+    silently restarts from the initial weights. Here a full checkpoint is read back through
+    `from_pretrained` (which renames) and copied in strictly; a LoRA checkpoint through PEFT's
+    `load_adapter`. Returns the names of the trainable tensors loaded; raises Vr2Error naming the
+    checkpoint and the tensors that did not load.
+    """
+    checkpoint = Path(checkpoint)
+    trainable = [name for name, p in model.named_parameters() if p.requires_grad]
+    if hasattr(model, "peft_config") and hasattr(model, "load_adapter"):
+        missing = _load_adapter(model, checkpoint, trainable)
+    else:
+        missing = _load_full(model, checkpoint, trainable)
+    if missing:
+        shown = ", ".join(missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
+        raise Vr2Error(f"{checkpoint}: the checkpoint does not hold {len(missing)} of the {len(trainable)} "
+                       f"trainable tensors ({shown}); refusing to resume from the wrong weights")
+    return trainable
+
+
+def _load_full(model: Any, checkpoint: Path, trainable: list[str]) -> list[str]:
+    import torch
+
+    dtype = next(model.parameters()).dtype
+    try:
+        saved, info = type(model).from_pretrained(str(checkpoint), dtype=dtype, output_loading_info=True)
+    except (OSError, ValueError) as exc:
+        raise Vr2Error(f"{checkpoint}: cannot read the checkpoint's weights ({str(exc).splitlines()[0]})") from exc
+    not_saved = set(info.get("missing_keys", ()))
+    state = saved.state_dict()
+    missing = [name for name in trainable if name in not_saved or name not in state]
+    if missing:
+        return missing
+    with torch.no_grad():
+        model.load_state_dict(state, strict=True)
+    live = dict(model.named_parameters())
+    return [name for name in trainable if not torch.equal(live[name].detach().cpu(), state[name].cpu())]
+
+
+def _load_adapter(model: Any, checkpoint: Path, trainable: list[str]) -> list[str]:
+    adapter = model.active_adapters[0] if hasattr(model, "active_adapters") else "default"
+    if not (checkpoint / "adapter_config.json").is_file():
+        raise Vr2Error(f"{checkpoint}: no LoRA adapter in this checkpoint (adapter_config.json)")
+    result = model.load_adapter(str(checkpoint), adapter, is_trainable=True)
+    not_loaded = set(getattr(result, "missing_keys", ()) or ())
+    model.set_adapter(adapter)
+    return [name for name in trainable if name in not_loaded]

@@ -25,6 +25,7 @@ VIDEO_TOKEN = "<|video_pad|>"
 VIDEO_TYPE_ID = 2  # mm_token_type_ids: 0 text, 1 image, 2 video
 # Per-sample video tensors of a Qwen2.5-VL processor call, concatenated along dim 0 in a batch.
 VIDEO_KEYS = ("pixel_values_videos", "video_grid_thw", "second_per_grid_ts")
+RECENT_PROMPTS = 16  # decoded GRPO prompts a dataloader worker keeps (a prompt comes once per generation)
 
 
 @dataclass
@@ -148,11 +149,43 @@ def collate_sft(examples: Sequence[SftExample], pad_token_id: int) -> dict[str, 
     return batch
 
 
+class VideoFallback:
+    """Decode a sample's video; when it cannot be decoded, use the next sample that can.
+
+    Videos are probed when the dataset loads, but a file can still fail mid-run (truncated after
+    its header, changed on disk). Such a sample is recorded (id, video, reason), never tried again
+    in this process, and replaced by the next decodable sample in dataset order, so the batch keeps
+    its size and the run goes on. The trainer counts the records (`data/skipped_videos`) and writes
+    them to `skipped_videos.jsonl`.
+    """
+
+    def __init__(self, samples: Sequence[Sample]):
+        self.samples = samples
+        self.bad: dict[int, str] = {}
+
+    def encode(self, index: int, encode) -> tuple[int, Any, list[dict]]:
+        """(index actually used, encode(index), records of the samples skipped on the way)."""
+        skipped = []
+        for offset in range(len(self.samples)):
+            candidate = (index + offset) % len(self.samples)
+            if candidate in self.bad:
+                continue
+            try:
+                return candidate, encode(candidate), skipped
+            except Vr2Error as error:
+                sample = self.samples[candidate]
+                self.bad[candidate] = str(error)
+                skipped.append({"id": str(sample.id), "video": str(sample.video), "reason": str(error)})
+        raise Vr2Error(f"no video of the {len(self.samples)} training samples can be decoded "
+                       f"(last: {skipped[-1]['reason'] if skipped else 'none tried'})")
+
+
 class SftCollator:
     """DataLoader collator for SFT: dataset rows -> decoded videos -> a padded batch.
 
     Rows carry the index of their sample; decoding happens here so that DataLoader workers
-    (`trainer.dataloader_workers`) decode videos in parallel with training.
+    (`data.num_workers`) decode videos in parallel with training. A video that fails to decode is
+    replaced (VideoFallback); the batch then carries `skipped_videos` for the trainer to record.
     """
 
     def __init__(self, processor: Any, samples: Sequence[Sample], targets: Sequence[str],
@@ -163,32 +196,89 @@ class SftCollator:
         self.settings = settings
         self.max_length = max_length
         self.pad_token_id = processor.tokenizer.pad_token_id
+        self.fallback = VideoFallback(samples)
 
     def example(self, index: int) -> SftExample:
         return encode_sft(self.processor, self.samples[index], self.targets[index], self.settings, self.max_length)
 
     def __call__(self, rows: Sequence[dict]) -> dict[str, Any]:
-        batch = collate_sft([self.example(row["index"]) for row in rows], self.pad_token_id)
-        batch["sample_ids"] = [row["id"] for row in rows]  # for steps.jsonl; the trainer pops it
+        examples, ids, skipped = [], [], []
+        for row in rows:
+            used, example, failed = self.fallback.encode(row["index"], self.example)
+            examples.append(example)
+            ids.append(str(self.samples[used].id))
+            skipped += failed
+        batch = collate_sft(examples, self.pad_token_id)
+        batch["sample_ids"] = ids  # for steps.jsonl; the trainer pops it
+        batch["skipped_videos"] = skipped  # likewise
         return batch
 
 
 class PromptEncoder:
-    """Encodes GRPO prompts; a prompt repeated for its G generations is decoded once per batch."""
+    """Encodes GRPO prompts; a prompt repeated for its G generations is decoded once per batch.
 
-    def __init__(self, processor: Any, samples: Sequence[Sample], settings: VideoSettings):
+    A prompt whose video fails to decode is replaced by the next decodable sample, row and all
+    (the reward functions read the row's answer and grounding), see VideoFallback.
+    """
+
+    def __init__(self, processor: Any, samples: Sequence[Sample], settings: VideoSettings,
+                 rows: Sequence[dict] | None = None):
         self.processor = processor
         self.samples = samples
         self.settings = settings
+        self.rows = rows  # the dataset rows by sample index, for replacements
+        self.fallback = VideoFallback(samples)
+
+    def encode(self, index: int) -> EncodedPrompt:
+        return encode_prompt(self.processor, self.samples[index], self.settings)
 
     def encode_rows(self, rows: Sequence[dict]) -> list[EncodedPrompt]:
-        cache: dict[int, EncodedPrompt] = {}
-        out = []
+        return self.encode_batch(rows)[1]
+
+    def encode_batch(self, rows: Sequence[dict]) -> tuple[list[dict], list[EncodedPrompt], list[dict]]:
+        """(rows, with replacements for undecodable videos; their prompts; skip records)."""
+        cache: dict[int, tuple[int, EncodedPrompt]] = {}
+        out_rows, prompts, skipped = [], [], []
         for row in rows:
             index = row["index"]
             if index not in cache:
-                cache[index] = encode_prompt(self.processor, self.samples[index], self.settings)
-            out.append(cache[index])
+                used, prompt, failed = self.fallback.encode(index, self.encode)
+                cache[index] = (used, prompt)
+                skipped += failed
+            used, prompt = cache[index]
+            if used != index:
+                if self.rows is None:
+                    raise Vr2Error(f"sample {self.samples[index].id}: its video cannot be decoded")
+                row = dict(self.rows[used])
+            out_rows.append(row)
+            prompts.append(prompt)
+        return out_rows, prompts, skipped
+
+    def transform(self, columns: dict[str, list]) -> dict[str, list]:
+        """A `datasets` transform that decodes while the DataLoader fetches rows (`data.num_workers`).
+
+        TRL's GRPO dataloader reads rows through it, so each worker process decodes the videos of
+        the batches ahead while the main process generates and trains; the prompt rides in the row
+        (`video_prompt`) with any skip records (`video_skipped`). Recent prompts are kept, since the
+        sampler hands the same prompt over once per generation.
+        """
+        rows = [dict(zip(columns, values)) for values in zip(*columns.values())]
+        cache = self.__dict__.setdefault("_recent", {})
+        out_rows, prompts, skipped = [], [], []
+        for row in rows:
+            index = row["index"]
+            if index not in cache:
+                if len(cache) >= RECENT_PROMPTS:
+                    cache.pop(next(iter(cache)))
+                new_rows, new_prompts, failed = self.encode_batch([row])
+                cache[index] = (new_rows[0], new_prompts[0])
+                skipped += failed
+            used_row, prompt = cache[index]
+            out_rows.append(used_row)
+            prompts.append(prompt)
+        out = {key: [row.get(key) for row in out_rows] for key in columns}
+        out["video_prompt"] = prompts
+        out["video_skipped"] = [skipped] + [[] for _ in prompts[1:]]
         return out
 
 

@@ -31,7 +31,9 @@ def opt(default: Any, *, choices: tuple | None = None, min: float | None = None,
 @dataclass
 class ModelConfig:
     name_or_path: str = opt("Qwen/Qwen2.5-VL-7B-Instruct", help="hub id or local folder")
-    dtype: str = opt("auto", choices=("auto", "bfloat16", "float16", "float32"))
+    dtype: str = opt("auto", choices=("auto", "bfloat16", "float16", "float32"),
+                     help="training: auto = float32 master weights (bf16 autocast on a GPU); bfloat16 here "
+                     "trains pure-bf16 weights, which lose small updates")
     device: str = opt("auto", help="auto, cpu, cuda, cuda:1, ...")
     attn_implementation: str = opt("sdpa", choices=("sdpa", "eager", "flash_attention_2"))
     freeze_vision: bool = opt(True, help="freeze the vision tower")
@@ -44,8 +46,10 @@ class DataConfig:
     train_file: str = opt("", help="Video-R2 JSON array or vr2 JSONL")
     video_dir: str = opt("", help="folder the `video` paths are relative to")
     subtitles_dir: str = opt("", help="folder with <video stem>.srt files")
-    check_videos: bool = opt(True, help="skip rows whose video file is missing")
+    check_videos: bool = opt(True, help="skip rows whose video file is missing or cannot be opened as a video "
+                             "(each file's header is probed once at load)")
     limit: int = opt(0, min=0, help="use at most this many rows (0 = all)")
+    num_workers: int = opt(0, min=0, help="processes decoding the next videos while the model trains (SFT and GRPO)")
 
 
 @dataclass
@@ -87,18 +91,20 @@ class TrainerConfig:
     weight_decay: float = opt(0.01, min=0.0)
     epochs: float = opt(1.0, min=0.0)
     max_steps: int = opt(-1, help="stop after this many steps (-1 = run the epochs)")
-    per_device_batch_size: int = opt(1, min=1, help="prompts (videos) per device per step; "
-                                     "GRPO generates num_generations completions for each")
-    gradient_accumulation_steps: int = opt(1, min=1)
+    prompts_per_step: int = opt(1, min=1, help="prompts per optimizer step, all devices together (SFT: samples); "
+                                "GRPO trains on prompts_per_step x grpo.num_generations completions per step")
+    completions_per_device: int = opt(1, min=1, help="completions (SFT: samples) in one forward pass on one device; "
+                                      "gradient accumulation makes up the rest of the step")
     save_steps: int = opt(100, min=1)
     logging_steps: int = opt(1, min=1)
     seed: int = opt(42)
     precision: str = opt("auto", choices=("auto", "bf16", "fp16", "fp32"))
     gradient_checkpointing: bool = opt(True)
-    deepspeed: str = opt("", help="DeepSpeed ZeRO JSON config file")
+    deepspeed: str = opt("", help="DeepSpeed JSON config file; applies to every launch, one GPU included")
+    deepspeed_stage: int = opt(0, min=0, max=3, help="built-in DeepSpeed ZeRO config (0 off, 2, 3), used only "
+                               "when launched on several GPUs (a single process trains without DeepSpeed)")
     use_cpu: bool = opt(False)
     report_to: str = opt("none", help="experiment tracker for the trainer's logs: none, tensorboard, wandb, ...")
-    dataloader_workers: int = opt(0, min=0, help="processes decoding SFT videos in parallel with training")
 
 
 @dataclass
@@ -119,6 +125,7 @@ class GrpoConfig:
     max_completion_length: int = opt(1024, min=1)
     temperature: float = opt(0.9, min=0.0)
     top_p: float = opt(1.0, min=0.0, max=1.0)
+    top_k: int = opt(50, min=0, help="sample from the k most likely tokens (0 = all); the release uses 50")
     loss_type: str = opt("grpo", choices=("grpo", "dapo", "dr_grpo", "bnpo"))
 
 

@@ -15,7 +15,8 @@ Two file layouts are read (the format is told apart row by row, so one file may 
 
 Bad-row rule: a row is skipped, and reported as (row number, reason), when it is not a JSON
 object; has no video, or a video path that leaves the video folder (absolute elsewhere, `..`);
-names a video file that does not exist (only with `check_videos=True`); has no question; has no
+names a video file that does not exist (only with `check_videos=True`), or one whose header
+cannot be read as a video (corrupt, not a video; only with `probe_videos=True`, as training loads); has no question; has no
 gold answer (neither `answer` nor an `<answer>` in the assistant turn); has a multiple-choice
 answer that names none of its options, or a numeric/regression answer that is not a number; has
 an unknown `answer_type`; or has `temporal_grounding` that is neither a dict nor a JSON object
@@ -37,6 +38,7 @@ import os
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -377,6 +379,7 @@ class RowContext:
     subtitles_dir: Path | None = None
     check_videos: bool = True
     benchmark: str | None = None
+    probe_videos: bool = False
 
 
 def _video_path(row: dict, ctx: RowContext) -> tuple[str, Path]:
@@ -390,7 +393,36 @@ def _video_path(row: dict, ctx: RowContext) -> tuple[str, Path]:
     path = resolve_video(ctx.video_dir, video)
     if ctx.check_videos and not path.is_file():
         raise BadRow(f"video file not found: {path}")
+    if ctx.probe_videos:
+        problem = video_problem(path)
+        if problem:
+            raise BadRow(problem)
     return video, path
+
+
+def video_problem(path: Path) -> str | None:
+    """Why a video cannot be read (its header, opened as training will), or None when it can.
+
+    Found here, a corrupt file or a non-video costs one skipped row at load time instead of a
+    crash hours into training (and on every resume after it).
+    """
+    try:
+        stat = path.stat()
+    except OSError as error:
+        return f"video cannot be read: {error.strerror or error}"
+    return _probe(str(path), stat.st_mtime_ns, stat.st_size)
+
+
+@lru_cache(maxsize=65536)
+def _probe(path: str, mtime_ns: int, size: int) -> str | None:
+    """Cached per file version: a video shared by many rows is opened once."""
+    from vr2.video import probe_video
+
+    try:
+        probe_video(path)
+    except Vr2Error as error:
+        return f"video cannot be read ({str(error).removeprefix(path + ': ')})"
+    return None
 
 
 def _row_id(row: dict, number: int) -> str:
@@ -526,7 +558,7 @@ def _bad_ref_keys(number: int, grounding: dict | None) -> list[Skipped]:
 
 def load_dataset_file(path: str | Path, video_dir: str | Path, *,
                       subtitles_dir: str | Path | None = None,
-                      check_videos: bool = True) -> LoadResult:
+                      check_videos: bool = True, probe_videos: bool = False) -> LoadResult:
     """Read a training file (released Video-R2 JSON array, or JSONL/array of plain rows).
 
     Video paths are resolved under `video_dir`; see the module docstring for which rows are
@@ -541,7 +573,8 @@ def load_dataset_file(path: str | Path, video_dir: str | Path, *,
         raise Vr2Error(f"{video_dir}: video folder not found")
     if subtitles_dir and not Path(subtitles_dir).is_dir():
         raise Vr2Error(f"{subtitles_dir}: subtitle folder not found")
-    ctx = RowContext(video_dir, Path(subtitles_dir) if subtitles_dir else None, check_videos)
+    ctx = RowContext(video_dir, Path(subtitles_dir) if subtitles_dir else None, check_videos,
+                     probe_videos=probe_videos)
     result = convert_rows(read_rows(path), ctx)
     result.source = str(path)
     return result

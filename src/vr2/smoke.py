@@ -8,6 +8,12 @@
 - `sft.json` and `grpo.json`: datasets in the released Video-R2 format (a JSON array of
   `video` + `conversations`, GRPO rows with `temporal_grounding`).
 
+The tiny model then gets a short SFT on `sft.json` (`warm_start`, WARM_STEPS steps, about half a
+minute on two cores), the way the paper's GRPO starts from an SFT model: it half-learns to write
+`<think>... At 00:00:01 ...</think><answer>B</answer>`, so its sampled completions differ in format,
+answer and cited times, GRPO's rewards vary within a group and the smoke runs really learn
+(non-zero advantages and gradients). `warm_steps=0` keeps the random model.
+
 `recipes/smoke/*.toml` point at `runs/smoke/...`, so `vr2 synthetic runs/smoke` then
 `vr2 grpo recipes/smoke/tar_gated.toml` runs on a laptop CPU.
 """
@@ -25,6 +31,8 @@ FPS = 10
 SIZE = (128, 128)
 COLOURS = ["red", "green", "blue", "yellow", "purple", "teal", "orange", "grey", "lime", "pink"]
 LETTERS = "ABCD"
+WARM_STEPS = 40
+WARM_LR = 6e-3
 
 
 def _stamp(second: int) -> str:
@@ -93,7 +101,44 @@ def _write_subtitles(folder: Path) -> Path:
     return path
 
 
-def build_smoke(out: str | Path, seed: int = 0) -> dict[str, Path]:
+def warm_start(out: Path, steps: int = WARM_STEPS, lr: float = WARM_LR, seed: int = 0) -> list[float]:
+    """A short SFT of `out/model` on `out/sft.json` (language model only, all clips in one batch).
+
+    Plain AdamW on the same encoded examples vr2's SFT trains on (video included); the model
+    is saved back in place. Returns the loss of every step.
+    """
+    import torch
+
+    from vr2.collate import SftCollator, collate_sft
+    from vr2.datasets import load_dataset_file
+    from vr2.model import load_model
+    from vr2.training_data import sft_target
+    from vr2.video import VideoSettings
+
+    loaded = load_model(str(out / "model"), dtype="float32", device="cpu")
+    model, processor = loaded.model, loaded.processor
+    samples = load_dataset_file(out / "sft.json", out / "videos", subtitles_dir=out / "subtitles").samples
+    settings = VideoSettings(fps=2.0, max_frames=4, min_pixels=3136, max_pixels=12544)  # as recipes/smoke
+    collator = SftCollator(processor, samples, [sft_target(s) for s in samples], settings)
+    batch = collate_sft([collator.example(i) for i in range(len(samples))], processor.tokenizer.pad_token_id)
+    torch.manual_seed(seed)
+    for name, parameter in model.named_parameters():
+        parameter.requires_grad_(".visual." not in f".{name}")
+    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=lr, weight_decay=0.0)
+    model.train()
+    losses = []
+    for _ in range(steps):
+        loss = model(**batch).loss
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad()
+        losses.append(float(loss.detach()))
+    model.eval()
+    model.save_pretrained(out / "model")
+    return losses
+
+
+def build_smoke(out: str | Path, seed: int = 0, warm_steps: int = WARM_STEPS) -> dict[str, Path]:
     """Write the smoke model, videos, subtitles and datasets under `out`; returns their paths."""
     from vr2.synthetic import write_test_video
     from vr2.tiny import build_tiny_model
@@ -110,4 +155,6 @@ def build_smoke(out: str | Path, seed: int = 0) -> dict[str, Path]:
         path = out / f"{stage}.json"
         path.write_text(json.dumps(smoke_rows(stage), indent=1) + "\n", encoding="utf-8")
         paths[stage] = path
+    if warm_steps:
+        warm_start(out, warm_steps, seed=seed)
     return paths

@@ -49,7 +49,7 @@ def load_samples(recipe) -> list[Sample]:
     if not data.train_file:
         raise Vr2Error(f"{recipe.source}: data.train_file is not set")
     result = load_dataset_file(data.train_file, data.video_dir, subtitles_dir=data.subtitles_dir or None,
-                               check_videos=data.check_videos)
+                               check_videos=data.check_videos, probe_videos=data.check_videos)
     report_skipped(data.train_file, result.skipped)
     for row, reason in getattr(result, "bad_ref_keys", []):
         _console().print(f"[yellow]reference key[/yellow] {data.train_file} row {row}: {reason}",

@@ -8,12 +8,12 @@ A backend turns a validated recipe into a finished training stage (see
 (vr2.checkpoints), `recipe.toml` (the resolved recipe), `final/` (the trained model, or the
 LoRA adapter) and, with LoRA and `lora.merge`, `merged/` (a full checkpoint).
 
-Batch sizes: `trainer.per_device_batch_size` counts prompts (videos). In GRPO each prompt yields
-`grpo.num_generations` completions, so TRL's per-device batch is their product; the paper's
-global batch of 8 prompts x 8 generations is 1 prompt per device on 8 GPUs.
+Batch, precision and DeepSpeed come from `vr2.training_plan` (prompts vs completions per step,
+derived gradient accumulation, float32 master weights with bf16 autocast on a GPU).
 
-Multi-GPU: run the same command under `accelerate launch` or `torchrun`; `trainer.deepspeed`
-names a DeepSpeed ZeRO JSON config (needs the `deepspeed` extra).
+Multi-GPU: run the same command under `accelerate launch` or `torchrun`; `trainer.deepspeed_stage`
+turns on the built-in ZeRO config on such launches, `trainer.deepspeed` names a JSON config of
+your own (both need the `deepspeed` extra).
 """
 
 from __future__ import annotations
@@ -39,22 +39,27 @@ def _console():
 # --- settings --------------------------------------------------------------------------------
 
 
-def resolve_precision(trainer_config) -> str:
-    """"auto" -> bf16 on a GPU that supports it, else fp32 (CPU training cannot use bf16 here)."""
+def machine_has_gpu(recipe) -> bool:
+    """Whether this run computes on a bf16-capable GPU."""
     import torch
 
-    if trainer_config.precision != "auto":
-        return trainer_config.precision
-    if not trainer_config.use_cpu and torch.cuda.is_available() and torch.cuda.is_bf16_supported():
-        return "bf16"
-    return "fp32"
+    from vr2.training_plan import on_gpu
+
+    return on_gpu(recipe) and torch.cuda.is_available() and torch.cuda.is_bf16_supported()
 
 
-def model_dtype(recipe, precision: str) -> str:
-    """The dtype the weights are loaded in: the recipe's, or the training precision's."""
-    if recipe.model.dtype != "auto":
-        return recipe.model.dtype
-    return {"bf16": "bfloat16", "fp16": "float16"}.get(precision, "float32")
+def backend_plan(recipe, stage: str):
+    """The run's TrainingPlan on this machine and launch; its warnings are printed once."""
+    from vr2.training_plan import make_plan
+
+    plan = make_plan(recipe, stage, gpu=machine_has_gpu(recipe))
+    if plan.deepspeed_config:
+        check_deepspeed(plan.deepspeed_config)
+    elif plan.deepspeed_stage and importlib.util.find_spec("deepspeed") is None:
+        raise MissingExtra("deepspeed", DEEPSPEED_INSTALL)
+    for warning in plan.warnings:
+        _console().print(f"[yellow]warning[/yellow]: {warning}", highlight=False)
+    return plan
 
 
 def check_deepspeed(path: str) -> str | None:
@@ -73,6 +78,15 @@ def check_deepspeed(path: str) -> str | None:
     return str(config)
 
 
+def deepspeed_arg(plan) -> str | dict | None:
+    """What TrainingArguments.deepspeed gets: the recipe's file, the built-in config, or None."""
+    from vr2.training_plan import builtin_deepspeed_config
+
+    if plan.deepspeed_config:
+        return plan.deepspeed_config
+    return builtin_deepspeed_config(plan.deepspeed_stage) if plan.deepspeed_stage else None
+
+
 def video_settings(recipe):
     from vr2.video import VideoSettings
 
@@ -82,8 +96,8 @@ def video_settings(recipe):
                          subtitles=v.subtitles)
 
 
-def common_args(recipe, precision: str, per_device_batch: int) -> dict[str, Any]:
-    """TrainingArguments shared by SFT and GRPO, from the recipe's [trainer] section."""
+def common_args(recipe, plan) -> dict[str, Any]:
+    """TrainingArguments shared by SFT and GRPO, from the recipe's [trainer] section and the plan."""
     import torch
 
     t = recipe.trainer
@@ -96,20 +110,20 @@ def common_args(recipe, precision: str, per_device_batch: int) -> dict[str, Any]
         "weight_decay": t.weight_decay,
         "num_train_epochs": t.epochs,
         "max_steps": t.max_steps,
-        "per_device_train_batch_size": per_device_batch,
-        "gradient_accumulation_steps": t.gradient_accumulation_steps,
+        "per_device_train_batch_size": plan.completions_per_device,
+        "gradient_accumulation_steps": plan.gradient_accumulation,
         "save_strategy": "steps",
         "save_steps": t.save_steps,
         "logging_steps": t.logging_steps,
         "seed": t.seed,
-        "bf16": precision == "bf16",
-        "fp16": precision == "fp16",
+        "bf16": plan.precision == "bf16",  # autocast over float32 master weights (or DeepSpeed's)
+        "fp16": plan.precision == "fp16",
         _checkpointing_key(): t.gradient_checkpointing,
-        "deepspeed": check_deepspeed(t.deepspeed),
+        "deepspeed": deepspeed_arg(plan),
         "use_cpu": use_cpu,
         "dataloader_pin_memory": torch.cuda.is_available() and not use_cpu,
         "report_to": t.report_to,
-        "dataloader_num_workers": t.dataloader_workers,
+        "dataloader_num_workers": recipe.data.num_workers,
         "remove_unused_columns": False,
         "save_only_model": False,
     }
@@ -128,11 +142,15 @@ def _checkpointing_key() -> str:
 # --- model -----------------------------------------------------------------------------------
 
 
-def load_policy(recipe, precision: str):
-    """(model in train mode on CPU, processor); the trainer places the model on its device(s)."""
+def load_policy(recipe, plan):
+    """(model in train mode on CPU, processor); the trainer places the model on its device(s).
+
+    The weights are loaded in the plan's dtype: float32 master weights unless DeepSpeed keeps the
+    masters or the recipe asked for low-precision weights.
+    """
     from vr2.model import load_model
 
-    loaded = load_model(recipe.model.name_or_path, dtype=model_dtype(recipe, precision), device="cpu",
+    loaded = load_model(recipe.model.name_or_path, dtype=plan.weights_dtype, device="cpu",
                         attn_implementation=recipe.model.attn_implementation)
     loaded.model.train()
     return loaded.model, loaded.processor
@@ -182,7 +200,8 @@ def _start(recipe, resume: bool) -> Path | None:
     from vr2.checkpoints import resume_point
     from vr2.config import dump_toml
 
-    check_deepspeed(recipe.trainer.deepspeed)  # before any data or model is loaded
+    if recipe.trainer.deepspeed:
+        check_deepspeed(recipe.trainer.deepspeed)  # before any data or model is loaded
     output = Path(recipe.trainer.output_dir)
     checkpoint = resume_point(output, resume)
     output.mkdir(parents=True, exist_ok=True)
@@ -238,15 +257,16 @@ def build_sft_trainer(recipe, samples: Sequence, targets: Sequence[str]):
     from vr2.training_data import sft_rows
     from vr2.trl_trainers import VideoSFTTrainer
 
-    precision = resolve_precision(recipe.trainer)
-    model, processor = load_policy(recipe, precision)
-    peft_config = trainable_setup(model, recipe)
+    plan = backend_plan(recipe, "sft")
+    # The arguments come first: under ZeRO-3 they make the model load already partitioned.
     args = SFTConfig(
-        **common_args(recipe, precision, recipe.trainer.per_device_batch_size),
+        **common_args(recipe, plan),
         max_length=None,  # the collator truncates replies (sft.max_length), never the video
         packing=False,
         dataset_kwargs={"skip_prepare_dataset": True},
     )
+    model, processor = load_policy(recipe, plan)
+    peft_config = trainable_setup(model, recipe)
     collator = SftCollator(processor, samples, targets, video_settings(recipe), recipe.sft.max_length)
     return _with_run_log(VideoSFTTrainer(
         model=model, args=args, train_dataset=Dataset.from_list(sft_rows(samples)), data_collator=collator,
@@ -266,25 +286,31 @@ def build_grpo_trainer(recipe, samples: Sequence, reward_funcs: Sequence | None 
 
     if reward_funcs is None:
         reward_funcs, reward_weights = recipe_rewards(recipe)
-    precision = resolve_precision(recipe.trainer)
-    model, processor = load_policy(recipe, precision)
-    peft_config = trainable_setup(model, recipe)
+    plan = backend_plan(recipe, "grpo")
     g = recipe.grpo
+    # The arguments come first: under ZeRO-3 they make the model load already partitioned.
     args = GRPOConfig(
-        **common_args(recipe, precision, recipe.trainer.per_device_batch_size * g.num_generations),
+        **common_args(recipe, plan),
         num_generations=g.num_generations,
         beta=g.beta,
         max_completion_length=g.max_completion_length,
         temperature=g.temperature,
         top_p=g.top_p,
+        top_k=g.top_k,
         loss_type=g.loss_type,
         reward_weights=list(reward_weights) if reward_weights is not None else None,
-        generation_kwargs={"suppress_tokens": suppressed_tokens(processor)},
     )
+    model, processor = load_policy(recipe, plan)
+    peft_config = trainable_setup(model, recipe)
+    args.generation_kwargs = {"suppress_tokens": suppressed_tokens(processor)}
+    rows = grpo_rows(samples)
+    encoder = PromptEncoder(processor, samples, video_settings(recipe), rows=rows)
+    dataset = Dataset.from_list(rows)
+    if recipe.data.num_workers:  # decode in the dataloader's worker processes, ahead of the trainer
+        dataset = dataset.with_transform(encoder.transform)
     return _with_run_log(VideoGRPOTrainer(
         model=model, reward_funcs=list(reward_funcs), args=args,
-        train_dataset=Dataset.from_list(grpo_rows(samples)), processing_class=processor,
-        peft_config=peft_config, encoder=PromptEncoder(processor, samples, video_settings(recipe)),
+        train_dataset=dataset, processing_class=processor, peft_config=peft_config, encoder=encoder,
     ))
 
 

@@ -29,7 +29,35 @@ from vr2.collate import VIDEO_TOKEN, EncodedPrompt, PromptEncoder, concat_video,
 
 
 class StepRecorder:
-    """Remembers the samples seen since the last optimizer step (for steps.jsonl)."""
+    """Remembers the samples seen since the last optimizer step (for steps.jsonl), and resumes
+    with the checkpoint's weights really loaded (vr2.checkpoints.load_checkpoint_weights)."""
+
+    def _load_from_checkpoint(self, resume_from_checkpoint, model=None):
+        from vr2.checkpoints import load_checkpoint_weights
+
+        if getattr(self, "is_fsdp_enabled", False):
+            return super()._load_from_checkpoint(resume_from_checkpoint, model)
+        load_checkpoint_weights(self.model if model is None else model, resume_from_checkpoint)
+
+    def _skipped_videos(self, records: list[dict]) -> None:
+        """Samples whose video failed mid-run (vr2.collate.VideoFallback): counted, logged, kept on record."""
+        if not records:
+            return
+        from rich.console import Console
+
+        from vr2.checkpoints import record_skipped
+
+        self._skipped_count = getattr(self, "_skipped_count", 0) + len(records)
+        if self.accelerator.is_main_process:
+            record_skipped(self.args.output_dir, self.state.global_step + 1, records)
+            for record in records:
+                Console(stderr=True, soft_wrap=True).print(
+                    f"[yellow]skipped[/yellow] sample {record['id']}: {record['reason']}", highlight=False)
+
+    def log(self, logs: dict, *args, **kwargs) -> None:
+        if "loss" in logs:  # a training log: how many videos failed so far
+            logs["data/skipped_videos"] = float(getattr(self, "_skipped_count", 0))
+        super().log(logs, *args, **kwargs)
 
     def _record(self, ids: Sequence) -> None:
         seen = getattr(self, "_step_samples", [])
@@ -51,8 +79,10 @@ class VideoSFTTrainer(StepRecorder, SFTTrainer):
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         ids = inputs.pop("sample_ids", None)
+        skipped = inputs.pop("skipped_videos", None)
         if ids is not None and model.training:
             self._record(ids)
+            self._skipped_videos(skipped or [])
         return super().compute_loss(model, inputs, return_outputs=return_outputs,
                                     num_items_in_batch=num_items_in_batch)
 
@@ -73,9 +103,15 @@ class VideoGRPOTrainer(StepRecorder, GRPOTrainer):
     # --- generation -------------------------------------------------------------------------
 
     def _generate_and_score_completions(self, inputs):
+        if inputs and "video_prompt" in inputs[0]:  # decoded by a dataloader worker (PromptEncoder.transform)
+            skipped = [record for row in inputs for record in row["video_skipped"]]
+            self._videos = [row["video_prompt"] for row in inputs]
+            inputs = [{k: v for k, v in row.items() if k not in ("video_prompt", "video_skipped")} for row in inputs]
+        else:
+            inputs, self._videos, skipped = self.encoder.encode_batch(inputs)
         if self.model.training:
             self._record([row["id"] for row in inputs])
-        self._videos = self.encoder.encode_rows(inputs)
+            self._skipped_videos(skipped)
         try:
             output = super()._generate_and_score_completions(inputs)
         finally:

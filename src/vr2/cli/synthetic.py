@@ -10,13 +10,15 @@ import typer
 def synthetic(
     out: Path = typer.Argument(..., help="Folder to write into, e.g. runs/smoke (created if missing).",
                                file_okay=False),
+    sft_steps: int = typer.Option(40, "--sft-steps", min=0, help="Steps of the short SFT that teaches the tiny "
+                                  "model the answer format (0 = keep it random)."),
 ) -> None:
     """Build everything recipes/smoke/*.toml need: tiny Qwen2.5-VL, mp4s, subtitles, datasets."""
     from rich.console import Console
 
     from vr2.smoke import build_smoke
 
-    paths = build_smoke(out)
+    paths = build_smoke(out, warm_steps=sft_steps)
     console = Console(stderr=True, soft_wrap=True)
     for name, path in paths.items():
         console.print(f"{name:>10}: {path}", highlight=False)

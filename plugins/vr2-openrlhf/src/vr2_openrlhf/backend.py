@@ -199,7 +199,7 @@ def prepare(recipe, launch: Launch, *, resume: bool = False) -> Plan:
     per_step = batches(recipe, launch).rollout
     if len(samples) < per_step:
         raise Vr2Error(f"{recipe.data.train_file}: {len(samples)} prompts, fewer than the {per_step} one step takes "
-                       f"(trainer.per_device_batch_size x {launch.gpus} GPUs x gradient_accumulation_steps); "
+                       f"(trainer.prompts_per_step); "
                        "OpenRLHF would train 0 steps")
     conversion = write_prompts(files.prompts, prompt_rows(processor, samples, recipe.video), processor.tokenizer)
     max_len = sequence_budget(conversion, recipe.video, recipe.grpo.max_completion_length)

@@ -11,7 +11,7 @@ completions. The mapping from the recipe (paper settings in brackets):
 | grpo.loss_type grpo / dapo / dr_grpo | group_norm + seq-mean-token-mean / group_norm + token-mean / dr_grpo + token-mean |
 | grpo.max_completion_length (1024), temperature (0.9), top_p | --rollout.max_new_tokens, --rollout.temperature, --rollout.top_p |
 | trainer.learning_rate, lr_scheduler, warmup_ratio, weight_decay | --actor.adam.lr, --actor.lr_scheduler, --actor.lr_warmup_ratio, --actor.adam.weight_decay |
-| trainer.per_device_batch_size x GPUs x gradient_accumulation_steps | --rollout.batch_size (prompts per step); x n = --train.batch_size: one optimizer step per rollout, on-policy like TRL |
+| trainer.prompts_per_step | --rollout.batch_size (prompts per step); x n = --train.batch_size: one optimizer step per rollout, on-policy like TRL; trainer.completions_per_device = micro batches |
 | trainer.epochs / max_steps | --train.num_episodes / --data.max_samples = max_steps x prompts per step |
 | trainer.save_steps, output_dir | --ckpt.save_steps --ckpt.save_hf, --ckpt.path <out>/openrlhf/ckpt, --ckpt.output_dir <out>/final |
 | trainer.deepspeed (a ZeRO JSON) | --ds.zero_stage (its zero_optimization.stage; 2 without a file) |
@@ -236,10 +236,9 @@ class Batches:
 
 
 def batches(recipe, launch: Launch) -> Batches:
-    """Prompts per step as the TRL backend counts them: per device x devices x accumulation."""
+    """Prompts per step as the recipe says (trainer.prompts_per_step, all GPUs together)."""
     t, n = recipe.trainer, recipe.grpo.num_generations
-    rollout = t.per_device_batch_size * launch.gpus * t.gradient_accumulation_steps
-    return Batches(rollout=rollout, train=rollout * n, micro=t.per_device_batch_size * n)
+    return Batches(rollout=t.prompts_per_step, train=t.prompts_per_step * n, micro=t.completions_per_device)
 
 
 def episodes_and_limit(recipe, prompts_per_step: int) -> tuple[int, int | None]:
