@@ -12,8 +12,8 @@ import pytest
 
 from cli_helpers import run_vr2
 
-THINK_POST = ("\nPlease think about this question as if you were a human pondering deeply. Provide your "
-              "detailed reasoning between the <think> and </think> tags, and then give your final answer "
+THINK_POST = ("\nThink it through first (placeholder wording for these logs). Put the "
+              "reasoning between the <think> and </think> tags, and then the final answer "
               "between the <answer> and </answer> tags.")
 OPTIONS = ["a red ball", "a blue cup", "a green box", "two birds"]
 

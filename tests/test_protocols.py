@@ -10,7 +10,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from vr2 import protocols
+from release_fixture import THINK, write_release
+
+from vr2 import protocols, release_prompts
 from vr2.config import load_recipe
 from vr2.errors import Vr2Error
 from vr2.evaluation import Output, evaluate
@@ -112,39 +114,51 @@ def mcq(question="What is on the table?", options=("a red ball", "a blue cup", "
     return Sample(id="s", video=str(video), question=question, options=list(options), answer="B", extra=extra)
 
 
-THINK = protocols.THINK
+@pytest.fixture
+def pieces(tmp_path):
+    return release_prompts.load(str(write_release(tmp_path)))
 
 
+# The fixture's placeholder words (tests/release_fixture.py) in the places the release's tasks put theirs.
 @pytest.mark.parametrize("benchmark, expected", [
-    ("videomme", protocols._VIDEOMME_HEAD + "\nWhat is on the table?\nA. a red ball\nB. a blue cup\nC. a green box\n"
+    ("videomme", "<<head, four letters>>\nWhat is on the table?\nA. a red ball\nB. a blue cup\nC. a green box\n"
      "D. two birds\n\n" + THINK),
     ("mvbench", "Question:What is on the table?\nOption:\n(A) a red ball\n(B) a blue cup\n(C) a green box\n"
      "(D) two birds\n\n" + THINK),
+    ("tempcompass", "What is on the table?\nA. a red ball\nB. a blue cup\nC. a green box\nD. two birds\n\n"
+     "<<letter only>> \n" + THINK),
+    ("mlvu", "What is on the table?\n(A) a red ball\n(B) a blue cup\n(C) a green box\n(D) two birds\n" + THINK),
     ("longvideobench", "What is on the table?\nA. a red ball\nB. a blue cup\nC. a green box\nD. two birds\n\n" + THINK),
+    ("videomathqa", "<<head, five letters>>\nWhat is on the table?\nA. a red ball\nB. a blue cup\nC. a green box\n"
+     "D. two birds\n\n" + THINK),
     ("scivideobench", "What is on the table?\nA. a red ball\nB. a blue cup\nC. a green box\nD. two birds\n"
-     "Answer with the option's letter from the given choices directly.\n" + THINK),
-    ("mmvu", "\nQuestion:What is on the table?\nA: a red ball\nB: a blue cup\nC: a green box\nD: two birds\nE: \n"
-     + protocols._MMVU_TAIL + "\n"),
-    ("vsibench", "These are frames of a video.\nWhat is on the table?\nOptions:\nA. a red ball\nB. a blue cup\n"
+     "<<letter>>\n" + THINK),
+    ("mmvu", "\nQ:What is on the table?\nA: a red ball\nB: a blue cup\nC: a green box\nD: two birds\nE: \n"
+     "<<mmvu tail>>\n"),
+    ("vsibench", "<<frames>>\nWhat is on the table?\nOptions:\nA. a red ball\nB. a blue cup\n"
      "C. a green box\nD. two birds\n\n" + THINK),
+    ("unlisted", "What is on the table?\nA. a red ball\nB. a blue cup\nC. a green box\nD. two birds\n" + THINK),
 ])
-def test_paper_prompts(benchmark, expected):
-    assert protocols.paper_prompt(benchmark, mcq()) == expected
+def test_paper_prompts(pieces, benchmark, expected):
+    assert protocols.paper_prompt(benchmark, mcq(), pieces) == expected
 
 
-def test_paper_prompts_open_questions_and_tracks():
+def test_paper_prompts_open_questions_and_tracks(pieces):
     count = Sample(id="c", video="v.mp4", question="How many chairs?", answer="4", answer_type="regression")
-    assert protocols.paper_prompt("vsibench", count) == (
-        "These are frames of a video.\nHow many chairs?\nPlease answer the question using a single word or "
-        "phrase.\n" + THINK)
+    assert protocols.paper_prompt("vsibench", count, pieces) == (
+        "<<frames>>\nHow many chairs?\n<<short phrase>>\n" + THINK)
+    assert protocols.paper_prompt("mmvu", count, pieces) == "\nQ:How many chairs?\n<<mmvu open tail>>\n"
     open_adapt = Sample(id="o", video="v.mp4", question="What is x?", answer="42", extra={"track": "Adaptation"})
-    assert protocols.paper_prompt("videommmu", open_adapt) == (
-        protocols._VIDEOMMMU_PRE + protocols._VIDEOMMMU_OPEN + "What is x?\n" + THINK)
-    perception = mcq(track="Perception")
-    assert protocols.paper_prompt("videommmu", perception).endswith(
-        "D. two birds\nPlease ignore the Quiz question in last frame of the video.\n" + THINK)
+    assert protocols.paper_prompt("videommmu", open_adapt, pieces) == (
+        "<<learn, then apply to>> <<this open question>>What is x?\n" + THINK)
+    assert protocols.paper_prompt("videommmu", mcq(track="Adaptation"), pieces) == (
+        "<<learn, then apply to>> <<this choice question>>What is on the table?\nA. a red ball\nB. a blue cup\n"
+        "C. a green box\nD. two birds\n" + THINK)
+    assert protocols.paper_prompt("videommmu", mcq(track="Perception"), pieces).endswith(
+        "D. two birds\n<<ignore the quiz>>\n" + THINK)
     two = mcq(options=("yes", "no"))
-    assert protocols.paper_prompt("minerva", two).startswith(protocols._TWO_WAY_HEAD + "\n")
+    assert protocols.paper_prompt("minerva", two, pieces).startswith(
+        "<<head, two letters>>\nWhat is on the table?\nA. yes")
 
 
 def test_paper_mode_messages_use_the_release_system_prompt():
@@ -170,7 +184,9 @@ class Recording:
 
 
 def test_paper_protocol_through_the_runner(clip, tmp_path):
-    recipe = load_recipe(None, ['eval.protocol="paper"', "video.max_frames=8", "video.min_pixels=784",
+    tasks = write_release(tmp_path / "release")
+    recipe = load_recipe(None, ['eval.protocol="paper"', f'eval.release_tasks="{tasks}"', "video.max_frames=8",
+                                "video.min_pixels=784",
                                 "video.max_pixels=3136", "eval.vas_attn=false"])
     engine = Recording()
     summary = evaluate(recipe, output_dir=tmp_path, engine=engine,
@@ -179,19 +195,32 @@ def test_paper_protocol_through_the_runner(clip, tmp_path):
     assert mv_over == {"mode": "paper", "max_new_tokens": 1024}
     assert mmmu_over == {"mode": "paper", "max_new_tokens": 2048}
     video, prompt, options = mv_items[0]
-    assert options is None and prompt == protocols.paper_prompt("mvbench", mcq())
+    assert options is None and prompt == protocols.paper_prompt("mvbench", mcq(), release_prompts.load(str(tasks)))
     assert len(video.frames) == 8 and len(set(video.frame_indices)) == 6
     assert summary["benchmarks"]["mvbench"]["accuracy"] == 100.0
     described = summary["protocol"]
     assert described["protocol"] == "paper" and described["overlays"] == "none"
     assert "re-indexed" in described["frames"] and described["system_prompt"] == "You are a helpful assistant."
     report = (tmp_path / "report.md").read_text()
-    assert "protocol paper" in report and "overlays none" in report
     import json
+
+    assert "protocol paper" in report and "overlays none" in report
+    assert "- mvbench.post: mvbench_think/mvbench_action_sequence.yaml" in report  # where each prompt came from
+    run = json.loads((tmp_path / "run.json").read_text())
+    assert run["release_prompts"]["mvbench.post"].startswith("mvbench_think/mvbench_action_sequence.yaml ")
 
     row = json.loads((tmp_path / "samples" / "vr2_samples_videommmu.jsonl").read_text().splitlines()[0])
     assert row["track"] == "Perception"  # category fields kept per sample
     assert summary["benchmarks"]["videommmu"]["official_accuracy"] == 100.0
+
+
+def test_paper_protocol_without_the_release_stops_before_any_work(tmp_path, monkeypatch):
+    monkeypatch.delenv(release_prompts.ENV, raising=False)
+    recipe = load_recipe(None, ['eval.protocol="paper"', "eval.vas_attn=false"])
+    engine = Recording()
+    with pytest.raises(Vr2Error, match="--release-tasks"):
+        evaluate(recipe, output_dir=tmp_path / "out", engine=engine, samples={"mvbench": [mcq()]})
+    assert engine.calls == [] and not (tmp_path / "out" / "run.json").exists()
 
 
 def test_paper_protocol_needs_think_mode(tmp_path):

@@ -144,6 +144,8 @@ class EvalConfig:
     protocol: str = opt("vr2", choices=("paper", "vr2"),
                         help="paper: the Video-R2 release's evaluation (no overlays, its frames, prompts "
                         "and lengths); vr2: vr2's own (training overlays, vr2's prompt)")
+    release_tasks: str = opt("", help="protocol paper: the release's lmms-eval task folder, "
+                             "<Video-R2>/eval/lmms-eval/lmms_eval/tasks (else $VR2_RELEASE_TASKS)")
     max_new_tokens: int = opt(1024, min=1)
     temperature: float = opt(0.0, min=0.0)
     batch_size: int = opt(1, min=1)

@@ -120,14 +120,19 @@ def _headline_scores(summary: Mapping) -> str:
     return f'<div class="scores">{"".join(cards)}</div>' if cards else ""
 
 
+def _setting(value) -> str:
+    if isinstance(value, Mapping):  # e.g. release_prompts: one line per prompt piece
+        return "<br>".join(f"{esc(k)}: {esc(v)}" for k, v in value.items())
+    return esc(", ".join(value) if isinstance(value, list) else value)
+
+
 def _protocol(summary: Mapping) -> str:
     protocol = summary.get("protocol") or {}
     extra = {k: summary.get(k) for k in ("mode", "tasks") if summary.get(k)}
     items = {**protocol, **extra}
     if not items:
         return ""
-    rows = "".join(f"<dt>{esc(k.replace('_', ' '))}</dt><dd>{esc(', '.join(v) if isinstance(v, list) else v)}</dd>"
-                   for k, v in items.items())
+    rows = "".join(f"<dt>{esc(k.replace('_', ' '))}</dt><dd>{_setting(v)}</dd>" for k, v in items.items())
     return f'<h2>Protocol</h2><div class="card"><dl class="protocol">{rows}</dl></div>'
 
 

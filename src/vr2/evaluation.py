@@ -53,7 +53,7 @@ def run_settings(recipe) -> dict:
     from dataclasses import asdict
 
     e = recipe.eval
-    return {
+    settings = {
         "model": recipe.model.name_or_path,
         "dtype": recipe.model.dtype,
         "engine": e.engine,
@@ -67,6 +67,13 @@ def run_settings(recipe) -> dict:
         "tar": asdict(recipe.tar),
         "judge": {"url": recipe.judge.url, "model": recipe.judge.model},
     }
+    if e.protocol == "paper":
+        # Other words make other rows: record each release prompt's file and hash.
+        from vr2.release_prompts import describe, for_recipe
+
+        settings["release_prompts"] = {name: f"{d['file']} {d['sha256'][:16]}"
+                                       for name, d in describe(for_recipe(recipe)).items()}
+    return settings
 
 
 def protocol(recipe) -> dict:
@@ -276,23 +283,25 @@ def _video(sample, recipe):
     return video(sample, recipe)
 
 
-def prompt_input(sample, mode: str, benchmark: str | None = None, protocol: str = "vr2") -> str:
-    """The user text of the prompt (question, lettered options, instruction): lmms' `input`."""
+def prompt_input(sample, mode: str, benchmark: str | None = None, protocol: str = "vr2",
+                 pieces: dict | None = None) -> str:
+    """The user text of the prompt (question, lettered options, instruction): lmms' `input`.
+    Under `paper`, `pieces` are the release's words (`vr2.release_prompts`)."""
     from vr2.prompts import build_messages
 
     if protocol == "paper":
         from vr2.protocols import paper_prompt
 
-        return paper_prompt(benchmark or "", sample)
+        return paper_prompt(benchmark or "", sample, pieces or {})
     content = build_messages(sample.question, sample.options or None, mode=mode, system=None)[-1]["content"]
     return next(part["text"] for part in content if part.get("type") == "text")
 
 
-def _base_row(sample, benchmark: str, mode: str, protocol: str = "vr2") -> dict:
+def _base_row(sample, benchmark: str, mode: str, protocol: str = "vr2", pieces: dict | None = None) -> dict:
     row = {
         "doc_id": str(sample.id),
         "benchmark": benchmark,
-        "input": prompt_input(sample, mode, benchmark, protocol),
+        "input": prompt_input(sample, mode, benchmark, protocol, pieces),
         "target": sample.answer,
         "question": sample.question,
         "options": list(sample.options or []),
@@ -319,7 +328,12 @@ def run_batch(batch: Sequence, benchmark: str, recipe, engine, tar, judge, weigh
 
     mode = recipe.eval.mode
     started = time.perf_counter()
-    rows = [_base_row(sample, benchmark, mode, recipe.eval.protocol) for sample in batch]
+    pieces = None
+    if recipe.eval.protocol == "paper":
+        from vr2.release_prompts import for_recipe
+
+        pieces = for_recipe(recipe)
+    rows = [_base_row(sample, benchmark, mode, recipe.eval.protocol, pieces) for sample in batch]
     ready = []
     for sample, row in zip(batch, rows):
         try:

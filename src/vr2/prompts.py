@@ -17,7 +17,8 @@ from collections.abc import Sequence
 from vr2.errors import Vr2Error
 
 SYSTEM_PROMPT = "You are a helpful assistant who watches videos closely."
-PAPER_SYSTEM_PROMPT = "You are a helpful assistant."  # the release's evaluation (lmms-eval default)
+# The release evaluated under Qwen2.5-VL's default system prompt (its chat template's own default).
+PAPER_SYSTEM_PROMPT = "You are a helpful assistant."
 
 THINK_INSTRUCTION = (
     "Each frame shows its time as HH:MM:SS in the top-left corner. "

@@ -8,8 +8,9 @@ Two protocols (`[eval] protocol`):
   re-indexed with linspace to exactly `max_frames` frames (plus the last one when missing; short
   clips repeat frames), each resized by qwen-vl-utils' rule into [min_pixels, max_pixels]
   (100,352-151,200), with no time or subtitle overlay (`vr2.video.sample_video_release`).
-  Prompt: each benchmark's `*_think` task prompt of the fork (`paper_prompt`) under the system
-  prompt "You are a helpful assistant."; greedy decoding; per-benchmark max_new_tokens (1024,
+  Prompt: each benchmark's `*_think` task prompt of the fork (`paper_prompt`), its words read from
+  the user's checkout of the release (`vr2.release_prompts`, `[eval] release_tasks`), under Qwen's
+  default system prompt (`vr2.prompts.PAPER_SYSTEM_PROMPT`); greedy decoding; per-benchmark max_new_tokens (1024,
   Video-MMMU 2048). The `[video]` overlay switches are not used.
 - `vr2`: vr2's own protocol, for models trained with vr2's overlays: `vr2.video.sample_video`
   (2 fps, at most 128 frames, never duplicated, the time drawn on every frame and subtitles
@@ -31,33 +32,8 @@ PAPER_MAX_NEW_TOKENS = 1024
 # Benchmarks whose task sets another generation length (Video-MMMU's template: 2048).
 PAPER_MAX_NEW_TOKENS_BY_BENCHMARK = {"videommmu": 2048}
 
-# The fork's task prompts, verbatim: the published numbers were produced with exactly these words.
-THINK = ("Please think about this question as if you were a human pondering deeply. Engage in an "
-         "internal dialogue using expressions such as 'let me think', 'wait', 'Hmm', 'oh, I see', "
-         "'let's break it down', etc, or other natural language thought expressions. It's encouraged "
-         "to include self-reflection or verification in the reasoning process. Provide your detailed "
-         "reasoning between the <think> and </think> tags, and then give your final answer between "
-         "the <answer> and </answer> tags.")
-_VIDEOMME_HEAD = ("Select the best answer to the following multiple-choice question based on the video "
-                  "and the subtitles. Respond with only the letter (A, B, C, or D) of the correct option.")
-_TWO_WAY_HEAD = ("Select the best answer to the following multiple-choice question based on the video. "
-                 "Respond with the letter (A or B) of the correct option.")
-_FIVE_WAY_HEAD = ("Select the best answer to the following multiple-choice question based on the video. "
-                  "Respond with the letter (A, B, C, D or E) of the correct option.")
-_LETTER_DIRECTLY = "Answer with the option's letter from the given choices directly."
-_TEMPCOMPASS_LETTER = "Answer with the option's letter (e.g., A, B, C, D, etc.) from the given choices directly. "
-_MMVU_TAIL = ("Answer directly with the option letter from the given choices. " + THINK +
-              " Ensure to include the thinking process inside <think> and </think> tags and the final "
-              "answer inside <answer> and </answer> tags.")
-_VIDEOMMMU_PRE = "You should watch and learn the video content. Then apply what you learned to "
-_VIDEOMMMU_MCQ = ("answer the following multi-choice question. The image for this question is at the "
-                  "end of the video.")
-_VIDEOMMMU_OPEN = ("answer the following open-ended question. The image for this question is at the "
-                   "end of the video.")
-_VIDEOMMMU_QUIZ = "\nPlease ignore the Quiz question in last frame of the video."
-_VSIBENCH_HEAD = "These are frames of a video."
-_VSIBENCH_OPEN = "Please answer the question using a single word or phrase.\n" + THINK
-
+# The words of the fork's task prompts are not in vr2: `vr2.release_prompts` reads them from the
+# user's checkout of the release. This module keeps where they go around question and options.
 
 def check(protocol: str, mode: str) -> None:
     if protocol not in PROTOCOLS:
@@ -77,85 +53,87 @@ def _lettered(options: Sequence[str], style: str = "{L}. {text}") -> list[str]:
             for i, o in enumerate(options)]
 
 
-def _mcq_head(options: Sequence[str]) -> str:
-    return _TWO_WAY_HEAD if len(options) == 2 else _FIVE_WAY_HEAD
-
-
-def paper_prompt(benchmark: str, sample) -> str:
+def paper_prompt(benchmark: str, sample, pieces: dict) -> str:
     """The user text the release's `<task>_think` task gave the model for this sample.
 
-    Options are written as the task writes them from its dataset row ("A. text" lines, MVBench
-    "(A) text", MMVU "A: text"); a benchmark the release did not evaluate gets the plain form
-    (question, "A. text" lines, the think instruction).
+    `pieces` are the release's words (`vr2.release_prompts.load`). Options are written as the task
+    writes them from its dataset row ("A. text" lines, MVBench "(A) text", MMVU "A: text"); a
+    benchmark the release did not evaluate gets the plain form (question, "A. text" lines, the
+    think instruction of the Video-MME task).
     """
     question = sample.question.strip()
     options = list(sample.options or [])
     lines = _lettered(options)
+    p = {name: piece.text for name, piece in pieces.items()}
     builder = _PROMPTS.get(benchmark)
     if builder is None:
-        return "\n".join([question, *lines]) + "\n" + THINK
-    return builder(question, options, lines, sample)
+        return "\n".join([question, *lines]) + p["videomme.post"]
+    return builder(question, options, lines, sample, p)
 
 
-def _mvbench(question, options, lines, sample):
+def _mvbench(question, options, lines, sample, p):
     listed = "".join(f"{line}\n" for line in _lettered(options, "({L}) {text}"))
-    return f"Question:{question}\nOption:\n{listed}\n{THINK}"
+    return f"Question:{question}\nOption:\n{listed}" + p["mvbench.post"]
 
 
-def _videomme(question, options, lines, sample):
-    return "\n".join([_VIDEOMME_HEAD, question, *lines]) + "\n\n" + THINK
+def _videomme(question, options, lines, sample, p):
+    return "\n".join([p["videomme.head"], question, *lines]) + "\n" + p["videomme.post"]
 
 
-def _tempcompass(question, options, lines, sample):
-    return "\n".join([question, *lines]) + "\n\n" + _TEMPCOMPASS_LETTER + "\n" + THINK
+def _tempcompass(question, options, lines, sample, p):
+    return "\n".join([question, *lines]) + "\n" + p["tempcompass.post"]
 
 
-def _mlvu(question, options, lines, sample):
+def _mlvu(question, options, lines, sample, p):
     # MLVU's question field carries its options as "(A) text" lines.
     listed = "\n".join(_lettered(options, "({L}) {text}"))
-    return f"{question}\n{listed}\n{THINK}"
+    return p["mlvu.pre"] + f"{question}\n{listed}" + p["mlvu.post"]
 
 
-def _longvideobench(question, options, lines, sample):
-    return "\n".join([question, *lines]) + "\n\n" + THINK
+def _longvideobench(question, options, lines, sample, p):
+    return p["longvideobench.pre"] + "\n".join([question, *lines]) + "\n" + p["longvideobench.post"]
 
 
-def _head_mcq(question, options, lines, sample):
-    """VideoMathQA and MINERVA: a head naming the letters, question, options, instruction."""
-    return "\n".join([_mcq_head(options), question, *lines]) + "\n\n" + THINK
+def _head_mcq(benchmark):
+    """VideoMathQA and MINERVA: a head naming the letters (two or five), question, options, instruction."""
+    def build(question, options, lines, sample, p):
+        head = p[f"{benchmark}.head2" if len(options) == 2 else f"{benchmark}.head5"]
+        return "\n".join([head, question, *lines]) + "\n" + p[f"{benchmark}.post"]
+    return build
 
 
-def _videommmu(question, options, lines, sample):
+def _videommmu(question, options, lines, sample, p):
     track = str((sample.extra or {}).get("track", "")).lower()
     if track == "adaptation":
         if options:
-            return _VIDEOMMMU_PRE + _VIDEOMMMU_MCQ + question + "\n" + "\n".join(lines) + "\n" + THINK
-        return _VIDEOMMMU_PRE + _VIDEOMMMU_OPEN + question + "\n" + THINK
+            return p["videommmu.pre"] + p["videommmu.mcq"] + question + "\n" + "\n".join(lines) + p["videommmu.post"]
+        return p["videommmu.pre"] + p["videommmu.open"] + question + p["videommmu.post"]
     listed = "\n" + "\n".join(lines) if lines else "\n"
-    return question + listed + _VIDEOMMMU_QUIZ + "\n" + THINK
+    return question + listed + p["videommmu.quiz"] + p["videommmu.post"]
 
 
-def _mmvu(question, options, lines, sample):
-    letters = "ABCDE"
-    padded = (list(_lettered(options, "{text}")) + [""] * 5)[:5]
-    listed = "\n".join(f"{letters[i]}: {padded[i]}" for i in range(5))
-    return f"\nQuestion:{question}\n{listed}\n{_MMVU_TAIL}\n"
-
-
-def _vsibench(question, options, lines, sample):
+def _mmvu(question, options, lines, sample, p):
     if not options:
-        return f"{_VSIBENCH_HEAD}\n{question}\n{_VSIBENCH_OPEN}"
-    return "\n".join([_VSIBENCH_HEAD, question, "Options:\n" + "\n".join(lines), "\n" + THINK])
+        return p["mmvu.open"].format(question=question)
+    padded = (list(_lettered(options, "{text}")) + [""] * 5)[:5]
+    return p["mmvu.mcq"].format(question=question, **dict(zip("abcde", padded)))
 
 
-def _scivideobench(question, options, lines, sample):
-    return f"{question}\n" + "\n".join(lines) + "\n" + _LETTER_DIRECTLY + "\n" + THINK
+def _vsibench(question, options, lines, sample, p):
+    head = p["vsibench.pre"] or p["vsibench.default_pre"]
+    if not options:
+        return f"{head}\n{question}\n" + p["vsibench.na_post"]
+    return "\n".join([head, question, "Options:\n" + "\n".join(lines), p["vsibench.mca_post"]])
+
+
+def _scivideobench(question, options, lines, sample, p):
+    return p["scivideobench.pre"] + f"{question}\n" + "\n".join(lines) + p["scivideobench.post"]
 
 
 _PROMPTS = {"mvbench": _mvbench, "videomme": _videomme, "tempcompass": _tempcompass, "mlvu": _mlvu,
-            "longvideobench": _longvideobench, "videomathqa": _head_mcq, "minerva": _head_mcq,
-            "videommmu": _videommmu, "mmvu": _mmvu, "vsibench": _vsibench,
-            "scivideobench": _scivideobench}
+            "longvideobench": _longvideobench, "videomathqa": _head_mcq("videomathqa"),
+            "minerva": _head_mcq("minerva"), "videommmu": _videommmu, "mmvu": _mmvu,
+            "vsibench": _vsibench, "scivideobench": _scivideobench}
 
 
 # --------------------------------------------------------------------------- the run
@@ -187,7 +165,9 @@ def model_item(sample, benchmark: str, recipe, frames) -> tuple:
     """(video, question, options) for the engine. Under `paper` the question is the task's whole
     prompt and options are None (the prompt already lists them; see prompt mode "paper")."""
     if recipe.eval.protocol == "paper":
-        return frames, paper_prompt(benchmark, sample), None
+        from vr2.release_prompts import for_recipe
+
+        return frames, paper_prompt(benchmark, sample, for_recipe(recipe)), None
     return frames, sample.question, list(sample.options) or None
 
 
@@ -205,10 +185,15 @@ def describe(recipe) -> dict:
               "decoding": "greedy" if e.temperature == 0 else f"sampling at temperature {e.temperature}",
               "engine": e.engine, "batch_size": e.batch_size}
     if e.protocol == "paper":
+        from vr2.release_prompts import describe as release_describe, for_recipe, tasks_dir
+
         return {**common, "frames": (f"qwen-vl-utils at {v.fps:g} fps capped at {v.max_frames}, "
                                      f"re-indexed by linspace to exactly {v.max_frames} (+ last frame)"),
                 "pixels": f"{v.min_pixels:,}-{v.max_pixels:,} per frame (qwen-vl-utils resize)",
-                "overlays": "none", "prompt": "the release's <task>_think prompts",
+                "overlays": "none",
+                "prompt": f"the release's <task>_think prompts, words read from {tasks_dir(recipe)}",
+                "release_prompts": {name: f"{d['file']} {d['where']} (sha256 {d['sha256'][:16]})"
+                                    for name, d in release_describe(for_recipe(recipe)).items()},
                 "system_prompt": PAPER_SYSTEM_PROMPT,
                 "max_new_tokens": f"{PAPER_MAX_NEW_TOKENS} (Video-MMMU "
                                   f"{PAPER_MAX_NEW_TOKENS_BY_BENCHMARK['videommmu']})"}

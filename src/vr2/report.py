@@ -352,7 +352,12 @@ def markdown_report(summary: Mapping, others: Sequence[Mapping] = ()) -> str:
     parts = [f"# vr2 eval: {summary.get('label', '')}", ""]
     protocol = summary.get("protocol")
     if protocol:
-        parts += ["Protocol: " + ", ".join(f"{k} {v}" for k, v in protocol.items()), ""]
+        parts += ["Protocol: " + ", ".join(f"{k} {v}" for k, v in protocol.items() if not isinstance(v, Mapping)),
+                  ""]
+        for key, value in protocol.items():  # e.g. release_prompts: where each prompt's words came from
+            if isinstance(value, Mapping):
+                parts += [f"{key.replace('_', ' ').capitalize()}:", ""]
+                parts += [f"- {name}: {_md_escape(str(text))}" for name, text in value.items()] + [""]
     for title, (headers, rows) in _sections(summary, others):
         parts += [f"## {title}", "", markdown_table(headers, rows), ""]
     parts += [f"- {note}" for note in footnotes(summary)]

@@ -33,6 +33,10 @@ def eval_command(
     max_pixels: Optional[int] = typer.Option(None, "--max-pixels", help="Pixels per frame (default 151200)."),
     engine: Optional[str] = typer.Option(None, "--engine", help="transformers (default) or vllm "
                                          "(pip install ./plugins/vr2-vllm)."),
+    release_tasks: Optional[Path] = typer.Option(None, "--release-tasks", help="Protocol paper: the Video-R2 "
+                                                 "release's task folder, <Video-R2>/eval/lmms-eval/lmms_eval/tasks, "
+                                                 "whose prompt words it uses (default $VR2_RELEASE_TASKS).",
+                                                 file_okay=False),
     no_vas_attn: bool = typer.Option(False, "--no-vas-attn", help="Skip attention VAS (one extra forward per sample)."),
     judge_url: Optional[str] = typer.Option(None, "--judge-url", help="OpenAI-compatible judge for VAS-judge."),
     judge_model: Optional[str] = typer.Option(None, "--judge-model", help="Judge model name."),
@@ -63,6 +67,7 @@ def eval_command(
         "eval.batch_size": batch_size, "eval.max_new_tokens": max_new_tokens,
         "eval.temperature": temperature, "video.fps": fps, "video.max_frames": max_frames,
         "video.max_pixels": max_pixels, "eval.engine": engine,
+        "eval.release_tasks": str(release_tasks) if release_tasks else None,
         "eval.vas_attn": False if no_vas_attn else None,
         "judge.url": judge_url, "judge.model": judge_model,
         "eval.output_dir": str(output) if output else None,
