@@ -88,7 +88,7 @@ def test_parse_options_never_raises(text):
 
 def test_option_styles_and_the_last_list_wins():
     prompt = ("Context: B. is a stray line\nA) old one\nB) old two\nQuestion?\n"
-              "(A) a dog\n(B) a cat\n(C) two birds\nAnswer with the option's letter.")
+              "(A) a dog\n(B) a cat\n(C) two birds\nReply using the letter only.")
     assert lmms.parse_options(prompt) == ["a dog", "a cat", "two birds"]
     assert lmms.parse_options("A: yes\nB: no") == ["yes", "no"]
     assert lmms.parse_options("A. only one") == []

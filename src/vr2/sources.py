@@ -34,6 +34,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -116,8 +117,9 @@ def _array(path: Path, data: Any) -> list:
 # ---------------------------------------------------------------------------------------------
 # LLaVA-Video-178K
 
-_LLAVA_SUFFIXES = ("Answer with the option's letter from the given choices directly.",
-                   "Please answer directly with only the letter of the correct option and nothing else.")
+# LLaVA-Video's multiple-choice turns end with one instruction line telling the model to reply with
+# the option letter; it is not part of the question. Recognised by shape, not by its exact words.
+_LETTER_INSTRUCTION = re.compile(r"(?im)^[^\n]*\b(?:answer|respond|reply)\b[^\n]*\bletter\b[^\n]*\.?[ \t]*$")
 
 
 def _llava_pairs(conversations: Any) -> list[tuple[str, str]]:
@@ -138,8 +140,7 @@ def _llava_pairs(conversations: Any) -> list[tuple[str, str]]:
 
 def _llava_question(text: str) -> tuple[str, list[str]]:
     text = text.replace("<image>", "").replace("<video>", "")
-    for suffix in _LLAVA_SUFFIXES:
-        text = text.replace(suffix, "")
+    text = _LETTER_INSTRUCTION.sub("", text)
     question, options, _ = split_question_options(text.strip())
     return question, options
 
