@@ -85,9 +85,19 @@ class CachedEmbedder:
         self.name = inner.name
         self.max_entries = max_entries
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self.hits = 0  # distinct sentences of a call found in the cache
+        self.misses = 0  # ... and encoded
+
+    @property
+    def hit_rate(self) -> float:
+        asked = self.hits + self.misses
+        return self.hits / asked if asked else 0.0
 
     def encode(self, texts: list[str]) -> np.ndarray:
-        missing = list(dict.fromkeys(t for t in texts if t not in self._cache))
+        distinct = dict.fromkeys(texts)
+        missing = [t for t in distinct if t not in self._cache]
+        self.misses += len(missing)
+        self.hits += len(distinct) - len(missing)
         if missing:
             for text, vector in zip(missing, self.inner.encode(missing)):
                 self._cache[text] = vector
