@@ -85,3 +85,16 @@ def test_eval_rows_equal_a_sequential_run_and_failed_video_is_recorded(tiny_mode
     assert rows[2] == rows[0]
     assert [r["doc_id"] for r in rows[2]] == ["q0", "q1", "broken", "q2", "q3", "q4"]
     assert "missing.mp4" in rows[2][2]["error"] and rows[2][0]["error"] is None
+
+
+
+def die_always_in_worker(parent_pid, x):
+    if os.getpid() != parent_pid:
+        os._exit(1)  # e.g. a user script without the __main__ guard that spawn needs
+    return x + 100
+
+
+def test_workers_that_keep_dying_give_way_to_loading_here():
+    load = functools.partial(die_always_in_worker, os.getpid())
+    out = list(prefetched([[k] for k in range(8)], load, workers=1, ahead=1))
+    assert [v for _, loaded in out for v in loaded] == [100 + k for k in range(8)]

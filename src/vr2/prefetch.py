@@ -73,11 +73,16 @@ def prefetched(batches: Iterable[Sequence], load: Callable[[Any], Any], *, worke
 
 
 class _Pool:
-    """A process pool that replaces itself once after a worker died, so one crash costs the
-    items in flight (loaded again here) and not the rest of the run."""
+    """A process pool that replaces itself after a worker died, so one crash costs the items in
+    flight (loaded again here) and not the rest of the run. After `MAX_BREAKS` deaths (workers
+    that cannot even start, e.g. a script without the `if __name__ == "__main__":` guard that
+    spawn needs) it stops using processes and loads in this one."""
+
+    MAX_BREAKS = 2
 
     def __init__(self, workers: int):
         self.workers = workers
+        self.breaks = 0
         self._executor = self._new()
 
     def _new(self) -> ProcessPoolExecutor:
@@ -85,15 +90,26 @@ class _Pool:
         return ProcessPoolExecutor(max_workers=self.workers, mp_context=multiprocessing.get_context("spawn"))
 
     def submit(self, fn, *args) -> Future:
+        if self.breaks >= self.MAX_BREAKS:
+            return _done(fn(*args))
         try:
             return self._executor.submit(fn, *args)
         except BrokenProcessPool:
+            self.breaks += 1
             self._executor.shutdown(wait=False, cancel_futures=True)
+            if self.breaks >= self.MAX_BREAKS:
+                return _done(fn(*args))
             self._executor = self._new()
             return self._executor.submit(fn, *args)
 
     def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
+
+
+def _done(value: Any) -> Future:
+    future: Future = Future()
+    future.set_result(value)
+    return future
 
 
 def _result(future: Future, load: Callable[[Any], Any], item: Any) -> Any:
