@@ -14,6 +14,7 @@ import pytest
 from vr2 import onnx_embedding
 from vr2.claims import Claim, extract_claims
 from vr2.embedding import SentenceTransformerEmbedder, make_minilm, minilm_path
+from vr2.errors import Vr2Error
 from vr2.onnx_embedding import OnnxEmbedder
 from vr2.tar import TarScorer
 
@@ -116,3 +117,20 @@ def test_score_imports_neither_torch_nor_transformers():
     assert run.returncode == 0, run.stderr
     assert '"tar": 0.8' in run.stdout
     assert "HEAVY []" in run.stdout
+
+
+def test_a_damaged_cache_file_is_exported_again(tmp_path, monkeypatch):
+    monkeypatch.setenv("VR2_CACHE_DIR", str(tmp_path))
+    path = onnx_embedding.exported_path(minilm_path())
+    path.parent.mkdir(parents=True)
+    path.write_bytes(b"not an onnx model")
+    assert OnnxEmbedder(minilm_path()).encode(["hello"]).shape == (1, 384)
+    assert path.stat().st_size > 1_000_000
+
+
+def test_an_unwritable_cache_is_one_line(tmp_path, monkeypatch):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    monkeypatch.setenv("VR2_CACHE_DIR", str(blocker / "cache"))
+    with pytest.raises(Vr2Error, match="VR2_CACHE_DIR"):
+        OnnxEmbedder(minilm_path())

@@ -110,8 +110,12 @@ def export(model_dir: Path, out: Path | None = None, *, quiet: bool = False) -> 
 
     example = _tokenizer(Tokenizer, model_dir).encode_batch(["an example sentence", "another one"])
     args = tuple(torch.from_numpy(a) for a in _arrays(example))
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=out.parent, suffix=".onnx.tmp")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=out.parent, suffix=".onnx.tmp")
+    except OSError as exc:
+        raise Vr2Error(f"{out.parent}: cannot write the ONNX export there ({exc.strerror}); "
+                       f"set VR2_CACHE_DIR to a writable folder") from exc
     os.close(fd)
     try:
         with torch.no_grad(), warnings.catch_warnings():
@@ -172,8 +176,12 @@ class OnnxEmbedder:
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         if threads:
             options.intra_op_num_threads = threads
-        self._session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-        self.dimension = self._session.get_outputs()[0].shape[1] or _hidden_size(model_dir)
+        try:
+            self._session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        except Exception:  # a damaged cache file (onnxruntime raises its own error types): redo it
+            export(model_dir, path)
+            self._session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        self.dimension = _hidden_size(model_dir)
 
     def encode(self, texts: list[str]) -> np.ndarray:
         out = np.zeros((len(texts), self.dimension), dtype=np.float32)
