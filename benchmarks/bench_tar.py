@@ -148,8 +148,18 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--sentences", type=int, default=3000, help="for the equivalence check")
     parser.add_argument("--steps", type=int, default=20, help="GRPO steps for the cache hit rate")
+    parser.add_argument("--threads", type=int, default=0,
+                        help="threads for both encoders (0: their defaults); 1 gives a per-core ratio "
+                             "that CPU contention from other processes distorts least")
     args = parser.parse_args()
     embedder = make_embedder("minilm")  # ONNX Runtime when onnxruntime is installed
+    if args.threads:
+        import torch
+
+        from vr2.onnx_embedding import OnnxEmbedder
+
+        torch.set_num_threads(args.threads)
+        embedder = OnnxEmbedder(minilm_path(), threads=args.threads)
     release = SentenceTransformerEmbedder(minilm_path())  # what the release encodes with
     batch = make_batch()
     embedder.encode(["warm up"])
@@ -185,6 +195,8 @@ def main() -> None:
           f"(mean TAR greedy {np.mean(greedy_scores):.3f} vs optimal {np.mean(ours_p):.3f})")
     print(f"vr2 greedy mode reproduces the official loop on {agree}/{n} completions "
           f"(differences come from the official integer seconds)")
+    if args.threads:
+        print(f"threads: {args.threads} for each encoder")
     equivalence(embedder, release, args.sentences)
     cache_run(embedder, args.steps, pool=32)
 
