@@ -134,3 +134,13 @@ def test_an_unwritable_cache_is_one_line(tmp_path, monkeypatch):
     monkeypatch.setenv("VR2_CACHE_DIR", str(blocker / "cache"))
     with pytest.raises(Vr2Error, match="VR2_CACHE_DIR"):
         OnnxEmbedder(minilm_path())
+
+
+def test_without_an_exporter_auto_falls_back_and_onnx_says_what_to_install(tmp_path, monkeypatch):
+    from vr2.errors import MissingExtra
+
+    monkeypatch.setenv("VR2_CACHE_DIR", str(tmp_path))  # nothing exported yet
+    monkeypatch.setitem(sys.modules, "onnx", None)  # `import onnx` fails
+    assert isinstance(make_minilm(), SentenceTransformerEmbedder)
+    with pytest.raises(MissingExtra, match="pip install onnx"):
+        make_minilm(backend="onnx")

@@ -38,8 +38,13 @@ def make_minilm(model: str | Path | None = None, *, backend: str = "auto", devic
     path = Path(model) if model else minilm_path()
     use_onnx = backend == "onnx" or (backend == "auto" and device == "cpu" and onnx_embedding.onnx_available())
     if use_onnx:
-        return onnx_embedding.OnnxEmbedder(path, name="minilm",
-                                           batch_size=batch_size or onnx_embedding.DEFAULT_BATCH_SIZE)
+        try:
+            return onnx_embedding.OnnxEmbedder(path, name="minilm",
+                                               batch_size=batch_size or onnx_embedding.DEFAULT_BATCH_SIZE)
+        except MissingExtra:
+            if backend == "onnx":
+                raise  # asked for explicitly: say what to install
+            # auto: no exporter here (no onnx package); the same model through torch still works
     return SentenceTransformerEmbedder(path, name="minilm", device=device,
                                        batch_size=batch_size or DEFAULT_BATCH_SIZE)
 

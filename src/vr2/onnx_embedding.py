@@ -83,6 +83,10 @@ def export(model_dir: Path, out: Path | None = None, *, quiet: bool = False) -> 
               f"load {out})",
               file=sys.stderr, flush=True)
     try:
+        import onnx  # noqa: F401  (torch's exporter writes the file with it)
+    except ImportError as exc:
+        raise MissingExtra("onnx", "pip install onnx") from exc
+    try:
         import torch
         from sentence_transformers import SentenceTransformer
         from transformers.utils import logging as hf_logging
