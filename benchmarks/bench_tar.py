@@ -3,11 +3,15 @@
 Batch: 8 prompts x 8 generations = 64 completions of ~10 claims each; the 8 completions of a
 prompt share its reference (8 claims). Same embedder (all-MiniLM-L6-v2) for everything.
 
-- official: what the release does per completion: encode that completion's claims and its
-  reference claims, cosine per pair in Python, greedy matching (DESIGN.md §2).
-- vr2: `TarScorer.score_batch` with a cold cache (every distinct sentence encoded once per batch),
-  optimal matching.
-- floor: one encode of the batch's distinct sentences, nothing else.
+- official: what the release does per completion, with the release's encoder (sentence-transformers
+  on torch): encode that completion's claims and its reference claims, cosine per pair in Python,
+  greedy matching.
+- vr2: `TarScorer.score_batch` with the default `minilm` embedder (the same weights through ONNX
+  Runtime) and a cold cache (every distinct sentence encoded once per batch), optimal matching.
+- floor: one ONNX encode of the batch's distinct sentences, nothing else.
+
+Then: equivalence of the two encoders (cosine on a few thousand sentences, TAR decisions on the
+batch) and the cache hit rate over a simulated GRPO run (prompts recur across epochs).
 
 Run: .venv/bin/python benchmarks/bench_tar.py [--repeats 3]
 """
@@ -21,8 +25,7 @@ import time
 import numpy as np
 
 from vr2.claims import Claim
-from vr2.embedding import CachedEmbedder
-from vr2.matching import greedy_matching, time_gaps
+from vr2.embedding import CachedEmbedder, SentenceTransformerEmbedder, minilm_path
 from vr2.plugins import make_embedder
 from vr2.tar import TarScorer
 
@@ -100,22 +103,77 @@ def interleaved(fns: dict, repeats: int) -> tuple[dict, dict]:
     return best, out
 
 
+def decisions(results) -> list[list[tuple[int, int]]]:
+    return [[(m.pred, m.ref) for m in r.matches] for r in results]
+
+
+def equivalence(onnx, torch_st, sentences: int) -> None:
+    """Cosine between the two encoders' vectors, and TAR decisions on the benchmark batch."""
+    places = ["", " in the kitchen", " at night", " outdoors", " for the second time", " on a sunny day"]
+    every = [v.format(p=p, a=a) + place for v in VARIANTS for p in PEOPLE for a in ACTIONS for place in places]
+    corpus = random.Random(0).sample(every, min(sentences, len(every)))
+    cos = (onnx.encode(corpus) * torch_st.encode(corpus)).sum(axis=1)
+    print(f"equivalence: {len(corpus)} distinct sentences, cosine onnx vs sentence-transformers "
+          f"min {cos.min():.7f}, mean {cos.mean():.7f}")
+    for seed in (0, 1, 2):
+        batch = make_batch(seed)
+        same = decisions(TarScorer(onnx).score_batch(batch)) == decisions(TarScorer(torch_st).score_batch(batch))
+        print(f"  batch seed {seed}: TAR matches identical for all {len(batch)} completions: {same}")
+
+
+def cache_run(embedder, steps: int, pool: int) -> None:
+    """GRPO-shaped steps (8 prompts x 8 generations) drawn from a pool of `pool` prompts, so
+    references recur once the run passes an epoch; one cache for the whole run, as in training."""
+    batches = [make_batch(seed=1000 + k) for k in range(pool // 8)]
+    prompts = [b[i:i + 8] for b in batches for i in range(0, len(b), 8)]
+    rng = random.Random(0)
+    cached = CachedEmbedder(embedder)
+    scorer = TarScorer(cached)
+    rates = []
+    for step in range(steps):
+        chosen = rng.sample(prompts, 8)
+        # fresh completions each step: regenerate the predictions, keep each prompt's reference
+        fresh = make_batch(seed=5000 + step)
+        batch = [(fresh[i * 8 + g][0], chosen[i][g][1]) for i in range(8) for g in range(8)]
+        before = (cached.hits, cached.misses)
+        scorer.score_batch(batch)
+        hits, misses = cached.hits - before[0], cached.misses - before[1]
+        rates.append(hits / (hits + misses))
+    print(f"cache over {steps} GRPO steps from {pool} prompts: hit rate {cached.hit_rate:.1%} overall "
+          f"(step 1 {rates[0]:.1%}, last step {rates[-1]:.1%}), {len(cached._cache)} sentences kept")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--sentences", type=int, default=3000, help="for the equivalence check")
+    parser.add_argument("--steps", type=int, default=20, help="GRPO steps for the cache hit rate")
+    parser.add_argument("--threads", type=int, default=0,
+                        help="threads for both encoders (0: their defaults); 1 gives a per-core ratio "
+                             "that CPU contention from other processes distorts least")
     args = parser.parse_args()
-    embedder = make_embedder("minilm")
+    embedder = make_embedder("minilm")  # ONNX Runtime when onnxruntime is installed
+    if args.threads:
+        import torch
+
+        from vr2.onnx_embedding import OnnxEmbedder
+
+        torch.set_num_threads(args.threads)
+        embedder = OnnxEmbedder(minilm_path(), threads=args.threads)
+    release = SentenceTransformerEmbedder(minilm_path())  # what the release encodes with
     batch = make_batch()
     embedder.encode(["warm up"])
+    release.encode(["warm up"])
     unique = list(dict.fromkeys(c.text for p, r in batch for c in (*p, *r)))
     n = len(batch)
 
     times, outs = interleaved({
         "floor": lambda: embedder.encode(unique),
         "vr2": lambda: TarScorer(CachedEmbedder(embedder)).score_batch(batch),
-        "official": lambda: official(embedder._model, batch),
+        "official": lambda: official(release._model, batch),
+        "torch floor": lambda: release.encode(unique),
     }, args.repeats)
-    t_floor, t_vr2, t_off = times["floor"], times["vr2"], times["official"]
+    t_floor, t_vr2, t_off, t_tfloor = times["floor"], times["vr2"], times["official"], times["torch floor"]
     ours, theirs = outs["vr2"], outs["official"]
     greedy = TarScorer(CachedEmbedder(embedder))
     greedy.settings.matching = "greedy"
@@ -125,15 +183,22 @@ def main() -> None:
     agree = sum(abs(g - t) < 1e-9 for g, t in zip(greedy_scores, theirs))
 
     claims = sum(len(p) for p, _ in batch)
+    print(f"embedder: {type(embedder).__name__}; official encodes with {type(release).__name__}")
     print(f"batch: {n} completions, {claims} predicted claims, {len(unique)} distinct sentences")
-    print(f"official  {t_off * 1000:8.1f} ms  {n / t_off:8.1f} completions/s")
-    print(f"vr2       {t_vr2 * 1000:8.1f} ms  {n / t_vr2:8.1f} completions/s")
-    print(f"floor     {t_floor * 1000:8.1f} ms  (one encode of the distinct sentences)")
-    print(f"speed-up vs official: {t_off / t_vr2:.1f}x;  vr2 / floor: {t_vr2 / t_floor:.2f}x")
+    print(f"official     {t_off * 1000:8.1f} ms  {n / t_off:8.1f} completions/s")
+    print(f"vr2          {t_vr2 * 1000:8.1f} ms  {n / t_vr2:8.1f} completions/s")
+    print(f"floor        {t_floor * 1000:8.1f} ms  (one encode of the distinct sentences)")
+    print(f"torch floor  {t_tfloor * 1000:8.1f} ms  (the same with sentence-transformers)")
+    print(f"speed-up vs official: {t_off / t_vr2:.1f}x;  vr2 / floor: {t_vr2 / t_floor:.2f}x;  "
+          f"encoder speed-up (torch floor / floor): {t_tfloor / t_floor:.1f}x")
     print(f"greedy scored lower than optimal on {lower}/{n} completions "
           f"(mean TAR greedy {np.mean(greedy_scores):.3f} vs optimal {np.mean(ours_p):.3f})")
     print(f"vr2 greedy mode reproduces the official loop on {agree}/{n} completions "
           f"(differences come from the official integer seconds)")
+    if args.threads:
+        print(f"threads: {args.threads} for each encoder")
+    equivalence(embedder, release, args.sentences)
+    cache_run(embedder, args.steps, pool=32)
 
 
 if __name__ == "__main__":

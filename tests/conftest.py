@@ -4,8 +4,27 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import os
+import shutil
+import tempfile
+
 import numpy as np
 import pytest
+
+
+def pytest_configure(config):
+    """A fresh vr2 cache per session (also seen by CLI subprocesses): every run exercises the
+    one-time ONNX export of MiniLM instead of reusing the user's cache."""
+    if "VR2_CACHE_DIR" not in os.environ:
+        config._vr2_cache = tempfile.mkdtemp(prefix="vr2-test-cache-")
+        os.environ["VR2_CACHE_DIR"] = config._vr2_cache
+
+
+def pytest_unconfigure(config):
+    cache = getattr(config, "_vr2_cache", None)
+    if cache:
+        os.environ.pop("VR2_CACHE_DIR", None)
+        shutil.rmtree(cache, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -58,3 +58,12 @@ def test_any_sentence_transformers_folder_works():
     emb = make_embedder("sentence-transformers", model=str(minilm_path()))
     assert emb.encode(["hello"]).shape == (1, 384)
     assert emb.encode([]).shape == (0, 384)
+
+
+def test_cache_counts_hits_across_calls(minilm):
+    cached = CachedEmbedder(minilm)
+    assert cached.hit_rate == 0.0
+    cached.encode(["ref one", "ref two", "clause", "clause"])
+    cached.encode(["ref one", "ref two", "new clause"])
+    assert (cached.hits, cached.misses) == (2, 4)
+    assert cached.hit_rate == pytest.approx(2 / 6)

@@ -18,9 +18,9 @@ def _llm_extractor(judge=None):
 
 
 def _minilm(model: str | None = None, **options):
-    from vr2.embedding import SentenceTransformerEmbedder, minilm_path
+    from vr2.embedding import make_minilm
 
-    return SentenceTransformerEmbedder(model or minilm_path(), name="minilm", **options)
+    return make_minilm(model, **options)
 
 
 def _sentence_transformers(model: str | None = None, **options):

@@ -152,6 +152,7 @@ class EvalConfig:
     limit: int = opt(0, min=0, help="samples per benchmark (0 = all)")
     vas_attn: bool = opt(True, help="compute attention VAS (one extra forward per sample)")
     engine: str = opt("transformers", help="generation engine plugin: transformers, vllm (pip install ./plugins/vr2-vllm)")
+    decode_workers: int = opt(2, min=0, help="processes decoding the next samples' videos during generation (0 = none)")
 
 
 @dataclass

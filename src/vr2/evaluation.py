@@ -29,6 +29,7 @@ evaluates its share of the samples into its own part file and rank 0 merges and 
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import time
@@ -319,9 +320,12 @@ def _base_row(sample, benchmark: str, mode: str, protocol: str = "vr2", pieces: 
     return row
 
 
-def run_batch(batch: Sequence, benchmark: str, recipe, engine, tar, judge, weights) -> list[dict]:
-    """Rows for one batch of samples: sample videos, generate, score (errors recorded per sample)."""
+def run_batch(batch: Sequence, benchmark: str, recipe, engine, tar, judge, weights,
+              videos: Sequence | None = None) -> list[dict]:
+    """Rows for one batch of samples: sample videos (or take `videos`, decoded ahead by
+    `vr2.prefetch`), generate, score (errors recorded per sample)."""
     from vr2.metrics import as_scored_completion, score_responses
+    from vr2.prefetch import Failed, load_or_fail
     from vr2.scoring import ScoreInput
 
     from vr2.protocols import generate_overrides, model_item
@@ -334,12 +338,12 @@ def run_batch(batch: Sequence, benchmark: str, recipe, engine, tar, judge, weigh
 
         pieces = for_recipe(recipe)
     rows = [_base_row(sample, benchmark, mode, recipe.eval.protocol, pieces) for sample in batch]
+    if videos is None:
+        videos = [load_or_fail(functools.partial(_video, recipe=recipe), s) for s in batch]
     ready = []
-    for sample, row in zip(batch, rows):
-        try:
-            video = _video(sample, recipe)
-        except Vr2Error as exc:
-            row.update(error=str(exc), resps=[[]], filtered_resps=[])
+    for sample, row, video in zip(batch, rows, videos):
+        if isinstance(video, Failed):
+            row.update(error=video.message, resps=[[]], filtered_resps=[])
             continue
         row["frames"] = len(video.times)
         ready.append((sample, row, video))
@@ -446,6 +450,7 @@ def evaluate(recipe, *, output_dir: str | Path | None = None, force: bool = Fals
     `supports_vas_attn` and `run(items, vas=...) -> [Output]`).
     """
     from vr2.metrics import build_scorer
+    from vr2.prefetch import prefetched
     from vr2.scoring import weights_of
 
     from vr2 import sharding
@@ -478,8 +483,11 @@ def evaluate(recipe, *, output_dir: str | Path | None = None, force: bool = Fals
                 continue
             run.path.parent.mkdir(parents=True, exist_ok=True)
             with run.path.open("a", encoding="utf-8") as handle:
-                for batch in chunks(todo, recipe.eval.batch_size):
-                    rows = run_batch(batch, run.name, recipe, engine, tar, judge, weights)
+                # Videos of the next batches decode in worker processes during generation.
+                for batch, videos in prefetched(chunks(todo, recipe.eval.batch_size),
+                                                functools.partial(_video, recipe=recipe),
+                                                workers=recipe.eval.decode_workers):
+                    rows = run_batch(batch, run.name, recipe, engine, tar, judge, weights, videos)
                     # One write per batch, then flush: a kill loses at most this batch, and a
                     # torn last line is dropped on resume.
                     handle.write("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
