@@ -20,8 +20,8 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from vr2 import curate
-from vr2.teacher import make_teacher
+from vr2.curate import pipeline as curate
+from vr2.curate.teacher import make_teacher
 from vr2.config import load_recipe
 
 REPO = Path(__file__).resolve().parents[1]

@@ -1,4 +1,4 @@
-"""Eval wall time: decoding ahead in worker processes (vr2.prefetch) versus decoding and
+"""Eval wall time: decoding ahead in worker processes (vr2.video.prefetch) versus decoding and
 generating one after the other, on the tiny Qwen2.5-VL with real mp4s.
 
 Measured in one process, interleaved:
@@ -21,10 +21,10 @@ import time
 from pathlib import Path
 
 from vr2.config import load_recipe
-from vr2.evaluation import TransformersEngine, _video, chunks, evaluate
+from vr2.eval.runner import TransformersEngine, _video, chunks, evaluate
 from vr2.samples import Sample
-from vr2.synthetic import write_test_video
-from vr2.tiny import build_tiny_model
+from vr2.devtools.synthetic import write_test_video
+from vr2.devtools.tiny import build_tiny_model
 
 
 def main() -> None:

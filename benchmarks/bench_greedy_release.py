@@ -28,9 +28,9 @@ from collections import Counter
 
 import numpy as np
 
-from vr2.claims import Claim, RuleExtractor, reference_claims
-from vr2.embedding import SentenceTransformerEmbedder, minilm_path
-from vr2.tar import TarScorer, TarSettings
+from vr2.scoring.claims import Claim, RuleExtractor, reference_claims
+from vr2.scoring.embedding import SentenceTransformerEmbedder, minilm_path
+from vr2.scoring.tar import TarScorer, TarSettings
 
 SUBJECTS = ["the man", "the woman", "a child", "the dog", "the chef", "a cyclist", "the referee",
             "the driver", "a girl in a red coat", "the old man"]

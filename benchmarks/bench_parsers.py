@@ -13,8 +13,8 @@ import argparse
 import re
 import time
 
-from vr2.completion import format_ok, parse_completion
-from vr2.judge import parse_score
+from vr2.scoring.format import format_ok, parse_completion
+from vr2.judge.client import parse_score
 
 THINK = re.compile(r"<think>(.*?)</think>", re.S | re.I)
 ANSWER = re.compile(r"<answer>(.*?)</answer>", re.S | re.I)

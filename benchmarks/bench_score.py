@@ -20,7 +20,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 SCORE = ["score", "examples/trace.json", "--ref", "examples/ref.json", "--json"]
 TORCH_BACKEND = (
-    "import sys, vr2.embedding as e\n"
+    "import sys, vr2.scoring.embedding as e\n"
     "make = e.make_minilm\n"
     "e.make_minilm = lambda *a, **k: make(*a, **{**k, 'backend': 'torch'})\n"
     "from vr2.cli.main import main\n"
@@ -52,7 +52,7 @@ def main() -> None:
     args = parser.parse_args()
     # The one-time export, outside the timing and in its own process: a child's peak RSS starts
     # from its parent's at fork, so this process must stay small.
-    subprocess.run([sys.executable, "-m", "vr2.onnx_embedding"], cwd=ROOT, check=True)
+    subprocess.run([sys.executable, "-m", "vr2.scoring.onnx_embedding"], cwd=ROOT, check=True)
     best = {name: (float("inf"), 0.0) for name in COMMANDS}
     for _ in range(args.repeats):
         for name, cmd in COMMANDS.items():

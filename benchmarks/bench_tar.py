@@ -24,10 +24,10 @@ import time
 
 import numpy as np
 
-from vr2.claims import Claim
-from vr2.embedding import CachedEmbedder, SentenceTransformerEmbedder, minilm_path
-from vr2.plugins import make_embedder
-from vr2.tar import TarScorer
+from vr2.scoring.claims import Claim
+from vr2.scoring.embedding import CachedEmbedder, SentenceTransformerEmbedder, minilm_path
+from vr2.plugins.registry import make_embedder
+from vr2.scoring.tar import TarScorer
 
 PEOPLE = ["a man in a red shirt", "a woman with a ponytail", "the boy", "an old man", "the girl in a yellow coat",
           "a chef", "the driver", "a cyclist"]
@@ -156,7 +156,7 @@ def main() -> None:
     if args.threads:
         import torch
 
-        from vr2.onnx_embedding import OnnxEmbedder
+        from vr2.scoring.onnx_embedding import OnnxEmbedder
 
         torch.set_num_threads(args.threads)
         embedder = OnnxEmbedder(minilm_path(), threads=args.threads)

@@ -22,8 +22,8 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def build(out: Path, seconds: int, size: tuple[int, int]) -> None:
-    from vr2 import smoke
-    from vr2.synthetic import write_test_video
+    from vr2.devtools import smoke
+    from vr2.devtools.synthetic import write_test_video
 
     smoke.build_smoke(out)
     for clip in range(smoke.CLIPS):  # longer / larger clips than the smoke default, same questions
@@ -32,8 +32,8 @@ def build(out: Path, seconds: int, size: tuple[int, int]) -> None:
 
 def step_times(out: Path, run: str, workers: int, steps: int, frames: int) -> list[float]:
     from vr2.config import load_recipe
-    from vr2.training_data import load_samples
-    from vr2.trl_backend import build_grpo_trainer
+    from vr2.train.data import load_samples
+    from vr2.train.trl_backend import build_grpo_trainer
 
     recipe = load_recipe(REPO / "recipes" / "smoke" / "grpo.toml", [
         f'model.name_or_path="{out / "model"}"', f'data.train_file="{out / "grpo.json"}"',

@@ -20,11 +20,11 @@ from pathlib import Path
 
 import numpy as np
 
-import vr2.model as model_module
-from vr2.model import generate_batch, load_model
-from vr2.tiny import build_tiny_model
-from vr2.vas import vas_attn
-from vr2.video import SampledVideo
+import vr2.model.runtime as model_module
+from vr2.model.runtime import generate_batch, load_model
+from vr2.devtools.tiny import build_tiny_model
+from vr2.model.vas import vas_attn
+from vr2.video.sampling import SampledVideo
 
 
 def clip(frames: int, height: int, width: int) -> SampledVideo:

@@ -1,6 +1,6 @@
 """Benchmark: vr2's frame sampling against decoding everything, and against the least decoding possible.
 
-On an h264 file made here with `vr2.synthetic` ("motion" pattern, 30 fps; by default 60 s at
+On an h264 file made here with `vr2.devtools.synthetic` ("motion" pattern, 30 fps; by default 60 s at
 1280x720), for the paper's sampling protocols it times:
 
 - naive: decode every frame, keep the ones nearest the wanted times, resize those;
@@ -26,8 +26,8 @@ from pathlib import Path
 
 import numpy as np
 
-from vr2.synthetic import write_test_video
-from vr2.video import EVAL, GRPO, SFT, VideoSettings, fit_pixels, sample_times, sample_video
+from vr2.devtools.synthetic import write_test_video
+from vr2.video.sampling import EVAL, GRPO, SFT, VideoSettings, fit_pixels, sample_times, sample_video
 
 FPS = 30
 CASES = {

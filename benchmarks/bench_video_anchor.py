@@ -17,8 +17,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from vr2.synthetic import write_test_video
-from vr2.video import sample_video
+from vr2.devtools.synthetic import write_test_video
+from vr2.video.sampling import sample_video
 
 
 def main() -> None:

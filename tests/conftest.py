@@ -30,14 +30,14 @@ def pytest_unconfigure(config):
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory) -> Path:
     """A tiny Qwen2.5-VL (seed 0) saved with save_pretrained; builds in well under a second."""
-    from vr2.tiny import build_tiny_model
+    from vr2.devtools.tiny import build_tiny_model
 
     return build_tiny_model(tmp_path_factory.mktemp("tiny") / "model", seed=0)
 
 
 def _sampled_video(seed: int = 0, frames: int = 4, height: int = 56, width: int = 84, fps: float = 2.0):
     """Random frames posing as a video sampled at `fps` from a 10 fps source."""
-    from vr2.video import SampledVideo
+    from vr2.video.sampling import SampledVideo
 
     pixels = np.random.default_rng(seed).integers(0, 256, (frames, height, width, 3), dtype=np.uint8)
     step = round(10 / fps)
@@ -62,7 +62,7 @@ def make_video():
 @pytest.fixture(scope="session")
 def smoke_dir(tmp_path_factory) -> Path:
     """`vr2 synthetic` output (tiny model, 4 clips, subtitles, sft.json, grpo.json), built once."""
-    from vr2.smoke import build_smoke
+    from vr2.devtools.smoke import build_smoke
 
     out = tmp_path_factory.mktemp("smoke") / "runs" / "smoke"
     build_smoke(out)

@@ -95,7 +95,7 @@ class TeacherServer:
                 pass
 
             def do_POST(self):
-                from vr2.judge import cache_key
+                from vr2.judge.client import cache_key
 
                 raw = self.rfile.read(int(self.headers["Content-Length"]))
                 body = json.loads(raw)
@@ -124,7 +124,7 @@ class TeacherServer:
 
 def serve(script: dict[str, str] | None = None, recipe=None) -> TeacherServer:
     """A server whose gold answers come from the recipe's sources (as vr2 curate reads them)."""
-    from vr2.curate import load_sources
+    from vr2.curate.pipeline import load_sources
 
     records, _ = load_sources(recipe.curate)
     return TeacherServer({r["question"]: r["answer"] for r in records}, script)

@@ -102,7 +102,7 @@ def test_invalid_utf8_and_deep_json_lines_are_skipped_with_their_numbers(tmp_pat
 
 def test_a_chunk_that_fails_to_score_is_scored_line_by_line(tmp_path, monkeypatch):
     """A line that passes the checks but fails in scoring costs only itself."""
-    from vr2 import scoring
+    from vr2.scoring import batch as scoring
     from vr2.errors import Vr2Error
 
     real = scoring.score_inputs
@@ -123,7 +123,7 @@ class _Tar:
     """The rule gate and claims with no embedder: enough for I/O tests (TAR masked)."""
 
     def details(self, completions, **kwargs):
-        from vr2.rewards import TarDetail
+        from vr2.scoring.rewards import TarDetail
 
         return [TarDetail(None, None, None, None, failure="no embedder in this test") for _ in completions]
 
@@ -147,14 +147,14 @@ def test_missing_and_unwritable_out_folder_is_one_line(tmp_path, capsys, monkeyp
         def refuse(*args, **kwargs):
             raise PermissionError(errno.EACCES, os.strerror(errno.EACCES))
 
-        monkeypatch.setattr("vr2.scoring.tempfile.mkstemp", refuse)
+        monkeypatch.setattr("vr2.scoring.batch.tempfile.mkstemp", refuse)
     r = run_vr2(capsys, "score", batch, "--out", locked / "out.jsonl")
     locked.chmod(0o700)
     assert r.code == 2 and "cannot write results (Permission denied)" in r.err and "locked" in r.err
 
 
 def test_disk_full_keeps_the_results_so_far_and_resume_finishes(tmp_path, capsys, monkeypatch):
-    from vr2 import scoring
+    from vr2.scoring import batch as scoring
 
     real_open = scoring._open_results
 
@@ -236,7 +236,7 @@ def test_deep_json_trace_file_is_one_line(tmp_path, capsys):
 
 
 def test_json_output_never_holds_nan():
-    from vr2.scoring import to_json
+    from vr2.scoring.batch import to_json
 
     text = to_json({"a": float("nan"), "b": [float("inf"), 1.0], "c": {"d": -float("inf")}})
     assert json.loads(text) == {"a": None, "b": [None, 1.0], "c": {"d": None}}
@@ -274,7 +274,7 @@ def test_training_and_eval_refuse_non_finite_before_any_work(tmp_path, capsys, c
 
 def test_judge_config_refuses_non_finite():
     from vr2.errors import Vr2Error
-    from vr2.judge import JudgeConfig
+    from vr2.judge.client import JudgeConfig
 
     for name in ("timeout", "backoff", "temperature"):
         with pytest.raises(Vr2Error, match=f"judge.{name}: must be a finite number"):
@@ -285,7 +285,7 @@ def test_judge_config_refuses_non_finite():
 
 
 def test_a_trace_with_too_many_claims_reports_the_overflow(tmp_path, capsys):
-    from vr2.tar import MAX_CLAIMS_PER_TRACE as cap
+    from vr2.scoring.tar import MAX_CLAIMS_PER_TRACE as cap
 
     think = " ".join(f"At {k // 60:02d}:{k % 60:02d} he pours oil." for k in range(cap + 88))
     trace = tmp_path / "t.json"
@@ -300,7 +300,7 @@ def test_a_trace_with_too_many_claims_reports_the_overflow(tmp_path, capsys):
 
 
 def test_an_over_long_batch_line_is_skipped_in_bounded_memory(tmp_path, monkeypatch):
-    from vr2 import scoring
+    from vr2.scoring import batch as scoring
 
     monkeypatch.setattr(scoring, "MAX_FILE_BYTES", 1000)
     exact = json.dumps({"completion": "x" * (1000 - 20)})

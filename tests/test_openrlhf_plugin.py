@@ -16,7 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from vr2 import plugins
+from vr2.plugins import registry as plugins
 from vr2.config import load_recipe
 from vr2.errors import MissingExtra, Vr2Error
 
@@ -71,7 +71,7 @@ def rows(plan):
 
 @pytest.fixture(scope="module")
 def loaded(smoke_dir):
-    from vr2.model import load_model
+    from vr2.model.runtime import load_model
 
     return load_model(str(smoke_dir / "model"), device="cpu", dtype="float32")
 
@@ -180,8 +180,8 @@ def test_resume_needs_a_checkpoint_and_a_fresh_run_an_empty_folder(orl, plan):
 
 
 def test_prompt_rows_carry_every_field(orl, plan, rows, loaded):
-    from vr2.model import prompt_text
-    from vr2.training_data import load_samples
+    from vr2.model.runtime import prompt_text
+    from vr2.train.data import load_samples
 
     recipe, prepared = plan
     samples = load_samples(recipe)
@@ -212,8 +212,8 @@ def test_prompt_rows_carry_every_field(orl, plan, rows, loaded):
 
 
 def test_sequence_budget_holds_the_longest_prompt_with_its_video(orl, plan, rows, loaded):
-    from vr2.collate import sample_frames
-    from vr2.model import prepare_inputs
+    from vr2.train.collate import sample_frames
+    from vr2.model.runtime import prepare_inputs
 
     recipe, prepared = plan
     longest = 0
@@ -268,7 +268,7 @@ def load_module(path: Path, name: str):
 
 def vr2_rewards(recipe, completions, sample):
     """What vr2's own reward functions (TRL backend, vr2 score) give these completions."""
-    from vr2.rewards import reward_functions, total_reward
+    from vr2.scoring.rewards import reward_functions, total_reward
 
     functions, weights = reward_functions(recipe)
     names = [n for n in ("accuracy", "format", "tar") if getattr(recipe.rewards, n)]
@@ -280,7 +280,7 @@ def vr2_rewards(recipe, completions, sample):
 
 
 def test_reward_file_matches_vr2s_reward_functions(orl, plan, rows):
-    from vr2.training_data import load_samples
+    from vr2.train.data import load_samples
 
     recipe, prepared = plan
     reward = load_module(prepared.files.reward, "reward_under_test")
@@ -337,7 +337,7 @@ class UnsureConsistency:
     name = "unsure-test"
 
     def check(self, think, answer, answer_type=None, options=None):
-        from vr2.consistency import RuleConsistency
+        from vr2.scoring.consistency import RuleConsistency
 
         return None if "UNSURE" in think else RuleConsistency().check(think, answer, answer_type, options)
 
@@ -411,7 +411,7 @@ def rollout_result(orl, plan, rows, loaded):
 
 
 def test_rollout_sends_vllm_the_video_with_its_metadata(orl, rows, rollout_result, loaded):
-    from vr2.collate import sample_frames
+    from vr2.train.collate import sample_frames
 
     engine, _ = rollout_result
     label = orl.data.decode_label(rows[0]["label"])
@@ -436,7 +436,7 @@ def test_rollout_sends_vllm_the_video_with_its_metadata(orl, rows, rollout_resul
 
 
 def test_rollout_response_is_what_openrlhf_expects(orl, plan, rows, rollout_result, loaded):
-    from vr2.training_data import load_samples
+    from vr2.train.data import load_samples
 
     recipe, _ = plan
     _, responses = rollout_result
@@ -573,8 +573,8 @@ def vr2_log_probs(model, loaded, orl, response):
     """vr2's own forward for one response (the TRL backend's: prompt encoded by vr2 + completion)."""
     import torch
 
-    from vr2.collate import sample_frames
-    from vr2.model import prepare_inputs
+    from vr2.train.collate import sample_frames
+    from vr2.model.runtime import prepare_inputs
 
     label = orl.data.decode_label(response["label"])
     sample = orl.data.sample_from_label(label)
@@ -607,7 +607,7 @@ def test_the_training_forward_sees_the_video_exactly_as_vr2(orl, rollout_result,
 
 
 def test_the_training_forward_trains_an_unfrozen_vision_tower(orl, rollout_result, smoke_dir):
-    from vr2.model import load_model
+    from vr2.model.runtime import load_model
 
     _, responses = rollout_result
     model = load_model(str(smoke_dir / "model"), device="cpu", dtype="float32").model

@@ -27,22 +27,22 @@ def glue():
 
 @pytest.fixture(scope="module")
 def loaded(tiny_model_dir):
-    from vr2.model import load_model
+    from vr2.model.runtime import load_model
 
     return load_model(str(tiny_model_dir))
 
 
 @pytest.fixture(scope="module")
 def video(tmp_path_factory):
-    from vr2.synthetic import write_test_video
-    from vr2.video import sample_video
+    from vr2.devtools.synthetic import write_test_video
+    from vr2.video.sampling import sample_video
 
     path = write_test_video(tmp_path_factory.mktemp("v") / "clip.mp4", seconds=2.0, fps=10, size=(64, 48))
     return sample_video(path, fps=2.0, max_frames=4, min_pixels=28 * 28, max_pixels=56 * 84)
 
 
 def test_request_object(glue, loaded, video):
-    from vr2.model import prompt_text
+    from vr2.model.runtime import prompt_text
 
     request = glue.build_request(loaded.processor, video, "What colour?", ["red", "blue"])
     assert set(request) == {"prompt", "multi_modal_data"}
@@ -65,7 +65,7 @@ def test_metadata_gives_the_same_model_inputs_as_vr2(glue, loaded, video):
     grid and time step (`second_per_grid_ts`) as vr2's own path."""
     from transformers.video_utils import VideoMetadata
 
-    from vr2.model import prepare_inputs
+    from vr2.model.runtime import prepare_inputs
 
     request = glue.build_request(loaded.processor, video, "Q?", None)
     frames, meta = request["multi_modal_data"]["video"]
@@ -111,7 +111,7 @@ def test_without_vllm_the_engine_names_the_install(glue, tiny_model_dir):
 
 def test_without_the_plugin_eval_names_the_package(monkeypatch):
     from vr2.config import load_recipe
-    from vr2.evaluation import make_engine
+    from vr2.eval.runner import make_engine
 
     monkeypatch.setitem(sys.modules, "vr2_vllm", None)  # as if not installed
     recipe = load_recipe(None, ["eval.engine=\"vllm\""])
@@ -121,7 +121,7 @@ def test_without_the_plugin_eval_names_the_package(monkeypatch):
 
 @pytest.mark.skipif(not vllm_missing(), reason="vllm is installed here")
 def test_the_plugin_registers_the_vllm_engine_through_the_hook(glue, tiny_model_dir):
-    from vr2 import plugins
+    from vr2.plugins import registry as plugins
     from vr2.config import load_recipe
 
     plugins.register(glue, name="vr2-vllm-test")

@@ -168,7 +168,7 @@ class JudgeConfig:
 
 @dataclass
 class CurateConfig:
-    """`vr2 curate`: which sources, which teacher, which filters (see vr2.curate)."""
+    """`vr2 curate`: which sources, which teacher, which filters (see vr2.curate.pipeline)."""
 
     sources: list[str] = opt([], help="KIND=FILE or KIND=FILE=VIDEO_SUBDIR; kinds: llava_video, nextqa, "
                              "activitynet_qa, perception_test, clevrer, jsonl")

@@ -1,4 +1,4 @@
-"""`vr2 curate RECIPE`: build the SFT and GRPO sets with a teacher (see vr2.curate)."""
+"""`vr2 curate RECIPE`: build the SFT and GRPO sets with a teacher (see vr2.curate.pipeline)."""
 
 from __future__ import annotations
 
@@ -24,9 +24,9 @@ def curate(
     """Curate training data: ingest, teach, verify, rank, split, write; resumable and cached."""
     from rich.console import Console
 
-    from vr2 import curate as pipeline
+    from vr2.curate import pipeline
     from vr2.config import load_recipe
-    from vr2.display import progress_bar
+    from vr2.cli.display import progress_bar
 
     config = load_recipe(recipe, sets)
     part = pipeline.Shard.parse(shard) if shard else None

@@ -83,8 +83,8 @@ def eval_command(
     if from_samples is not None:
         _from_samples(from_samples, config, output, mode or "auto", others, as_json)
         return
-    from vr2 import display
-    from vr2.evaluation import evaluate
+    from vr2.cli import display
+    from vr2.eval.runner import evaluate
 
     with display.progress_bar() as bar:
         tasks: dict[str, int] = {}
@@ -107,7 +107,7 @@ def _run_name(config) -> str:
 
 
 def _comparisons(paths: list[Path], paper: bool) -> list[dict]:
-    from vr2.report import PAPER_ROWS, load_summary, paper_summary
+    from vr2.eval.report import PAPER_ROWS, load_summary, paper_summary
 
     others = [load_summary(p) for p in paths]
     if paper:
@@ -118,9 +118,9 @@ def _comparisons(paths: list[Path], paper: bool) -> list[dict]:
 def _from_samples(folder: Path, config, output: Optional[Path], mode: str, others, as_json: bool) -> None:
     from rich.text import Text
 
-    from vr2 import display
-    from vr2.evaluation import score_sample_files
-    from vr2.report import write_reports
+    from vr2.cli import display
+    from vr2.eval.runner import score_sample_files
+    from vr2.eval.report import write_reports
 
     if mode not in ("auto", "think", "direct"):
         raise Vr2Error(f"--mode: must be auto, think or direct, got {mode!r}")
@@ -137,13 +137,13 @@ def _from_samples(folder: Path, config, output: Optional[Path], mode: str, other
 def _show(summary: dict, out: Path, others, as_json: bool) -> None:
     from rich.text import Text
 
-    from vr2 import display
-    from vr2.report import footnotes, rich_tables
+    from vr2.cli import display
+    from vr2.eval.report import footnotes, rich_tables
 
     for warning in summary.get("warnings", []):
         display.err_console.print(Text(f"skipped: {warning}", style="yellow"), highlight=False, soft_wrap=True)
     if as_json:
-        from vr2.scoring import to_json
+        from vr2.scoring.batch import to_json
 
         typer.echo(to_json(summary, indent=2))  # valid JSON even if a value is NaN
         return
@@ -167,7 +167,8 @@ def _print_benchmarks(as_json: bool = False) -> None:
     from rich.table import Table
     from rich.text import Text
 
-    from vr2 import benchmarks, display
+    from vr2.eval import benchmarks
+    from vr2.cli import display
 
     facts = [spec.describe() for spec in benchmarks.BENCHMARKS.values()]
     if as_json:

@@ -24,11 +24,11 @@ def grpo(
     from rich.console import Console
 
     from vr2.config import load_recipe
-    from vr2.grpo import run_grpo
+    from vr2.train.grpo import run_grpo
 
     config = load_recipe(recipe, sets)
     if dry_run:
-        from vr2.training_plan import print_dry_run
+        from vr2.train.plan import print_dry_run
 
         print_dry_run(config, "grpo", world_size=world_size or None, as_json=as_json)
         return

@@ -15,7 +15,7 @@ def plugins(recipe: Optional[Path] = RecipeOption, sets: list[str] = SetOption) 
     from rich.console import Console
     from rich.table import Table
 
-    from vr2.plugins import KINDS, plugin_rows
+    from vr2.plugins.registry import KINDS, plugin_rows
 
     config = load(recipe, sets, {})
     selected = {

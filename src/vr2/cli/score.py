@@ -34,8 +34,9 @@ def score(
     sets: list[str] = SetOption,
 ) -> None:
     """Score reasoning traces: claims, TAR (precision/recall/F1), gate, TAC, format and rewards."""
-    from vr2 import display, scoring
-    from vr2.rewards import build_tar_reward
+    from vr2.cli import display
+    from vr2.scoring import batch as scoring
+    from vr2.scoring.rewards import build_tar_reward
 
     config = load(recipe, sets, {
         "tar.buffer_seconds": buffer_seconds, "tar.tau": tau, "tar.gate": False if no_gate else None,

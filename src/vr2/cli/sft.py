@@ -26,11 +26,11 @@ def sft(
     from rich.console import Console
 
     from vr2.config import load_recipe
-    from vr2.sft import merge_run, run_sft
+    from vr2.train.sft import merge_run, run_sft
 
     config = load_recipe(recipe, sets)
     if dry_run:
-        from vr2.training_plan import print_dry_run
+        from vr2.train.plan import print_dry_run
 
         print_dry_run(config, "sft", world_size=world_size or None, as_json=as_json)
         return

@@ -16,7 +16,7 @@ def synthetic(
     """Build everything recipes/smoke/*.toml need: tiny Qwen2.5-VL, mp4s, subtitles, datasets."""
     from rich.console import Console
 
-    from vr2.smoke import build_smoke
+    from vr2.devtools.smoke import build_smoke
 
     paths = build_smoke(out, warm_steps=sft_steps)
     console = Console(stderr=True, soft_wrap=True)

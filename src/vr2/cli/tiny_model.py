@@ -16,7 +16,7 @@ def run(
     """Build a tiny random Qwen2.5-VL (about 300k parameters) that loads like the real one."""
     from rich.console import Console
 
-    from vr2.tiny import build_tiny_model
+    from vr2.devtools.tiny import build_tiny_model
 
     path = build_tiny_model(out, seed=seed, overwrite=force)
     Console().print(f"tiny Qwen2.5-VL (seed {seed}) written to [bold]{path}[/bold]")

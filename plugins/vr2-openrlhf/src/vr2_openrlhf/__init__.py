@@ -1,6 +1,6 @@
 """OpenRLHF 0.11.2 as a vr2 trainer backend: `trainer.backend = "openrlhf"` in a GRPO recipe.
 
-A backend runs a whole training stage from a validated recipe (`vr2.hookspecs.vr2_trainer_backends`).
+A backend runs a whole training stage from a validated recipe (`vr2.plugins.hookspecs.vr2_trainer_backends`).
 This one hands GRPO to OpenRLHF's Ray trainer (`openrlhf.cli.train_ppo_ray`, vLLM rollouts,
 DeepSpeed) and supplies everything vr2-specific as files under `<trainer.output_dir>/openrlhf/`:
 
@@ -8,7 +8,7 @@ DeepSpeed) and supplies everything vr2-specific as files under `<trainer.output_
   the ground truth and the video settings as JSON (`vr2_openrlhf.data`);
 - `reward.py`: vr2's own reward functions (accuracy, format, gated TAR, recipe weights) in
   OpenRLHF's `reward_func(queries, prompts, labels)` form (`vr2_openrlhf.rewards`);
-- `agent.py`: the rollout (`--train.agent_func_path`) that samples the video with `vr2.video`,
+- `agent.py`: the rollout (`--train.agent_func_path`) that samples the video with `vr2.video.sampling`,
   gives vLLM the frames with their timing metadata and gives OpenRLHF's training forward the
   processor's video tensors, so the video is in generation and in every log-prob forward
   (`vr2_openrlhf.rollout`);
@@ -19,7 +19,7 @@ Nothing here imports openrlhf, torch or transformers at import time; `vr2 plugin
 
 from __future__ import annotations
 
-from vr2.plugins import hookimpl
+from vr2.plugins.registry import hookimpl
 
 __all__ = ["INSTALL", "OPENRLHF_VERSION", "make_backend", "vr2_trainer_backends"]
 

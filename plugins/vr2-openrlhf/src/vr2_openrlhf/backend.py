@@ -5,7 +5,7 @@
 2. without a dry run, requires openrlhf 0.11.2 exactly: the video path through its training
    forward (`vr2_openrlhf.rollout`) was verified against that version's `Actor.forward`, and
    another version could silently train on video-less log-probs;
-3. converts the training data (`vr2.training_data.load_samples`, bad rows reported) into
+3. converts the training data (`vr2.train.data.load_samples`, bad rows reported) into
    `prompts.jsonl`, writes `run.json`, `recipe.toml`, `reward.py`, `agent.py`, `command.sh`;
 4. runs `python -m openrlhf.cli.train_ppo_ray ...`, streaming its output to the terminal and to
    `train.log`; returns `<trainer.output_dir>/final` (OpenRLHF's `--ckpt.output_dir`).
@@ -185,7 +185,7 @@ def write_run_files(recipe, files: RunFiles, *, fill_timeout_s: float = 1800.0) 
 def prepare(recipe, launch: Launch, *, resume: bool = False) -> Plan:
     """Steps 1-3 of the module docstring; returns the plan (nothing is launched)."""
     from vr2.config import dump_toml
-    from vr2.training_data import load_samples
+    from vr2.train.data import load_samples
 
     from vr2_openrlhf.data import prompt_rows, sequence_budget, write_prompts
 

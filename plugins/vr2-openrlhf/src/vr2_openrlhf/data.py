@@ -11,7 +11,7 @@ the label as one JSON object:
                         "timestamp_overlay": true, "subtitles": true},
      "mode": "think"}
 
-The prompt is vr2's prompt (`vr2.prompts`) through the model's own chat template, with one
+The prompt is vr2's prompt (`vr2.model.prompts`) through the model's own chat template, with one
 `<|vision_start|><|video_pad|><|vision_end|>` placeholder: exactly the text the TRL backend and
 `vr2 eval` give the processor. Paths are absolute because Ray workers run elsewhere.
 """
@@ -120,8 +120,8 @@ def sample_from_label(label: dict[str, Any]):
 
 
 def settings_from_label(label: dict[str, Any]):
-    """The `vr2.video.VideoSettings` a label carries (the recipe's [video] section)."""
-    from vr2.video import VideoSettings
+    """The `vr2.video.sampling.VideoSettings` a label carries (the recipe's [video] section)."""
+    from vr2.video.sampling import VideoSettings
 
     s = label["video_settings"]
     return VideoSettings(fps=float(s["fps"]), max_frames=int(s["max_frames"]),
@@ -131,7 +131,7 @@ def settings_from_label(label: dict[str, Any]):
 
 def prompt_for(processor: Any, question: str, options: Sequence[str] | None, mode: str = "think") -> str:
     """vr2's chat prompt for one question (the same function the TRL backend and eval use)."""
-    from vr2.model import LoadedModel, prompt_text
+    from vr2.model.runtime import LoadedModel, prompt_text
 
     prompt = prompt_text(LoadedModel(model=None, processor=processor, device="cpu"), question,
                          list(options) if options else None, mode)

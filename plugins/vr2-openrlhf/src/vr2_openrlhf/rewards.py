@@ -3,7 +3,7 @@
 OpenRLHF calls a reward file once per completion, from several threads of a vLLM actor, with
 the decoded prompt + completion (`queries`), the prompt text and the label text; it expects
 `{"rewards", "scores", "extra_logs"}` and swallows any exception. This module computes the reward
-with vr2's own functions, the ones `vr2 score` and the TRL backend call (`vr2.rewards.reward_functions`:
+with vr2's own functions, the ones `vr2 score` and the TRL backend call (`vr2.scoring.rewards.reward_functions`:
 accuracy, format, and TAR gated by think-answer consistency, with the recipe's weights, TAR
 settings and plugins), and keeps the reasons a part is missing visible.
 
@@ -66,7 +66,7 @@ class Scored:
     parts: dict[str, float | None]
     no_reference: bool = False
     tar_masked: bool = False
-    detail: Any = None  # vr2.rewards.TarDetail when TAR is used
+    detail: Any = None  # vr2.scoring.rewards.TarDetail when TAR is used
     logs: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -84,7 +84,7 @@ class RewardComputer:
     """The recipe's reward functions and weights, applied to (completion, label) pairs."""
 
     def __init__(self, recipe):
-        from vr2.rewards import TarReward, reward_functions
+        from vr2.scoring.rewards import TarReward, reward_functions
 
         functions, weights = reward_functions(recipe)
         names = [name for name in PART_NAMES if getattr(recipe.rewards, name)]
@@ -105,7 +105,7 @@ class RewardComputer:
         }
 
     def score(self, completions: Sequence[str], labels: Sequence[dict]) -> list[Scored]:
-        from vr2.rewards import total_reward
+        from vr2.scoring.rewards import total_reward
 
         columns = self.columns(labels)
         with self._lock:

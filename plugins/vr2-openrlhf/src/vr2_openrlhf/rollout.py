@@ -5,8 +5,8 @@ forward gets only what a rollout returns as `mm_train_inputs`. This rollout clos
 one (prompt, label) at a time, inside a vLLM actor:
 
 1. Video. The label names the video and the recipe's [video] settings; the frames are sampled
-   and stamped by `vr2.video` (via `vr2.collate.sample_frames`, the TRL backend's code) and the
-   prompt is encoded by `vr2.model.prepare_inputs`, the one place that decides model inputs.
+   and stamped by `vr2.video.sampling` (via `vr2.train.collate.sample_frames`, the TRL backend's code) and the
+   prompt is encoded by `vr2.model.runtime.prepare_inputs`, the one place that decides model inputs.
    The n completions of a prompt share one decode (`PromptCache`).
 2. Generation. vLLM gets the prompt ids with the video placeholder collapsed to one token and
    `multi_modal_data={"video": (frames, {fps, duration, total_num_frames, frames_indices,
@@ -98,8 +98,8 @@ def token_id(processor: Any, token: str) -> int:
 
 def prepare_prompt(processor: Any, prompt: str, label: dict) -> PreparedPrompt:
     """Sample the label's video and encode the prompt with it (blocking: decoding, processor)."""
-    from vr2.collate import sample_frames
-    from vr2.model import LoadedModel, prepare_inputs
+    from vr2.train.collate import sample_frames
+    from vr2.model.runtime import LoadedModel, prepare_inputs
 
     from vr2_openrlhf.data import prompt_for, sample_from_label, settings_from_label
 

@@ -1,0 +1,201 @@
+"""The teacher: a strong multimodal model that writes the reasoning traces `vr2 curate` keeps.
+
+For one sample the teacher sees frames sampled with the training protocol (the recipe's
+`[video]` section), each with its time drawn top-left as in training and also named in the text,
+the subtitles with their times, and the question. It replies with
+
+    <think> reasoning that cites times </think><answer> final answer </answer>
+    <grounding>{"MM:SS": "what happens then", "MM:SS-MM:SS": "..."}</grounding>
+
+The grounding becomes the sample's reference `temporal_grounding`. The teacher is told neither
+the gold answer nor that one exists: a trace is kept only when vr2's own scorers accept it.
+
+The built-in teacher (`openai`) talks to any OpenAI-compatible chat endpoint that takes images
+(vLLM or SGLang serving Qwen2.5-VL-72B, Gemini's OpenAI-compatible API, ...). It reuses the
+judge's HTTP client (`vr2.judge.client.JudgeClient`): temperature and seed from the recipe, retries with
+exponential backoff, and an on-disk cache keyed by a hash of the whole request (frames
+included), so a re-run asks nothing twice. A call that fails after its retries returns None: the
+pipeline records it and asks again on the next run; it never becomes data.
+
+Other teachers plug in through the `vr2_teachers` hook (see `vr2.plugins.hookspecs`).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from vr2.scoring.format import parse_completion
+from vr2.errors import Vr2Error
+
+SYSTEM = "You are an expert video analyst who writes careful, time-grounded reasoning."
+
+TEACH_INSTRUCTION = (
+    "Answer the question about the video above. Every frame shows its time as HH:MM:SS in its "
+    "top-left corner, and the time of each frame is also written before it.\n"
+    "Reply in exactly this form and nothing else:\n"
+    "<think>step-by-step reasoning that names the time (MM:SS) of every moment it relies on</think>"
+    "<answer>the final answer only{answer_hint}</answer>\n"
+    "<grounding>a JSON object mapping each time you cite, \"MM:SS\" or \"MM:SS-MM:SS\", to one "
+    "sentence saying what happens then</grounding>"
+)
+
+RATE_INSTRUCTION = (
+    "Rate how hard this video question is for a strong video-language model, from 1 (trivial: "
+    "answerable from one glance or from the question alone) to 5 (needs careful reasoning over "
+    "many moments of the video). Reply with a JSON object {{\"difficulty\": N}} and nothing else.\n\n"
+    "Question:\n{question}\n\nCorrect answer: {answer}\n\nA verified reasoning trace:\n{reasoning}"
+)
+
+_GROUNDING = re.compile(r"<grounding>(.*?)</grounding>", re.S | re.I)
+
+
+@dataclass
+class TeachRequest:
+    """What the teacher sees for one sample: frames with their times, subtitles, the question."""
+
+    key: str
+    question: str
+    options: list[str]
+    answer_type: str
+    duration: float
+    frames: list[tuple[float, str]] = field(default_factory=list)  # (seconds, data: URI)
+    subtitles: list[tuple[float, float, str]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Teaching:
+    """A teacher reply split into the trace (`<think>..</think><answer>..</answer>`) and its
+    reference grounding."""
+
+    completion: str
+    temporal_grounding: dict[str, str]
+
+
+def parse_teaching(reply: str) -> Teaching | str:
+    """The trace and grounding of a reply, or the reason it cannot be used."""
+    from vr2.judge.client import extract_json_object
+
+    if not isinstance(reply, str) or not reply.strip():
+        return "empty teacher reply"
+    parts = parse_completion(reply)
+    if parts.think is None or parts.answer is None:
+        return "teacher reply has no <think> and <answer>"
+    end = reply.lower().rfind("</answer>") + len("</answer>")
+    completion = reply[:end].strip()
+    tagged = _GROUNDING.search(reply[end:])
+    grounding = extract_json_object(tagged.group(1) if tagged else reply[end:])
+    if not grounding:
+        return "teacher reply has no grounding JSON object"
+    if not all(isinstance(v, str) and v.strip() for v in grounding.values()):
+        return "teacher grounding has a time without a sentence"
+    return Teaching(completion, {str(k).strip(): v.strip() for k, v in grounding.items()})
+
+
+def parse_rating(reply: str | None) -> int | None:
+    """A 1-5 difficulty from a rating reply, or None (a rating outside 1-5 is not trusted)."""
+    from vr2.judge.client import extract_json_object
+
+    if not isinstance(reply, str):
+        return None
+    obj = extract_json_object(reply)
+    value: Any = obj.get("difficulty") if obj else None
+    if value is None:
+        bare = re.fullmatch(r"\s*\**\s*([1-5])\s*\**\s*\.?\s*", reply)
+        value = bare.group(1) if bare else None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return int(number) if number.is_integer() and 1 <= number <= 5 else None
+
+
+def _clock(seconds: float) -> str:
+    from vr2.video.sampling import format_hms
+
+    return format_hms(seconds)
+
+
+def teach_messages(request: TeachRequest) -> list[dict]:
+    """OpenAI chat messages: each frame as an image after its time, then subtitles and question."""
+    from vr2.model.prompts import format_question
+
+    content: list[dict] = [{"type": "text", "text": f"A video of {request.duration:.1f} seconds, "
+                            f"{len(request.frames)} frames:"}]
+    for seconds, uri in request.frames:
+        content.append({"type": "text", "text": f"Frame at {_clock(seconds)}:"})
+        content.append({"type": "image_url", "image_url": {"url": uri}})
+    if request.subtitles:
+        lines = [f"[{_clock(a)}-{_clock(b)}] {text}" for a, b, text in request.subtitles]
+        content.append({"type": "text", "text": "Subtitles:\n" + "\n".join(lines)})
+    hint = " (the option letter)" if request.options else ""
+    content.append({"type": "text", "text": "Question:\n" + format_question(request.question, request.options)
+                    + "\n\n" + TEACH_INSTRUCTION.format(answer_hint=hint)})
+    return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": content}]
+
+
+def rate_messages(question: str, options: list[str], answer: str, reasoning: str) -> list[dict]:
+    from vr2.model.prompts import format_question
+
+    text = RATE_INSTRUCTION.format(question=format_question(question, options), answer=answer,
+                                   reasoning=reasoning)
+    return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": text}]
+
+
+def prepare_request(key: str, sample: dict, video_path: str, subtitles: str | None, settings: dict,
+                    image_width: int) -> TeachRequest:
+    """Sample a video's frames for the teacher (runs in a worker process; raises Vr2Error).
+
+    `settings` are `vr2.video.sampling.sample_video` keyword arguments (the training protocol).
+    """
+    from vr2.explain.html import frame_data_uri
+    from vr2.video.subtitles import load_srt
+    from vr2.video.sampling import sample_video
+
+    cues = load_srt(subtitles) if subtitles else []
+    video = sample_video(video_path, **settings, start=sample.get("start"), end=sample.get("end"),
+                         subtitles=cues or None)
+    frames = [(round(t, 3), frame_data_uri(f, image_width)) for t, f in zip(video.times, video.frames)]
+    return TeachRequest(key=key, question=sample["question"], options=list(sample.get("options") or []),
+                        answer_type=sample["answer_type"], duration=video.duration, frames=frames,
+                        subtitles=[(c.start, c.end, c.text) for c in cues])
+
+
+class OpenAITeacher:
+    """Teacher plugin ``openai``: any OpenAI-compatible multimodal chat endpoint."""
+
+    name = "openai"
+
+    def __init__(self, settings: Any, cache_dir: str | Path | None = None):
+        from vr2.judge.client import JudgeClient, JudgeConfig
+
+        if not settings.teacher_url or not settings.teacher_model:
+            raise Vr2Error("curate.teacher_url and curate.teacher_model: the teacher needs an "
+                           "OpenAI-compatible base URL and a model name")
+        self.model = settings.teacher_model
+        self.url = settings.teacher_url
+        self.client = JudgeClient(JudgeConfig(
+            url=settings.teacher_url, model=settings.teacher_model,
+            api_key_env=settings.teacher_api_key_env, timeout=settings.timeout,
+            retries=settings.retries, backoff=settings.backoff, seed=settings.seed,
+            temperature=settings.temperature, max_tokens=settings.max_tokens,
+            cache_dir=str(cache_dir) if cache_dir else None))
+
+    @property
+    def stats(self):
+        return self.client.stats
+
+    def teach(self, request: TeachRequest) -> str | None:
+        return self.client.complete(teach_messages(request))
+
+    def rate(self, question: str, options: list[str], answer: str, reasoning: str) -> str | None:
+        return self.client.complete(rate_messages(question, options, answer, reasoning))
+
+
+def make_teacher(settings: Any, cache_dir: str | Path | None = None) -> Any:
+    """The teacher `[curate] teacher` names (a `vr2_teachers` plugin)."""
+    from vr2.plugins import registry as plugins
+
+    return plugins.create("vr2_teachers", settings.teacher, settings=settings, cache_dir=cache_dir)

@@ -1,0 +1,667 @@
+"""The evaluation runner behind `vr2 eval`: a model over benchmarks, one JSONL row per sample.
+
+Protocol (`[eval] protocol`, see `vr2.eval.protocols`): `paper` reproduces the Video-R2 release's
+evaluation (its frame sampling, no overlays, its per-task prompts and lengths); `vr2` is vr2's
+own (frames from `vr2.video.sampling.sample_video` at 2 fps, at most 128, with the time drawn on every
+frame; the think/answer prompt of `vr2.model.prompts`). Both decode greedily through `vr2.model.runtime`, the
+same model code as `vr2 explain` and training.
+
+Output folder (`[eval] output_dir`):
+- `samples/vr2_samples_<benchmark>.jsonl`: one row per sample, appended and flushed as each batch
+  finishes, with lmms-eval's field names (`doc_id`, `input`, `target`, `resps`, `filtered_resps`)
+  plus every vr2 score of the sample (see `vr2.eval.metrics`). `vr2 eval --from-samples` reads these
+  files as it reads lmms-eval's.
+- `run.json`: the settings that decide the rows (model, video protocol, decoding, scoring).
+- `summary.json`, `report.md`, `report.html`: see `vr2.eval.report`.
+
+Resuming: a restarted run reads the rows already written, drops a half-written last line (a run
+killed mid-write), and skips every sample whose `doc_id` has a row, so no sample is run or
+counted twice and the totals equal those of an uninterrupted run. Resuming with different
+settings is refused (`--force` starts over). A lock file keeps two runs out of one folder.
+
+A sample whose video cannot be read is written with its `error` and counted under `errors`; it
+is not scored and does not stop the run.
+
+Many GPUs: under `accelerate launch -m vr2 eval ...` or `torchrun -m vr2 eval ...` each process
+evaluates its share of the samples into its own part file and rank 0 merges and reports (see
+`vr2.eval.sharding`); one process behaves exactly as described above.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from vr2.errors import MissingExtra, Vr2Error
+
+SAMPLES_DIR = "samples"
+SAMPLES_PREFIX = "vr2_samples_"
+# Progress callback: (benchmark, done, total) after each batch; done == total at the end.
+Progress = Callable[[str, int, int], None]
+
+
+# --------------------------------------------------------------------------- settings
+
+
+def run_settings(recipe) -> dict:
+    """What decides the per-sample rows. A folder's rows are only resumed under equal settings."""
+    from dataclasses import asdict
+
+    e = recipe.eval
+    settings = {
+        "model": recipe.model.name_or_path,
+        "dtype": recipe.model.dtype,
+        "engine": e.engine,
+        "mode": e.mode,
+        "protocol": e.protocol,
+        "max_new_tokens": e.max_new_tokens,
+        "temperature": e.temperature,
+        "seed": recipe.trainer.seed,
+        "vas_attn": e.vas_attn,
+        "video": asdict(recipe.video),
+        "tar": asdict(recipe.tar),
+        "judge": {"url": recipe.judge.url, "model": recipe.judge.model},
+    }
+    if e.protocol == "paper":
+        # Other words make other rows: record each release prompt's file and hash.
+        from vr2.eval.release_prompts import describe, for_recipe
+
+        settings["release_prompts"] = {name: f"{d['file']} {d['sha256'][:16]}"
+                                       for name, d in describe(for_recipe(recipe)).items()}
+    return settings
+
+
+def protocol(recipe) -> dict:
+    """The protocol line of the report: every setting (`vr2.eval.protocols.describe`)."""
+    from vr2.eval.protocols import describe
+
+    return describe(recipe)
+
+
+def _check_settings(out: Path, settings: dict, force: bool) -> None:
+    path = out / "run.json"
+    if path.exists() and not force:
+        try:
+            old = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            old = None
+        if old != settings:
+            changed = sorted(k for k in settings if not isinstance(old, dict) or old.get(k) != settings[k])
+            raise Vr2Error(
+                f"{out}: holds results made with other settings ({', '.join(changed) or 'run.json unreadable'});"
+                " pass --force to start over or choose another --output")
+    if force:
+        from vr2.eval.sharding import PARTS_DIR
+
+        for stale in [*(out / SAMPLES_DIR).glob(f"{SAMPLES_PREFIX}*.jsonl"),
+                      *(out / SAMPLES_DIR / PARTS_DIR).glob("rank*_*.jsonl")]:
+            stale.unlink()
+    out.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(settings, indent=2) + "\n", encoding="utf-8")
+
+
+class _Lock:
+    """An exclusive lock on the output folder (released by the OS if the process dies); each
+    rank of a sharded run holds its own."""
+
+    def __init__(self, out: Path, name: str = ".vr2-eval.lock"):
+        self.path = out / name
+        self.handle = None
+
+    def __enter__(self):
+        import fcntl
+
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.handle = self.path.open("w")
+        try:
+            fcntl.flock(self.handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            self.handle.close()
+            raise Vr2Error(f"{self.path.parent}: another vr2 eval is writing to this folder") from None
+        return self
+
+    def __exit__(self, *exc):
+        self.handle.close()
+
+
+# --------------------------------------------------------------------------- benchmarks
+
+
+@dataclass
+class BenchmarkRun:
+    """One benchmark's samples and where its rows go."""
+
+    name: str
+    display: str
+    category: str
+    samples: list
+    path: Path
+    rows: dict[str, dict] = field(default_factory=dict)  # doc_id -> row, already written
+    skipped: list[str] = field(default_factory=list)  # data rows the loader could not use
+
+
+def load_benchmarks(recipe, names: Sequence[str]) -> list[tuple[Any, Any]]:
+    """(benchmark spec, LoadResult) per name, through the benchmark registry.
+
+    A name that is a `.jsonl`/`.json` file (or a folder of them) is a benchmark in vr2's sample
+    schema, named after the file, with videos relative to `[eval] video_dir` (default: the
+    file's folder).
+    """
+    from vr2.eval import benchmarks
+
+    e = recipe.eval
+    out = []
+    for name in names:
+        path = Path(name)
+        if path.suffix.lower() in (".jsonl", ".json") or path.is_dir():
+            spec = benchmarks.jsonl_benchmark(_file_benchmark_name(path))
+            videos = e.video_dir or (path if path.is_dir() else path.parent)
+            result = benchmarks.load_samples(spec, path, videos, limit=e.limit or None)
+        else:
+            spec = benchmarks.get_benchmark(name)
+            result = benchmarks.load_samples(spec, data_dir=e.data_dir or None,
+                                             video_dir=e.video_dir or None, limit=e.limit or None)
+        out.append((spec, result))
+    return out
+
+
+def _file_benchmark_name(path: Path) -> str:
+    import re
+
+    stem = path.stem if path.suffix else path.name
+    return re.sub(r"[^a-z0-9_.-]+", "-", stem.lower()).strip("-.") or "custom"
+
+
+def _check_unique(name: str, samples: Sequence) -> None:
+    seen: set[str] = set()
+    for sample in samples:
+        key = str(sample.id)
+        if key in seen:
+            raise Vr2Error(f"{name}: sample id {key!r} appears twice; ids must be unique to resume")
+        seen.add(key)
+
+
+def read_rows(path: Path) -> dict[str, dict]:
+    """Rows already written (doc_id -> row). A half-written last line is cut off the file;
+    a repeated doc_id keeps its first row."""
+    if not path.exists():
+        return {}
+    from vr2.files import drop_partial_line
+
+    data = drop_partial_line(path)
+    rows: dict[str, dict] = {}
+    for number, line in enumerate(data.decode("utf-8", "replace").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError:
+            raise Vr2Error(f"{path}:{number}: not valid JSON; delete the line or rerun with --force") from None
+        if isinstance(row, dict) and "doc_id" in row:
+            rows.setdefault(str(row["doc_id"]), row)
+    return rows
+
+
+# --------------------------------------------------------------------------- engines
+
+
+@dataclass
+class Output:
+    text: str
+    vas_attn: float | None = None
+    tokens: int = 0
+
+
+class TransformersEngine:
+    """vr2's own generation (`vr2.model.runtime.generate_batch`), with attention VAS (`vr2.model.vas`)."""
+
+    name = "transformers"
+    supports_vas_attn = True
+
+    def __init__(self, recipe):
+        from vr2.model.runtime import load_model
+
+        m = recipe.model
+        self.recipe = recipe
+        self.loaded = load_model(m.name_or_path, dtype=m.dtype, device=m.device,
+                                 attn_implementation=m.attn_implementation)
+
+    def run(self, items: Sequence[tuple], *, vas: bool, mode: str | None = None,
+            max_new_tokens: int | None = None) -> list[Output]:
+        """`mode` and `max_new_tokens` (a protocol's per-benchmark values) override the recipe's."""
+        from vr2.model.runtime import generate_batch
+
+        e = self.recipe.eval
+        generations = generate_batch(self.loaded, items, max_new_tokens=max_new_tokens or e.max_new_tokens,
+                                     temperature=e.temperature, seed=self.recipe.trainer.seed,
+                                     mode=mode or e.mode, keep_inputs=vas)
+        outputs = []
+        for generation in generations:
+            score = None
+            if vas:
+                from vr2.model.vas import vas_attn
+
+                score = vas_attn(self.loaded, generation).score
+                generation.inputs = None  # the pixels are not needed any more
+            outputs.append(Output(generation.text, score, int(generation.output_ids.shape[0])))
+        return outputs
+
+
+def make_engine(recipe):
+    """The generation engine `[eval] engine` names (a plugin; built-in: transformers)."""
+    from vr2.plugins import registry as plugins
+
+    return plugins.make_engine(recipe.eval.engine, recipe)
+
+
+class DeferredEngine:
+    """Loads the engine at the first sample that needs it: a finished run, or one whose
+    videos all fail, never loads a model."""
+
+    def __init__(self, recipe):
+        self.recipe = recipe
+        self.engine = None
+        self.supports_vas_attn = recipe.eval.engine == "transformers"
+
+    def run(self, items: Sequence[tuple], *, vas: bool, **overrides) -> list[Output]:
+        if self.engine is None:
+            self.engine = make_engine(self.recipe)
+        return self.engine.run(items, vas=vas, **overrides)
+
+
+# --------------------------------------------------------------------------- one batch
+
+
+def _video(sample, recipe):
+    from vr2.eval.protocols import video
+
+    return video(sample, recipe)
+
+
+def prompt_input(sample, mode: str, benchmark: str | None = None, protocol: str = "vr2",
+                 pieces: dict | None = None) -> str:
+    """The user text of the prompt (question, lettered options, instruction): lmms' `input`.
+    Under `paper`, `pieces` are the release's words (`vr2.eval.release_prompts`)."""
+    from vr2.model.prompts import build_messages
+
+    if protocol == "paper":
+        from vr2.eval.protocols import paper_prompt
+
+        return paper_prompt(benchmark or "", sample, pieces or {})
+    content = build_messages(sample.question, sample.options or None, mode=mode, system=None)[-1]["content"]
+    return next(part["text"] for part in content if part.get("type") == "text")
+
+
+def _base_row(sample, benchmark: str, mode: str, protocol: str = "vr2", pieces: dict | None = None) -> dict:
+    row = {
+        "doc_id": str(sample.id),
+        "benchmark": benchmark,
+        "input": prompt_input(sample, mode, benchmark, protocol, pieces),
+        "target": sample.answer,
+        "question": sample.question,
+        "options": list(sample.options or []),
+        "answer_type": sample.answer_type,
+        "video": str(sample.video),
+        "mode": mode,
+    }
+    if sample.temporal_grounding:
+        row["temporal_grounding"] = sample.temporal_grounding
+    from vr2.eval.metrics import CATEGORY_FIELDS
+
+    # The category fields of the official breakdowns, so any aggregation can be redone from rows.
+    row.update({k: v for k, v in (sample.extra or {}).items()
+                if k in CATEGORY_FIELDS and isinstance(v, (str, int, float)) and not isinstance(v, bool)})
+    return row
+
+
+def run_batch(batch: Sequence, benchmark: str, recipe, engine, tar, judge, weights,
+              videos: Sequence | None = None) -> list[dict]:
+    """Rows for one batch of samples: sample videos (or take `videos`, decoded ahead by
+    `vr2.video.prefetch`), generate, score (errors recorded per sample)."""
+    from vr2.eval.metrics import as_scored_completion, score_responses
+    from vr2.video.prefetch import Failed, load_or_fail
+    from vr2.scoring.batch import ScoreInput
+
+    from vr2.eval.protocols import generate_overrides, model_item
+
+    mode = recipe.eval.mode
+    started = time.perf_counter()
+    pieces = None
+    if recipe.eval.protocol == "paper":
+        from vr2.eval.release_prompts import for_recipe
+
+        pieces = for_recipe(recipe)
+    rows = [_base_row(sample, benchmark, mode, recipe.eval.protocol, pieces) for sample in batch]
+    if videos is None:
+        videos = [load_or_fail(functools.partial(_video, recipe=recipe), s) for s in batch]
+    ready = []
+    for sample, row, video in zip(batch, rows, videos):
+        if isinstance(video, Failed):
+            row.update(error=video.message, resps=[[]], filtered_resps=[])
+            continue
+        row["frames"] = len(video.times)
+        ready.append((sample, row, video))
+    if ready:
+        want_vas = bool(recipe.eval.vas_attn and engine.supports_vas_attn and mode == "think")
+        outputs = engine.run([model_item(s, benchmark, recipe, video) for s, _, video in ready],
+                             vas=want_vas, **generate_overrides(recipe, benchmark))
+        items = [ScoreInput(completion=as_scored_completion(out.text, mode),
+                            temporal_grounding=s.temporal_grounding or None,
+                            answer=None if s.answer is None else str(s.answer),
+                            answer_type=s.answer_type, options=list(s.options or []),
+                            question=s.question, id=str(s.id))
+                 for (s, _, _), out in zip(ready, outputs)]
+        from vr2.model.prompts import format_question
+
+        judged = judge if mode == "think" else None
+        questions = [format_question(s.question, s.options or None) for s, _, _ in ready]
+        scores = score_responses(items, tar, weights, judge=judged, questions=questions)
+        for (_, row, _), out, score in zip(ready, outputs, scores):
+            row.update(resps=[[out.text]], filtered_resps=[score.get("final_answer")],
+                       tokens=out.tokens, vas_attn=out.vas_attn, **score)
+            if mode == "direct":
+                row["tac"] = row["tac_correctness"] = None
+    elapsed = time.perf_counter() - started
+    for row in rows:
+        row["error"] = row.get("error")
+        row["seconds"] = round(elapsed / len(rows), 4)
+    return rows
+
+
+# --------------------------------------------------------------------------- the run
+
+
+def chunks(items: Sequence, size: int) -> Iterator[Sequence]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+def make_judge(recipe):
+    """The LLM judge for `vas_judge`: the recipe's [judge], else the VR2_JUDGE_* environment;
+    None when neither configures one."""
+    from vr2.judge.client import client_for, judge_from_env
+
+    if recipe.judge.url:
+        return client_for(recipe.judge)
+    return judge_from_env()
+
+
+def prepare(recipe, out: Path, samples: Mapping[str, Sequence] | None = None, shard=None) -> list[BenchmarkRun]:
+    """Benchmarks with their samples and the rows already written for them (the merged file
+    and every rank's part file): the recipe's benchmarks from the registry, or the given
+    `samples` per benchmark name. A sharded rank writes new rows to its own part file."""
+    from vr2.eval import sharding
+
+    shard = shard or sharding.Shard()
+    loaded: list[tuple[str, Any, list, list]] = []
+    if samples is None:
+        for spec, result in load_benchmarks(recipe, recipe.eval.benchmarks):
+            loaded.append((spec.name, spec, list(result.samples), list(result.skipped)))
+    else:
+        specs = _registry()[2]
+        for name, items in samples.items():
+            items = list(items)[: recipe.eval.limit or None]
+            loaded.append((name, specs.get(name), items, []))
+    runs = []
+    for name, spec, items, skipped in loaded:
+        _check_unique(name, items)
+        path = out / SAMPLES_DIR / f"{SAMPLES_PREFIX}{name}.jsonl"
+        run = BenchmarkRun(name, getattr(spec, "display", None) or name,
+                           getattr(spec, "category", None) or "other", items, path,
+                           skipped=[f"{name}: row {s.row}: {s.reason}" for s in skipped])
+        run.rows = read_rows(path)
+        own = shard.part_path(out / SAMPLES_DIR, name) if shard.sharded else None
+        for part in sharding.part_files(out / SAMPLES_DIR, name):
+            found = read_rows(part) if part == own else sharding.read_part(part)
+            run.rows.update((k, v) for k, v in found.items() if k not in run.rows)
+        if own is not None:
+            run.path = own
+        runs.append(run)
+    return runs
+
+
+def _merge_parts(runs: Sequence[BenchmarkRun], out: Path) -> None:
+    """Rank 0, after every rank finished: part files into each benchmark's samples file."""
+    from vr2.eval import sharding
+
+    for run in runs:
+        parts = sharding.part_files(out / SAMPLES_DIR, run.name)
+        run.path = out / SAMPLES_DIR / f"{SAMPLES_PREFIX}{run.name}.jsonl"
+        if parts:
+            merged = read_rows(run.path)
+            sharding.merge(run.path, merged, [str(s.id) for s in run.samples], parts)
+            run.rows = merged  # now also the rows the other ranks made
+
+
+def evaluate(recipe, *, output_dir: str | Path | None = None, force: bool = False,
+             progress: Progress | None = None, engine=None, compare: Sequence[dict] = (),
+             samples: Mapping[str, Sequence] | None = None) -> dict:
+    """Run (or resume) an evaluation and return its summary (also written to the folder, with
+    the `compare` summaries beside it in the reports); {} on a sharded run's ranks other than 0.
+
+    `samples` ({benchmark name: [vr2.samples.Sample]}) evaluates those instead of the recipe's
+    benchmarks; `engine` replaces the one `[eval] engine` names (any object with
+    `supports_vas_attn` and `run(items, vas=...) -> [Output]`).
+    """
+    from vr2.eval.metrics import build_scorer
+    from vr2.video.prefetch import prefetched
+    from vr2.scoring.batch import weights_of
+
+    from vr2.eval import sharding
+    from vr2.config import with_changes
+    from vr2.eval.protocols import check
+
+    if samples is None and not recipe.eval.benchmarks:
+        raise Vr2Error("eval.benchmarks: name at least one benchmark (vr2 eval --list shows them)")
+    check(recipe.eval.protocol, recipe.eval.mode)
+    out = Path(output_dir or recipe.eval.output_dir)
+    shard = sharding.current()
+    if shard.device(recipe.model.device) != recipe.model.device:
+        recipe = with_changes(recipe, "model", device=shard.device(recipe.model.device))
+    with _Lock(out, shard.lock_name()):
+        shard.first(lambda: _check_settings(out, run_settings(recipe), force))
+        runs = prepare(recipe, out, samples, shard)
+        pending = sum(1 for r in runs for s in shard.mine(r.samples) if str(s.id) not in r.rows)
+        if pending:
+            engine = engine or DeferredEngine(recipe)
+            tar = build_scorer(recipe.tar, recipe.judge)
+            judge = make_judge(recipe)
+            weights = weights_of(recipe)
+        for run in runs:
+            mine = shard.mine(run.samples)
+            todo = [s for s in mine if str(s.id) not in run.rows]
+            done = len(mine) - len(todo)
+            if progress:
+                progress(run.name, done, len(mine))
+            if not todo:
+                continue
+            run.path.parent.mkdir(parents=True, exist_ok=True)
+            with run.path.open("a", encoding="utf-8") as handle:
+                # Videos of the next batches decode in worker processes during generation.
+                for batch, videos in prefetched(chunks(todo, recipe.eval.batch_size),
+                                                functools.partial(_video, recipe=recipe),
+                                                workers=recipe.eval.decode_workers):
+                    rows = run_batch(batch, run.name, recipe, engine, tar, judge, weights, videos)
+                    # One write per batch, then flush: a kill loses at most this batch, and a
+                    # torn last line is dropped on resume.
+                    handle.write("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+                    handle.flush()
+                    os.fsync(handle.fileno())
+                    run.rows.update((r["doc_id"], r) for r in rows)
+                    done += len(batch)
+                    if progress:
+                        progress(run.name, done, len(mine))
+        shard.wait_all()
+        if not shard.main:
+            return {}  # rank 0 merges and reports
+        _merge_parts(runs, out)
+        skipped = [message for run in runs for message in run.skipped]
+        summary = summarize(runs, label=recipe.name or out.name, info={
+            "source": "vr2 eval", "model": recipe.model.name_or_path, "protocol": protocol(recipe),
+            "output_dir": str(out), "warnings": _capped(skipped)}, notes=_notes(recipe, engine))
+        from vr2.eval.report import write_reports
+
+        write_reports(summary, out, compare)
+    return summary
+
+
+def _capped(messages: list[str], keep: int = 100) -> list[str]:
+    if len(messages) <= keep:
+        return messages
+    return messages[:keep] + [f"... and {len(messages) - keep} more"]
+
+
+def _notes(recipe, engine) -> list[str]:
+    notes = []
+    if recipe.eval.engine != "transformers":
+        notes.append(f"engine {recipe.eval.engine}: vas_attn is not measured (no attention weights)")
+    if recipe.eval.mode == "direct":
+        notes.append("direct-answer prompt: no reasoning, so TAC, VAS and TAR do not apply")
+    if recipe.eval.limit:
+        notes.append(f"limit {recipe.eval.limit}: at most that many samples per benchmark")
+    return notes
+
+
+def summarize(runs: Sequence[BenchmarkRun], *, label: str, info: dict | None = None,
+              notes: Sequence[str] = ()) -> dict:
+    """Summary of the rows of the samples each benchmark has now (rows of samples no longer
+    selected, e.g. after lowering `limit`, are left out)."""
+    from vr2.eval.metrics import averages, benchmark_metrics, official_metrics
+    from vr2.eval.report import make_summary
+
+    per_benchmark = {}
+    for run in runs:
+        rows = [run.rows[str(s.id)] for s in run.samples if str(s.id) in run.rows]
+        per_benchmark[run.name] = {"display": run.display, "category": run.category,
+                                   **benchmark_metrics(rows), **official_metrics(run.name, rows),
+                                   "skipped_rows": len(run.skipped)}
+    categories = {run.name: run.category for run in runs}
+    failed = [f"{run.name} {s.id}: {row.get('error') or row.get('score_error')}"
+              for run in runs for s in run.samples for row in [run.rows.get(str(s.id)) or {}]
+              if row.get("error") or row.get("score_error")]
+    return make_summary(label, per_benchmark, averages(per_benchmark, categories),
+                        info={**(info or {}), "failed": _capped(failed)}, notes=notes)
+
+
+# --------------------------------------------------------------------------- lmms-eval samples
+
+
+def score_sample_files(folder: str | Path, recipe, *, mode: str = "auto",
+                       progress: Progress | None = None) -> tuple[dict, list[str]]:
+    """vr2's metrics on existing lmms-eval (or vr2) sample files: (summary, warnings).
+
+    `mode`: "think" scores the raw text as written; "direct" treats the whole text as the
+    answer; "auto" does that only for a response with neither <think> nor <answer>.
+    Lines that cannot be scored are skipped, counted per benchmark (`log_lines` vs `samples`)
+    and listed with their reasons in the summary's `skipped`.
+    """
+    from vr2.eval import lmms
+    from vr2.eval.metrics import averages, benchmark_metrics, build_scorer, official_metrics
+    from vr2.eval.report import make_summary
+
+    known, aliases, specs = _registry()
+    files = lmms.read_task_files(folder, known, aliases)
+    scorer = _FileScorer(recipe, build_scorer(recipe.tar, recipe.judge), make_judge(recipe), mode)
+    skipped = [f"{f.path}:{n}: {why}" for f in files for n, why in f.bad_lines]
+    rows_by_bench: dict[str, list[dict]] = {}
+    lines: dict[str, int] = {}
+    for f in files:
+        rows = rows_by_bench.setdefault(f.benchmark, [])
+        lines[f.benchmark] = lines.get(f.benchmark, 0) + len(f.records) + len(f.bad_lines)
+        rows += scorer.rows(f, specs.get(f.benchmark))
+        if progress:
+            progress(f.benchmark, len(rows), len(rows))
+    per_benchmark = {}
+    for name, rows in rows_by_bench.items():
+        spec = specs.get(name)
+        per_benchmark[name] = {"display": getattr(spec, "display", None) or name,
+                               "category": getattr(spec, "category", None) or "other",
+                               **benchmark_metrics(rows), **official_metrics(name, rows),
+                               "log_lines": lines[name],
+                               "skipped_lines": lines[name] - len(rows)}
+    categories = {n: v["category"] for n, v in per_benchmark.items()}
+    tasks = sorted({f"{f.task} -> {f.benchmark}" for f in files})
+    failed = [f"{name} {r['doc_id']}: {r.get('error') or r.get('score_error')}"
+              for name, rows in rows_by_bench.items() for r in rows if r.get("error") or r.get("score_error")]
+    summary = make_summary(Path(folder).name, per_benchmark, averages(per_benchmark, categories),
+                           info={"source": "lmms-eval samples", "samples_dir": str(folder),
+                                 "tasks": tasks, "mode": mode, "skipped_lines": len(skipped),
+                                 "skipped": _capped(skipped), "failed": _capped(failed)})
+    return summary, [f"{message}: skipped" for message in skipped]
+
+
+class _FileScorer:
+    """Scores the records of one lmms-eval samples file with the training reward code."""
+
+    batch = 64
+
+    def __init__(self, recipe, tar, judge, mode: str):
+        from vr2.scoring.batch import weights_of
+
+        self.tar, self.judge, self.mode = tar, judge, mode
+        self.weights = weights_of(recipe)
+
+    def rows(self, f, spec) -> list[dict]:
+        from vr2.eval import lmms
+
+        rows = [{"doc_id": f"{f.task}:{r.get('doc_id')}", "task": f.task, "error": r["error"],
+                 **lmms.categories(r, f.task)} for r in f.records if r.get("error")]
+        scorable = [r for r in f.records if not r.get("error")]
+        index_target = getattr(spec, "lmms_target", "answer") == "option_index"
+        for start in range(0, len(scorable), self.batch):
+            records = scorable[start:start + self.batch]
+            items = [lmms.score_input(r, f.task, option_index=index_target) for r in records]
+            rows += self._score(records, items, f.task, spec)
+        return rows
+
+    def _score(self, records, items, task: str, spec) -> list[dict]:
+        from vr2.eval import lmms
+        from vr2.eval.metrics import as_scored_completion, score_responses
+
+        modes = [_mode_of(item.completion, self.mode) for item in items]
+        for item, item_mode in zip(items, modes):
+            if item.answer_type is None and spec is not None:
+                item.answer_type = _default_answer_type(spec, item.options)
+            item.completion = as_scored_completion(item.completion, item_mode)
+        scores = score_responses(items, self.tar, self.weights, judge=self.judge,
+                                 questions=[i.question or "" for i in items])
+        rows = []
+        for record, item, score, item_mode in zip(records, items, scores, modes):
+            # vr2's own rows carry vas_attn (it needs the model); lmms-eval's have none.
+            vas = record.get("vas_attn")
+            rows.append({"doc_id": item.id, **lmms.categories(record, task), "mode": item_mode,
+                         "target": item.answer, "options": item.options, **score, "error": None,
+                         "vas_attn": vas if isinstance(vas, (int, float)) else None})
+        return rows
+
+
+def _mode_of(text: str, mode: str) -> str:
+    if mode != "auto":
+        return mode
+    lowered = text.lower()
+    return "think" if "<think>" in lowered or "<answer>" in lowered else "direct"
+
+
+def _registry() -> tuple[list[str], dict[str, str], dict[str, Any]]:
+    """Benchmark names, lmms-eval task aliases and specs from the registry."""
+    from vr2.eval import benchmarks
+
+    specs = dict(benchmarks.BENCHMARKS)
+    aliases: dict[str, str] = {}
+    for name, spec in specs.items():
+        for task in getattr(spec, "lmms_tasks", ()) or ():
+            aliases[task] = name
+    return list(specs), aliases, specs
+
+
+def _default_answer_type(spec, options) -> str | None:
+    kind = getattr(spec, "answer_type", None)
+    if options:
+        return "multiple_choice"
+    return kind if isinstance(kind, str) and kind != "multiple_choice" else None

@@ -1,0 +1,122 @@
+"""One-to-one matching of predicted claims to reference claims (TAR step 2-4, DESIGN.md §2).
+
+A pair may match when its time intervals are close (temporal matrix) and its sentences are
+similar (semantic matrix). TAR counts a one-to-one matching of allowed pairs. We take the true
+maximum matching; among maximum matchings, the one with the highest total similarity. The
+official release matches greedily instead, which can leave a prediction unmatched although a
+perfect assignment exists; `greedy_matching` reproduces it for comparison, bit for bit when
+the claims are first put in the release's form by `release_claims`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+
+from vr2.scoring.claims import Claim
+
+
+@dataclass(frozen=True)
+class Match:
+    """Predicted claim `pred` matched to reference claim `ref` (indices), with the evidence."""
+
+    pred: int
+    ref: int
+    gap: float
+    similarity: float
+
+    def to_dict(self) -> dict:
+        return {"pred": self.pred, "ref": self.ref, "gap": self.gap, "similarity": self.similarity}
+
+
+def time_gaps(pred: Sequence[Claim], ref: Sequence[Claim]) -> np.ndarray:
+    """Seconds between each predicted and each reference interval (0 when they overlap)."""
+    ps = np.array([[c.start, c.end] for c in pred], dtype=float).reshape(-1, 2)
+    rs = np.array([[c.start, c.end] for c in ref], dtype=float).reshape(-1, 2)
+    later_start = np.maximum(ps[:, None, 0], rs[None, :, 0])
+    earlier_end = np.minimum(ps[:, None, 1], rs[None, :, 1])
+    return np.maximum(0.0, later_start - earlier_end)
+
+
+def temporal_matrix(pred: Sequence[Claim], ref: Sequence[Claim], buffer_seconds: float) -> np.ndarray:
+    """T_ij: both intervals widened by `buffer_seconds` on each side overlap."""
+    return time_gaps(pred, ref) <= 2.0 * buffer_seconds
+
+
+def optimal_matching(allowed: np.ndarray, similarity: np.ndarray) -> list[tuple[int, int]]:
+    """Maximum-cardinality matching on `allowed`, ties broken toward higher total similarity.
+
+    Solved as one assignment problem: an allowed pair is worth K plus its similarity mapped to
+    [0, 1], with K larger than any similarity total, so one more pair always beats any gain in
+    similarity; a forbidden pair is worth 0 and is dropped afterwards.
+    """
+    if allowed.size == 0 or not allowed.any():
+        return []
+    from scipy.optimize import linear_sum_assignment
+
+    k = min(allowed.shape) + 1.0
+    weight = np.where(allowed, k + (np.clip(similarity, -1.0, 1.0) + 1.0) / 2.0, 0.0)
+    rows, cols = linear_sum_assignment(weight, maximize=True)
+    return [(int(i), int(j)) for i, j in zip(rows, cols) if allowed[i, j]]
+
+
+def release_claims(claims: Sequence[Claim]) -> list[Claim]:
+    """Claims as the release's TAR saw them, for `greedy` mode.
+
+    The release keyed claims by their time string: times are whole seconds (Python's `round`,
+    so 2.5 -> 2), claims with the same (start, end) collapse into one (first position, last
+    sentence, as a dict assignment does), claims with an empty sentence are dropped, and the
+    rest are stably sorted by the interval's midpoint.
+    """
+    keyed: dict[tuple[int, int], str] = {}
+    for c in claims:
+        start, end = _whole(c.start), _whole(c.end)
+        keyed[(min(start, end), max(start, end))] = c.text
+    kept = [Claim(float(s), float(e), text) for (s, e), text in keyed.items()
+            if text and text.strip()]
+    return sorted(kept, key=_midpoint)
+
+
+def _whole(seconds: float) -> int:
+    return int(round(seconds))
+
+
+def _midpoint(c: Claim) -> float:
+    return (c.start + c.end) / 2
+
+
+def greedy_matching(pred: Sequence[Claim], allowed: np.ndarray,
+                    similarity: np.ndarray) -> list[tuple[int, int]]:
+    """The release's algorithm: predictions in order of interval midpoint (stable, so equal
+    midpoints keep their given order), each takes the first free allowed reference (in the
+    given reference order) with the highest similarity. Kept to reproduce official numbers."""
+    order = sorted(range(len(pred)), key=lambda i: _midpoint(pred[i]))
+    taken: set[int] = set()
+    pairs = []
+    for i in order:
+        best = None
+        for j in np.flatnonzero(allowed[i]):
+            if j not in taken and (best is None or similarity[i, j] > similarity[i, best]):
+                best = int(j)
+        if best is not None:
+            taken.add(best)
+            pairs.append((i, best))
+    return sorted(pairs)
+
+
+def match_claims(pred: Sequence[Claim], ref: Sequence[Claim], similarity: np.ndarray, *,
+                 buffer_seconds: float, tau: float, method: str = "optimal") -> list[Match]:
+    """Match claims given their similarity matrix (rows pred, columns ref)."""
+    if not pred or not ref:
+        return []
+    gaps = time_gaps(pred, ref)
+    allowed = (gaps <= 2.0 * buffer_seconds) & (similarity >= tau)
+    if method == "optimal":
+        pairs = optimal_matching(allowed, similarity)
+    elif method == "greedy":
+        pairs = greedy_matching(pred, allowed, similarity)
+    else:
+        raise ValueError(f"unknown matching method '{method}' (use optimal or greedy)")
+    return [Match(i, j, float(gaps[i, j]), float(similarity[i, j])) for i, j in sorted(pairs)]

@@ -1,0 +1,306 @@
+"""`vr2 curate` end to end on CPU: fixture files of every source layout, real videos, a real local
+HTTP teacher (failures, garbage, slow and wrong replies included), a kill during `teach`, shards
+merged, and the output training with the smoke SFT and GRPO recipes."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from cli_helpers import run_vr2
+from teacher_server import ALWAYS_FAIL, FAIL_ONCE, GARBAGE, LATE, SLOW, WRONG, serve
+from vr2.curate import pipeline as curate
+from vr2.config import load_recipe
+
+REPO = Path(__file__).resolve().parents[2]
+RECIPE = REPO / "recipes" / "smoke" / "curate.toml"
+VIDEOS = REPO / "tests" / "fixtures" / "curate" / "videos"
+SCRIPT = {
+    "How many times does the colour change?": FAIL_ONCE,  # retried within the run
+    "what colour does the screen turn after red": SLOW,
+    "what is the last colour shown": WRONG,
+    "is the background ever green?": GARBAGE,
+    "Which colour is shown second?": LATE,  # cites 00:30 in a 4 s video
+    "How many colour changes happen?": ALWAYS_FAIL,
+}
+OUTPUTS = ("sft.json", "grpo.json", "manifest.json")
+
+
+@contextmanager
+def in_repo():
+    """The smoke recipe names its fixture files relative to the repository, as a user runs it."""
+    old = os.getcwd()
+    os.chdir(REPO)
+    try:
+        yield
+    finally:
+        os.chdir(old)
+
+
+def sets(out: Path, server, model: Path, *extra: str) -> list[str]:
+    return [f'curate.output_dir="{out}"', f'curate.teacher_url="{server.url}"',
+            f'model.name_or_path="{model}"', *extra]
+
+
+def recipe_for(out: Path, server, model: Path, *extra: str):
+    return load_recipe(RECIPE, sets(out, server, model, *extra))
+
+
+def read(out: Path, name: str):
+    return json.loads((out / name).read_text())
+
+
+@pytest.fixture(scope="module")
+def model(smoke_dir) -> Path:
+    return smoke_dir / "model"
+
+
+@pytest.fixture(scope="module")
+def scripted(tmp_path_factory, model):
+    """One run with every kind of bad teacher reply; yields (out, server) with the server still up."""
+    out = tmp_path_factory.mktemp("scripted") / "curate"
+    with in_repo():
+        with serve(dict(SCRIPT), load_recipe(RECIPE)) as server:
+            result = curate.run(recipe_for(out, server, model))
+            yield out, server, result
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory, model):
+    """A run where the teacher always answers well (for comparisons)."""
+    out = tmp_path_factory.mktemp("reference") / "curate"
+    with in_repo():
+        with serve({}, load_recipe(RECIPE)) as server:
+            curate.run(recipe_for(out, server, model))
+            yield out, server
+
+
+def test_every_stage_counts_and_rejects_with_a_reason(scripted):
+    out, server, result = scripted
+    assert result.stages == ["ingest", "teach", "verify", "rank", "split", "write"]
+    assert result.teacher_failures == 1
+    manifest = read(out, "manifest.json")
+    assert manifest["bad_rows"]["count"] == 6
+    assert {"file": "tests/fixtures/curate/nextqa/train.csv", "row": 5,
+            "reason": "answer index 7 is outside a0-a4"} in manifest["bad_rows"]["listed"]
+    assert manifest["duplicates"] == {"nextqa": 1}
+    assert manifest["rejections"]["ingest"] == {"video file not found": 1}
+    assert manifest["rejections"]["verify"] == {
+        "answer wrong": 1, "grounding time after the video ends": 1,
+        "teacher call failed (asked again on the next run)": 1,
+        "teacher reply has no <think> and <answer>": 1}
+    assert manifest["counts"]["samples"] == {"sft": 4, "grpo": 2, "total": 6}
+    assert manifest["counts"]["per_source"]["nextqa"] == {"loaded": 2, "ingest": 2, "verify": 1, "rank": 1, "sft": 1}
+    assert manifest["complete"] is False
+    assert manifest["teacher"]["model"] == "scripted-teacher"
+    assert manifest["video_duration_s"]["count"] == 6 and manifest["reasoning_tokens"]["mean"] > 10
+    assert sum(manifest["difficulty"]["histogram"].values()) == 6
+    report = (out / "report.html").read_text()
+    assert report.count("<svg") == 5 and "answer wrong" in report and "<script" not in report
+
+
+def test_output_is_the_released_format_that_training_reads(scripted):
+    from vr2.data.datasets import load_dataset_file
+
+    out, _, _ = scripted
+    for name in ("sft", "grpo"):
+        loaded = load_dataset_file(out / f"{name}.json", VIDEOS)
+        assert not loaded.skipped and len(loaded) == {"sft": 4, "grpo": 2}[name]
+        for sample in loaded:
+            assert sample.reasoning.startswith("<think>") and sample.answer_type
+            assert (sample.temporal_grounding is not None) == (name == "grpo")
+    rows = read(out, "grpo.json")
+    assert rows[0]["conversations"][0]["value"].startswith("<video>\n")
+    assert set(rows[0]) >= {"video", "conversations", "temporal_grounding", "source", "source_id", "difficulty"}
+
+
+def test_rerun_asks_only_what_failed_and_then_keeps_it(scripted, model, capsys):
+    out, server, _ = scripted
+    server.script.pop("How many colour changes happen?")
+    before = len(server.log)
+    with in_repo():
+        result = run_vr2(capsys, "curate", RECIPE, *sum((["-s", s] for s in sets(out, server, model)), []))
+    assert result.code == 0, result.err
+    again = server.log[before:]
+    assert [(e["kind"], e["question"]) for e in again] == [("teach", "How many colour changes happen?"),
+                                                          ("rate", "How many colour changes happen?")]
+    manifest = read(out, "manifest.json")
+    assert manifest["complete"] is True and manifest["counts"]["samples"]["total"] == 7
+    assert "teacher: 2 requests" in result.err and "grpo: " in result.err
+    assert "bad row: tests/fixtures/curate/nextqa/train.csv row 5: answer index 7 is outside a0-a4" in result.err
+
+
+def test_shards_merged_equal_a_single_machine_run(reference, model, capsys):
+    out, server = reference
+    single = {name: (out / name).read_bytes() for name in OUTPUTS}
+    for name in OUTPUTS:
+        (out / name).unlink()
+    shutil.rmtree(out / "work")
+    before = len(server.log)
+    with in_repo():
+        for part in ("1/3", "0/3", "2/3"):
+            result = run_vr2(capsys, "curate", RECIPE, "--shard", part, *sum((["-s", s] for s in sets(out, server, model)), []))
+            assert result.code == 0, result.err
+            assert "--stage merge" in result.err and not (out / "sft.json").exists()
+        result = run_vr2(capsys, "curate", RECIPE, "--stage", "merge", *sum((["-s", s] for s in sets(out, server, model)), []))
+    assert result.code == 0, result.err
+    assert len(server.log) == before  # the teacher cache answered everything
+    assert len(list((out / "work").glob("shard-*-of-3"))) == 3
+    assert {name: (out / name).read_bytes() for name in OUTPUTS} == single
+
+
+def test_kill_during_teach_then_rerun_loses_nothing_and_repeats_nothing(reference, tmp_path, model):
+    out = tmp_path / "curate"
+    with in_repo(), serve({}, load_recipe(RECIPE)) as server:
+        command = [sys.executable, "-m", "vr2", "curate", str(RECIPE), "-s", "curate.concurrency=1",
+                   *sum((["-s", s] for s in sets(out, server, model)), [])]
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO / "src"), os.environ.get("PYTHONPATH", "")])}
+        process = subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        server.on_teach = lambda n: os.kill(process.pid, signal.SIGKILL) if n == 4 else None
+        assert process.wait(timeout=300) == -signal.SIGKILL
+        server.on_teach = None
+        cached = {p.stem for p in (out / "teacher-cache").glob("*.json")}
+        journal = curate.read_journal(out / "work" / "shard-0-of-1" / "teach.jsonl")
+        assert 1 <= len(cached) <= 4 and len(journal) <= len(cached)
+        before = len(server.log)
+        curate.run(recipe_for(out, server, model, "curate.concurrency=1"))
+        asked_again = [e for e in server.log[before:] if e["kind"] == "teach"]
+    assert asked_again and not {e["key"] for e in asked_again} & cached
+    assert len(asked_again) == 10 - len(cached)
+    for name in ("sft.json", "grpo.json"):
+        assert (out / name).read_bytes() == (reference[0] / name).read_bytes()
+
+
+def test_pass_rate_rank_asks_the_base_model_through_the_eval_engine(reference, tmp_path, model):
+    out, server = reference
+    recipe = recipe_for(tmp_path / "curate", server, model, f'curate.teacher_cache_dir="{out / "teacher-cache"}"',
+                        'curate.rank="pass_rate"', "curate.pass_rate_k=2", "eval.max_new_tokens=6",
+                        'model.device="cpu"')
+    before = len(server.log)
+    with in_repo():
+        for stage in ("ingest", "teach", "verify", "rank"):
+            curate.run(recipe, stage=stage)
+    assert len(server.log) == before  # the shared cache answered the teacher; nothing was rated
+    ranked = read(tmp_path / "curate" / "work" / "shard-0-of-1", "rank.json")
+    assert len(ranked["records"]) == 10
+    # A tiny random model answers nothing right: every sample is as hard as it gets.
+    assert {r["difficulty"] for r in ranked["records"]} == {1.0}
+
+
+def test_training_runs_on_the_curated_sets(reference, model, tmp_path, capsys):
+    out = reference[0]
+    for stage, recipe in (("sft", "sft.toml"), ("grpo", "grpo.toml")):
+        result = run_vr2(capsys, stage, REPO / "recipes" / "smoke" / recipe,
+                         "-s", f'data.train_file="{out / (stage + ".json")}"', "-s", f'data.video_dir="{VIDEOS}"',
+                         "-s", 'data.subtitles_dir=""', "-s", f'model.name_or_path="{model}"',
+                         "-s", f'trainer.output_dir="{tmp_path / stage}"', "-s", "trainer.max_steps=1")
+        assert result.code == 0, result.err
+        assert (tmp_path / stage / "final").is_dir()
+
+
+def test_bad_command_lines_are_one_line_errors(tmp_path, capsys):
+    for args, message in ((["--stage", "cook"], "--stage cook: unknown stage"),
+                          (["--shard", "3/2"], "--shard 3/2: needs 0 <= i < N"),
+                          (["--shard", "1/2", "--stage", "write"], "run --stage merge"),
+                          (["-s", "curate.sources=[]"], "curate.sources: no sources")):
+        result = run_vr2(capsys, "curate", RECIPE, "-s", f'curate.output_dir="{tmp_path}"', *args)
+        assert result.code == 2 and message in result.err and "Traceback" not in result.err
+        assert len(result.err.strip().splitlines()) == 1
+
+
+class CountingTeacher:
+    """A teacher object (the plugin interface) that measures how many calls overlap."""
+
+    name, model, stats = "counting", "none", None
+
+    def __init__(self, answers: dict[str, str]):
+        import threading
+
+        self.answers, self.lock, self.now, self.most = answers, threading.Lock(), 0, 0
+
+    def teach(self, request):
+        import time
+
+        from teacher_server import trace
+
+        with self.lock:
+            self.now += 1
+            self.most = max(self.most, self.now)
+        time.sleep(0.05)
+        with self.lock:
+            self.now -= 1
+        return trace(self.answers[request.question])
+
+    def rate(self, question, options, answer, reasoning):
+        return '{"difficulty": 3}'
+
+
+def test_teacher_calls_overlap_up_to_the_concurrency_and_no_further(tmp_path):
+    with in_repo():
+        recipe = load_recipe(RECIPE, [f'curate.output_dir="{tmp_path}"', "curate.concurrency=3"])
+        records, _ = curate.load_sources(recipe.curate)
+        teacher = CountingTeacher({r["question"]: r["answer"] for r in records})
+        for stage in ("ingest", "teach"):
+            curate.run(recipe, stage=stage, teacher=teacher)
+    assert teacher.most == 3
+    assert len(curate.read_journal(tmp_path / "work" / "shard-0-of-1" / "teach.jsonl")) == 10
+
+
+def test_datasets_it_did_not_write_are_never_replaced(tmp_path):
+    (tmp_path / "sft.json").write_text("[]")
+    with pytest.raises(curate.Vr2Error, match="was not written by vr2 curate"):
+        curate.check_output(tmp_path)
+    (tmp_path / "manifest.json").write_text("{}")
+    curate.check_output(tmp_path)
+
+
+RECORD = st.builds(lambda source, d, k: {"source": source, "difficulty": d, "key": f"{source}/{k}"},
+                   st.sampled_from(["a", "b", "c"]), st.floats(0, 1), st.integers(0, 10**6))
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(RECORD, max_size=60, unique_by=lambda r: r["key"]), st.sampled_from(["hard", "easy", "random"]),
+       st.floats(0, 1))
+def test_split_is_a_seeded_stratified_partition(records, end, fraction):
+    config = load_recipe(None, [f'curate.grpo_end="{end}"', f"curate.sft_fraction={fraction}"]).curate
+    sft, grpo = curate.split_records(records, config)
+    assert sorted(r["key"] for r in sft + grpo) == sorted(r["key"] for r in records)
+    assert len(grpo) == round(len(records) * (1 - fraction))
+    assert curate.split_records(list(reversed(records)), config)[1] == [r for r in reversed(records) if r in grpo]
+    if end == "hard":
+        for source in "abc":
+            hard = [r["difficulty"] for r in grpo if r["source"] == source]
+            easy = [r["difficulty"] for r in sft if r["source"] == source]
+            assert not hard or not easy or min(hard) >= max(easy)
+
+
+def test_the_paper_recipe_names_the_five_sources_and_the_paper_counts():
+    from vr2.curate.sources import SourceSpec
+
+    recipe = load_recipe(REPO / "recipes" / "curate.toml")
+    kinds = {SourceSpec.parse(s).kind for s in recipe.curate.sources}
+    assert kinds == {"llava_video", "nextqa", "activitynet_qa", "perception_test", "clevrer"}
+    assert (recipe.curate.max_samples, recipe.curate.rank) == (15271, "judge")
+    assert round(15271 * (1 - recipe.curate.sft_fraction)) == 4804  # the paper's GRPO count (10,467 SFT)
+    assert RECIPE.read_text().splitlines()[0] == "# vr2 curate recipes/smoke/curate.toml"
+
+
+def test_cap_keeps_the_hardest_and_unranked_data_splits_by_source():
+    config = load_recipe(None, ["curate.max_samples=2"]).curate
+    records = [{"key": f"k{i}", "source": "a" if i % 2 else "b", "difficulty": d}
+               for i, d in enumerate([0.1, 0.9, 0.5, 0.7])]
+    kept, dropped = curate.cap_records(records, config)
+    assert [r["key"] for r in kept] == ["k1", "k3"] and dropped == 2
+    unranked = [{**r, "difficulty": None} for r in records]
+    sft, grpo = curate.split_records(unranked, load_recipe(None, ["curate.sft_fraction=0.5"]).curate)
+    assert sorted(r["source"] for r in grpo) == ["a", "b"]

@@ -1,0 +1,142 @@
+"""The eval report page: self-contained, escaped, with the paper rows, bars across runs, the
+breakdowns, failures and the full protocol; checked in a real browser where one is installed."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from html.parser import HTMLParser
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from vr2.eval.page import PAPER_COLOUR, PALETTE, render
+from vr2.eval.metrics import averages
+from vr2.eval.report import PAPER_ROWS, make_summary, paper_summary, write_reports
+
+CHROMIUM = shutil.which("chromium") or ("/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None)
+CATEGORIES = {"mvbench": "generic", "videomme": "generic", "vsibench": "reasoning"}
+
+
+def _summary(label, mv, vm, vsi, *, tac=80.0):
+    per = {
+        "mvbench": {"display": "MVBench", "category": "generic", "accuracy": mv - 2, "official_accuracy": mv,
+                    "official_rule": "mean of the 20 task accuracies", "tac": tac, "tac_correctness": tac - 5,
+                    "samples": 40, "scored": 39, "errors": 1,
+                    "breakdown": {"task": {"action_count": {"accuracy": 50.0, "samples": 20},
+                                           "object_shuffle": {"accuracy": 75.0, "samples": 20}}}},
+        "videomme": {"display": "VideoMME", "category": "generic", "accuracy": vm, "official_accuracy": vm,
+                     "tac": tac, "tac_correctness": tac - 5, "samples": 30, "scored": 30, "errors": 0,
+                     "breakdown": {"duration": {"short": {"accuracy": 70.0, "samples": 10},
+                                                "long": {"accuracy": 40.0, "samples": 20}}}},
+        "vsibench": {"display": "VSIBench", "category": "reasoning", "accuracy": vsi, "official_accuracy": vsi,
+                     "tac": None, "tac_correctness": None, "samples": 10, "scored": 10, "errors": 0},
+    }
+    return make_summary(label, per, averages(per, CATEGORIES), info={
+        "source": "vr2 eval", "model": "runs/<b>tar</b>",
+        "protocol": {"protocol": "paper", "frames": "qwen-vl-utils at 2 fps capped at 128, re-indexed",
+                     "overlays": "none", "system_prompt": "You are a helpful assistant.",
+                     "max_new_tokens": "1024 (Video-MMMU 2048)"},
+        "failed": ["mvbench q7: data/missing.mp4: file not found"],
+        "skipped": ["logs/x_samples_videomme.jsonl:9: not valid JSON"], "skipped_lines": 1})
+
+
+class _Collect(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.tags: list[tuple[str, dict]] = []
+        self.text: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append((tag, dict(attrs)))
+
+    def handle_data(self, data):
+        self.text.append(data)
+
+
+def _parse(page: str) -> _Collect:
+    parser = _Collect()
+    parser.feed(page)
+    return parser
+
+
+@pytest.fixture()
+def page():
+    this = _summary('grpo <script>alert("x")</script>', 66.0, 61.0, 40.0)
+    other = _summary("sft", 60.0, 55.0, 35.0, tac=95.0)
+    return render(this, [other, paper_summary("+ SFT + GRPO + TAR + gate (Video-R2)")])
+
+
+def test_self_contained_and_escaped(page):
+    parsed = _parse(page)
+    tags = [tag for tag, _ in parsed.tags]
+    assert "script" not in tags and "link" not in tags and "img" not in tags
+    assert not any(k in ("src", "href") for _, attrs in parsed.tags for k in attrs)
+    assert "&lt;script&gt;" in page and "runs/&lt;b&gt;tar&lt;/b&gt;" in page
+
+
+def test_sections_and_protocol(page):
+    text = " ".join(_parse(page).text)
+    for heading in ("Protocol", "Accuracy per benchmark (paper layout)", "Per benchmark across runs",
+                    "Averages: Generic / Reasoning / Overall", "Official aggregation per benchmark",
+                    "Per-category breakdowns", "Errors and skipped samples", "Notes"):
+        assert heading in text, heading
+    for setting in ("re-indexed", "overlays", "none", "You are a helpful assistant.", "1024 (Video-MMMU 2048)"):
+        assert setting in text
+    assert "MVBench by task" in text and "VideoMME by duration" in text
+    assert "mvbench q7: data/missing.mp4: file not found" in text and "Skipped lines (1)" in text
+    assert "MVBench: mean of the 20 task accuracies" in text
+
+
+def test_paper_rows_beside_the_run(page):
+    rows = re.findall(r"<tr( class=\"(\w+)\")?>(.*?)</tr>", page.split("Per benchmark across runs")[0])
+    classes = [cls for _, cls, _ in rows]
+    assert classes[:3] == ["", "this", ""] and classes[3] == "paper"  # header, this run, sft, paper
+    assert "paper: + SFT + GRPO + TAR + gate (Video-R2)" in page and ">67.5<" in page
+
+
+def test_bars_across_runs(page):
+    bars = [attrs["style"] for tag, attrs in _parse(page).tags if tag == "div" and attrs.get("class") == "bar"]
+    section = page.split("Per benchmark across runs")[1].split("Averages: Generic")[0]
+    accuracy = section.split("<h3>TAC</h3>")[0]
+    # this run and sft: 3 benchmarks each; the paper's Video-R2 row: all 11
+    assert accuracy.count('class="bar"') == 3 + 3 + 11
+    assert f"background:{PALETTE[0]}" in accuracy and f"background:{PALETTE[1]}" in accuracy
+    assert f"background:{PAPER_COLOUR}" in accuracy
+    assert "width:66.0%" in accuracy and "width:67.5%" in accuracy
+    assert all(re.search(r"width:\d+\.\d%", style) for style in bars)
+    tac = section.split("<h3>TAC</h3>")[1].split("<h3>")[0]
+    assert "width:95.0%" in tac and "VSIBench" not in tac  # no run has TAC there: no empty row
+
+
+def test_write_reports_uses_the_page(tmp_path):
+    paths = write_reports(_summary("run", 66.0, 61.0, 40.0), tmp_path, [paper_summary(next(iter(PAPER_ROWS)))])
+    assert "Per benchmark across runs" in paths["html"].read_text()
+
+
+def _chromium(profile: Path, *args: str) -> subprocess.CompletedProcess:
+    command = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+               "--disable-background-networking", "--disable-component-update", "--disable-sync",
+               f"--user-data-dir={profile}", *args]
+    return subprocess.run(command, capture_output=True, text=True, timeout=90)
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(CHROMIUM is None, reason="needs Debian chromium")
+def test_renders_in_chromium_with_its_bars(page, tmp_path):
+    from PIL import Image
+
+    path = tmp_path / "report.html"
+    path.write_text(page, encoding="utf-8")
+    dom = _chromium(tmp_path / "p1", "--dump-dom", path.resolve().as_uri())
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    assert "Per benchmark across runs" in dom.stdout and "<script>" not in dom.stdout.split("</head>")[1]
+    shot = tmp_path / "shot.png"
+    result = _chromium(tmp_path / "p2", f"--screenshot={shot}", "--window-size=1200,2400", path.resolve().as_uri())
+    assert shot.exists(), result.stderr[-2000:]
+    pixels = np.asarray(Image.open(shot).convert("RGB")).reshape(-1, 3).astype(int)
+    for colour in (PALETTE[0], PALETTE[1]):  # the bars were painted in each run's colour
+        rgb = np.array([int(colour[i:i + 2], 16) for i in (1, 3, 5)])
+        assert (np.abs(pixels - rgb).max(axis=1) < 12).sum() > 300, colour

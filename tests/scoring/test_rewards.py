@@ -1,0 +1,145 @@
+import json
+
+import pytest
+
+from vr2.scoring.claims import Claim
+from vr2.config import load_recipe
+from vr2.scoring.rewards import (TarReward, accuracy_reward, build_tar_reward, completion_text, format_reward,
+                         reward_functions, total_reward)
+from vr2.scoring.tar import TarScorer
+
+OPTIONS = ["He washes his hands", "He pours oil into the pan", "He leaves", "He opens the fridge"]
+GROUNDING = {"00:20": "He switches on the gas stove.", "00:25": "He pours cooking oil into the pan."}
+GOOD = ("<think>At 00:21 he turns on the gas stove. At 00:24 he pours oil into the pan. "
+        "Therefore, the answer is B.</think><answer>B</answer>")
+FLIPPED = GOOD.replace("<answer>B</answer>", "<answer>C</answer>")
+
+
+@pytest.fixture(scope="module")
+def tar():
+    return build_tar_reward(load_recipe().tar)
+
+
+def test_accuracy_uses_explicit_answer_type_and_fixes_official_bugs():
+    completions = ["<think>x</think><answer>brown</answer>", "<think>x</think><answer>Option B</answer>",
+                   "<think>x</think><answer>1,000</answer>", "<think>x</think><answer>(B)</answer>",
+                   "<think>x</think><answer>A or B or C</answer>", "<think>x</think><answer>B</answer>"]
+    scores = accuracy_reward(
+        completions,
+        answer=["blue", "B", "1000", "He pours oil into the pan", "B", None],
+        answer_type=["free_form", "multiple_choice", "numeric", "multiple_choice", "multiple_choice", None],
+        options=[[], OPTIONS, [], OPTIONS, OPTIONS, OPTIONS],
+    )
+    assert scores[:5] == [0.0, 1.0, 1.0, 1.0, 0.0]
+    assert scores[5] is None  # no gold answer: excluded, not 0
+
+
+def test_accuracy_infers_multiple_choice_only_from_options():
+    assert accuracy_reward(["<think>x</think><answer>b) pours oil</answer>"], answer=["B"], options=[OPTIONS]) == [1.0]
+    # no options: "brown" is free text, not option B
+    assert accuracy_reward(["<think>x</think><answer>brown</answer>"], answer=["blue"]) == [0.0]
+
+
+def test_format_reward_requires_exact_structure():
+    assert format_reward([GOOD, "<answer>B</answer>", GOOD + " extra", "<think>a</think>\n<answer>b</answer>"]) == [1.0, 0.0, 0.0, 1.0]
+
+
+def test_trl_conversational_completions_are_read():
+    conv = [{"role": "assistant", "content": GOOD}]
+    parts = [{"role": "assistant", "content": [{"type": "text", "text": GOOD}]}]
+    assert completion_text(conv) == completion_text(parts) == GOOD
+    assert format_reward([conv]) == [1.0]
+
+
+def test_gated_tar_is_zero_when_think_and_answer_disagree(tar):
+    kwargs = dict(temporal_grounding=[GROUNDING, json.dumps(GROUNDING)], options=[OPTIONS] * 2,
+                  answer=["B", "B"], answer_type=["multiple_choice"] * 2)
+    details = tar.details([GOOD, FLIPPED], **kwargs)
+    assert details[0].result.precision == 1.0 and details[0].gate == 1 and details[0].value == 1.0
+    assert details[1].result.precision == 1.0 and details[1].gate == 0 and details[1].value == 0.0
+    assert tar([GOOD, FLIPPED], **kwargs) == [1.0, 0.0]
+
+
+def test_ungated_tar_ignores_consistency(tar):
+    ungated = TarReward(tar.scorer, tar.extractor, tar.checker, gate=False)
+    assert ungated([FLIPPED], temporal_grounding=[GROUNDING], options=[OPTIONS]) == [1.0]
+
+
+def test_tar_is_none_without_reference(tar):
+    assert tar([GOOD], options=[OPTIONS]) == [None]
+
+
+class FailingJudge:
+    name = "llm"
+
+    def check(self, think, answer, answer_type, options):
+        return None
+
+
+class FailingExtractor:
+    name = "llm"
+
+    def extract(self, think):
+        from vr2.errors import JudgeFailure
+
+        raise JudgeFailure("timeout")
+
+
+def test_a_missing_answer_closes_the_gate_even_with_a_judge(tar):
+    judged = TarReward(tar.scorer, tar.extractor, FailingJudge())
+    no_answer = GOOD.replace("<answer>B</answer>", "")
+    detail = judged.details([no_answer], temporal_grounding=[GROUNDING], options=[OPTIONS])[0]
+    assert detail.gate == 0 and detail.value == 0.0 and detail.failure is None
+
+
+def test_judge_failures_are_masked_not_zero(tar):
+    masked = TarReward(tar.scorer, tar.extractor, FailingJudge())
+    detail = masked.details([GOOD], temporal_grounding=[GROUNDING], options=[OPTIONS])[0]
+    assert detail.value is None and detail.gate is None and "judge" in detail.failure
+    no_claims = TarReward(tar.scorer, FailingExtractor(), tar.checker)
+    detail = no_claims.details([GOOD], temporal_grounding=[GROUNDING], options=[OPTIONS])[0]
+    assert detail.value is None and "timeout" in detail.failure
+
+
+def test_total_is_weighted_and_none_propagates():
+    parts = {"accuracy": [1.0, 1.0], "format": [1.0, 0.0], "tar": [0.5, None]}
+    assert total_reward(parts, {"accuracy": 1, "format": 1, "tar": 2}) == [3.0, None]
+    assert total_reward(parts, {"accuracy": 1, "format": 1, "tar": 0}) == [2.0, 1.0]
+
+
+def test_reward_functions_follow_the_recipe(tmp_path):
+    funcs, weights = reward_functions(load_recipe(None, ["rewards.tar=0"]))
+    assert [f.__name__ for f in funcs] == ["accuracy_reward", "format_reward"] and weights == [1.0, 1.0]
+    funcs, weights = reward_functions(load_recipe(None, ["rewards.tar=0.5", "tar.gate=false"]))
+    assert funcs[-1].__name__ == "tar" and weights == [1.0, 1.0, 0.5] and funcs[-1].gate is False
+
+
+def test_reward_signature_accepts_trl_keywords(tar):
+    out = tar(prompts=["p"], completions=[GOOD], completion_ids=[[1]], temporal_grounding=[GROUNDING],
+              options=[OPTIONS], trainer_state=None, log_metric=lambda *a: None)
+    assert out == [1.0]
+
+
+def test_training_log_metrics(tar):
+    logged = {}
+    tar([GOOD, FLIPPED], temporal_grounding=[GROUNDING] * 2, options=[OPTIONS] * 2,
+        log_metric=lambda name, value: logged.__setitem__(name, value))
+    assert logged["tar/gate_rate"] == 0.5 and logged["tar/claims_per_completion"] == 2.0
+    assert logged["tar/precision_ungated"] == 1.0 and logged["tar/masked"] == 0.0
+    assert logged["tar/bad_ref_keys"] == 0.0
+
+
+@pytest.mark.parametrize("bad_key", ["00:05 - end", "00:75", "00:05-00:09s", "the end"])
+def test_bad_reference_keys_never_raise_inside_the_reward(tar, bad_key):
+    logged = {}
+    grounding = {**GROUNDING, bad_key: "The video ends."}
+    out = tar([GOOD, GOOD], temporal_grounding=[grounding, json.dumps(grounding)],
+              options=[OPTIONS] * 2, log_metric=lambda name, value: logged.__setitem__(name, value))
+    assert out == tar([GOOD, GOOD], temporal_grounding=[GROUNDING] * 2, options=[OPTIONS] * 2)
+    assert logged["tar/bad_ref_keys"] == 2.0
+
+
+@pytest.mark.parametrize("grounding", ["{not json", "[1, 2]", "5"])
+def test_a_grounding_that_is_not_an_object_gives_no_reward_not_a_crash(tar, grounding):
+    (detail,) = tar.details([GOOD], temporal_grounding=[grounding], options=[OPTIONS])
+    assert detail.value is None and "bad reference grounding" in detail.failure

@@ -1,0 +1,96 @@
+"""Training samples from a recipe: bad rows reported and skipped, SFT replies, GRPO table rows."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from vr2.train import data as td
+from vr2.config import load_recipe
+from vr2.errors import Vr2Error
+from vr2.samples import Sample
+
+
+def recipe_for(smoke_dir, train_file, *extra):
+    return load_recipe(None, [f"data.train_file={json.dumps(str(train_file))}",
+                              f"data.video_dir={json.dumps(str(smoke_dir / 'videos'))}",
+                              f"data.subtitles_dir={json.dumps(str(smoke_dir / 'subtitles'))}", *extra])
+
+
+def test_loads_the_smoke_data_with_subtitles_and_limit(smoke_dir):
+    samples = td.load_samples(recipe_for(smoke_dir, smoke_dir / "grpo.json"))
+    assert len(samples) == 4
+    assert all(s.video.endswith(f"clip{k}.mp4") for k, s in enumerate(samples))
+    assert samples[0].subtitles and samples[0].subtitles.endswith("clip0.srt")
+    assert samples[0].temporal_grounding and samples[0].options
+    assert len(td.load_samples(recipe_for(smoke_dir, smoke_dir / "grpo.json", "data.limit=2"))) == 2
+
+
+def test_bad_rows_are_reported_with_row_and_reason(smoke_dir, tmp_path, capsys):
+    rows = json.loads((smoke_dir / "sft.json").read_text())
+    rows[1]["video"] = "missing.mp4"
+    path = tmp_path / "data.json"
+    path.write_text(json.dumps(rows))
+    samples = td.load_samples(recipe_for(smoke_dir, path))
+    assert len(samples) == 3
+    err = capsys.readouterr().err
+    assert "skipped" in err and "row 2" in err and "missing.mp4" in err
+    assert "3 samples, 1 rows skipped" in err
+
+
+def test_bad_reference_keys_are_reported_at_load(smoke_dir, tmp_path, capsys):
+    rows = json.loads((smoke_dir / "grpo.json").read_text())
+    rows[1]["temporal_grounding"] = {"00:01": "A thing happens.", "00:05 - end": "It ends."}
+    path = tmp_path / "data.json"
+    path.write_text(json.dumps(rows))
+    samples = td.load_samples(recipe_for(smoke_dir, path))
+    assert len(samples) == len(rows)
+    err = capsys.readouterr().err
+    assert "row 2" in err and "'00:05 - end' is not a time" in err
+
+
+def test_no_usable_rows_is_an_error(smoke_dir, tmp_path):
+    path = tmp_path / "data.json"
+    path.write_text(json.dumps([{**json.loads((smoke_dir / "sft.json").read_text())[0], "video": "gone.mp4"}]))
+    with pytest.raises(Vr2Error, match="no usable rows"):
+        td.load_samples(recipe_for(smoke_dir, path))
+    with pytest.raises(Vr2Error, match="data.train_file is not set"):
+        td.load_samples(load_recipe(None))
+
+
+def test_sft_pairs_take_the_assistant_reply(smoke_dir):
+    samples, targets = td.sft_pairs(recipe_for(smoke_dir, smoke_dir / "sft.json"))
+    assert len(samples) == len(targets) == 4
+    assert all(t.startswith("<think>At 00:00:00") and t.endswith("</answer>") for t in targets)
+
+
+@pytest.mark.parametrize("fields, expected", [
+    ({"reasoning": "<think>a</think><answer>B</answer>"}, "<think>a</think><answer>B</answer>"),
+    ({"reasoning": "looked at 00:01", "answer": "B"}, "<think>looked at 00:01</think><answer>B</answer>"),
+    ({"reasoning": "<think>a</think>", "answer": "C"}, "<think>a</think><answer>C</answer>"),
+    ({"extra": {"response": " <think>x</think><answer>D</answer> "}}, "<think>x</think><answer>D</answer>"),
+    ({"answer": "B"}, None),
+    ({}, None),
+])
+def test_sft_target(fields, expected):
+    assert td.sft_target(Sample(id="1", video="v.mp4", question="q", **fields)) == expected
+
+
+@given(st.dictionaries(st.text(max_size=8), st.text(max_size=20), max_size=4))
+def test_grounding_column_round_trips_as_json(grounding):
+    text = td.grounding_text(grounding)
+    assert text is None if not grounding else json.loads(text) == grounding
+
+
+def test_grpo_rows_carry_what_rewards_read():
+    sample = Sample(id="7", video="v.mp4", question="Which?", options=["a", "b"], answer="B",
+                    answer_type="multiple_choice", temporal_grounding={"00:01": "x"})
+    row = td.grpo_rows([sample, Sample(id="8", video="w.mp4", question="How many?")])
+    assert row[0]["index"] == 0 and row[0]["id"] == "7" and row[0]["options"] == ["a", "b"]
+    assert json.loads(row[0]["temporal_grounding"]) == {"00:01": "x"}
+    assert "Which?" in row[0]["prompt"] and "A. a" in row[0]["prompt"]
+    assert row[1]["temporal_grounding"] is None and row[1]["answer"] is None and row[1]["options"] == []
+    assert td.sft_rows([sample]) == [{"index": 0, "id": "7"}]
