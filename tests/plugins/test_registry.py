@@ -58,7 +58,7 @@ def test_builtins_are_registered_through_the_hooks():
     assert {"rule", "llm"} <= set(plugins.components("vr2_claim_extractors"))
     assert {"minilm", "sentence-transformers"} <= set(plugins.components("vr2_embedders"))
     assert {"rule", "llm"} <= set(plugins.components("vr2_consistency_checkers"))
-    assert all(c.plugin == "vr2-builtin" for c in plugins.components("vr2_embedders").values())
+    assert all(c.plugin == "vr2-builtin:scoring" for c in plugins.components("vr2_embedders").values())
 
 
 def test_unknown_component_lists_installed():
@@ -95,7 +95,8 @@ def test_vr2_score_uses_the_throwaway_extractor_and_embedder(throwaway, tmp_path
     assert data["tar"] == 0.5
 
 
-def test_plugins_command_lists_hooks_and_selection(throwaway, capsys):
+def test_plugins_command_lists_hooks_and_selection(throwaway, capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "200")  # plugin names are not folded
     result = run_vr2(capsys, "plugins", "--set", 'tar.extractor="shouting"')
     assert result.code == 0, result.err
     assert "throwaway" in result.out and "shouting" in result.out and "vr2-builtin" in result.out

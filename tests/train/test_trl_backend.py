@@ -24,7 +24,7 @@ def test_trl_is_the_builtin_backend_plugin():
     backend = plugins.make_backend("trl")
     assert isinstance(backend, TrlBackend) and backend.name == "trl"
     assert callable(backend.sft) and callable(backend.grpo)
-    assert plugins.components("vr2_trainer_backends")["trl"].plugin == "vr2-builtin"
+    assert plugins.components("vr2_trainer_backends")["trl"].plugin == "vr2-builtin:train"
     with pytest.raises(Vr2Error, match="unknown backend 'nope'.*trl"):
         plugins.make_backend("nope")
 

@@ -2,8 +2,9 @@
 trainer backend, evaluation engine or curation teacher.
 
 vr2 uses pluggy. A plugin is any module or object with functions named after the hooks below and
-marked with ``vr2.plugins.registry.hookimpl``. Built-in components are plugins too (``vr2.plugins.builtins``); they
-go through exactly the same hooks as yours.
+marked with ``vr2.hookimpl``. Built-in components are plugins too (the ``builtins`` module of each
+layer: ``vr2.scoring.builtins``, ``vr2.judge.builtins``, ``vr2.train.builtins``, ...); they go through
+exactly the same hooks as yours.
 
 Publish a third-party plugin with an entry point in the group ``vr2``::
 
@@ -25,6 +26,8 @@ from __future__ import annotations
 import pluggy
 
 hookspec = pluggy.HookspecMarker("vr2")
+# Mark your hook functions with this (also exported as `vr2.hookimpl`).
+hookimpl = pluggy.HookimplMarker("vr2")
 
 
 @hookspec

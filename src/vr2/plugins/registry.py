@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 from dataclasses import dataclass
 from functools import lru_cache
@@ -11,11 +12,14 @@ from typing import Any, Callable
 import pluggy
 
 from vr2.plugins import hookspecs
+from vr2.plugins.hookspecs import hookimpl  # noqa: F401  (kept importable from here)
 from vr2.errors import Vr2Error
 
-hookimpl = pluggy.HookimplMarker("vr2")
 
 ENTRY_POINT_GROUP = "vr2"
+BUILTIN = "vr2-builtin"
+BUILTIN_MODULES = ("vr2.scoring.builtins", "vr2.judge.builtins", "vr2.train.builtins", "vr2.eval.builtins",
+                   "vr2.curate.builtins")
 ENV_VAR = "VR2_PLUGINS"
 
 # hook name -> what the component is called in messages and in `vr2 plugins`
@@ -71,14 +75,18 @@ def _load_entry_points(pm: pluggy.PluginManager) -> None:
         _SOURCES[ep.name] = ep.dist.name if ep.dist else ep.value
 
 
+def is_builtin(plugin_name: str) -> bool:
+    return plugin_name.split(":")[0] == BUILTIN
+
+
 @lru_cache(maxsize=1)
 def plugin_manager() -> pluggy.PluginManager:
     """The process-wide plugin manager: built-ins plus allowed entry points."""
-    from vr2.plugins import builtins as builtin_plugins
-
     pm = pluggy.PluginManager("vr2")
     pm.add_hookspecs(hookspecs)
-    pm.register(builtin_plugins, name="vr2-builtin")
+    for module in BUILTIN_MODULES:
+        # By name, like entry points: the registry sits below the layers whose components it lists.
+        pm.register(importlib.import_module(module), name=f"{BUILTIN}:{module.split('.')[1]}")
     _load_entry_points(pm)
     return pm
 
@@ -153,6 +161,6 @@ def plugin_rows() -> list[dict[str, Any]]:
             impls = [i for i in getattr(pm.hook, hook).get_hookimpls() if i.plugin is plugin]
             for impl in impls:
                 offers += [f"{kind}:{n}" for n in (impl.function() or {})]
-        source = _SOURCES.get(name, "built-in" if name == "vr2-builtin" else "registered at run time")
+        source = _SOURCES.get(name, "built-in" if is_builtin(name) else "registered at run time")
         rows.append({"plugin": name, "source": source, "offers": offers})
     return rows

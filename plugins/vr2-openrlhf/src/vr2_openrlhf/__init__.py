@@ -19,7 +19,7 @@ Nothing here imports openrlhf, torch or transformers at import time; `vr2 plugin
 
 from __future__ import annotations
 
-from vr2.plugins.registry import hookimpl
+from vr2 import hookimpl
 
 __all__ = ["INSTALL", "OPENRLHF_VERSION", "make_backend", "vr2_trainer_backends"]
 

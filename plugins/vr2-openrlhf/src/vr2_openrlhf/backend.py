@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
-from vr2.errors import MissingExtra, Vr2Error
+from vr2 import MissingExtra, Vr2Error
 
 from vr2_openrlhf import INSTALL, OPENRLHF_VERSION
 from vr2_openrlhf.command import (
@@ -165,7 +165,7 @@ class Plan:
 
 def write_run_files(recipe, files: RunFiles, *, fill_timeout_s: float = 1800.0) -> None:
     """recipe.toml (the resolved recipe), run.json, reward.py and agent.py."""
-    from vr2.config import dump_toml
+    from vr2 import dump_toml
 
     files.folder.mkdir(parents=True, exist_ok=True)
     files.recipe.write_text(dump_toml(recipe), encoding="utf-8")
@@ -184,8 +184,8 @@ def write_run_files(recipe, files: RunFiles, *, fill_timeout_s: float = 1800.0) 
 
 def prepare(recipe, launch: Launch, *, resume: bool = False) -> Plan:
     """Steps 1-3 of the module docstring; returns the plan (nothing is launched)."""
-    from vr2.config import dump_toml
-    from vr2.train.data import load_samples
+    from vr2 import dump_toml
+    from vr2 import load_samples
 
     from vr2_openrlhf.data import prompt_rows, sequence_budget, write_prompts
 

@@ -13,7 +13,7 @@ import sys
 from dataclasses import replace
 from typing import Sequence
 
-from vr2.errors import Vr2Error
+from vr2 import Vr2Error
 
 
 def parser() -> argparse.ArgumentParser:
@@ -32,7 +32,7 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
-        from vr2.config import load_recipe
+        from vr2 import load_recipe
 
         from vr2_openrlhf.backend import OpenRLHFBackend
         from vr2_openrlhf.command import Launch

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping, Sequence
 
-from vr2.errors import Vr2Error
+from vr2 import Vr2Error
 
 # Every option `openrlhf.cli.train_ppo_ray` 0.11.2 accepts (from its argument parser).
 _ENTITY_OPTIONS = ("optim", "muon.lr", "muon.momentum", "muon.ns_steps", "muon.nesterov", "muon.no_nesterov",

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
-from vr2.errors import Vr2Error
+from vr2 import Vr2Error
 
 LABEL_FORMAT = "vr2-openrlhf/1"
 LABEL_FIELDS = ("format", "index", "id", "question", "options", "answer", "answer_type",
@@ -109,7 +109,7 @@ def decode_label(text: Any) -> dict[str, Any]:
 
 def sample_from_label(label: dict[str, Any]):
     """The `vr2.samples.Sample` a label describes (what vr2's video and prompt code read)."""
-    from vr2.samples import Sample
+    from vr2 import Sample
 
     return Sample(
         id=str(label["id"]), video=label["video"], question=label["question"],
@@ -121,7 +121,7 @@ def sample_from_label(label: dict[str, Any]):
 
 def settings_from_label(label: dict[str, Any]):
     """The `vr2.video.sampling.VideoSettings` a label carries (the recipe's [video] section)."""
-    from vr2.video.sampling import VideoSettings
+    from vr2 import VideoSettings
 
     s = label["video_settings"]
     return VideoSettings(fps=float(s["fps"]), max_frames=int(s["max_frames"]),
@@ -131,7 +131,7 @@ def settings_from_label(label: dict[str, Any]):
 
 def prompt_for(processor: Any, question: str, options: Sequence[str] | None, mode: str = "think") -> str:
     """vr2's chat prompt for one question (the same function the TRL backend and eval use)."""
-    from vr2.model.runtime import LoadedModel, prompt_text
+    from vr2 import LoadedModel, prompt_text
 
     prompt = prompt_text(LoadedModel(model=None, processor=processor, device="cpu"), question,
                          list(options) if options else None, mode)

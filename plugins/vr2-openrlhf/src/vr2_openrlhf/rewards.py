@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
-from vr2.errors import Vr2Error
+from vr2 import Vr2Error
 
 ASSISTANT_OPENER = "<|im_start|>assistant\n"
 END_OF_TURN = ("<|im_end|>", "<|endoftext|>")
@@ -84,7 +84,7 @@ class RewardComputer:
     """The recipe's reward functions and weights, applied to (completion, label) pairs."""
 
     def __init__(self, recipe):
-        from vr2.scoring.rewards import TarReward, reward_functions
+        from vr2 import TarReward, reward_functions
 
         functions, weights = reward_functions(recipe)
         names = [name for name in PART_NAMES if getattr(recipe.rewards, name)]
@@ -105,7 +105,7 @@ class RewardComputer:
         }
 
     def score(self, completions: Sequence[str], labels: Sequence[dict]) -> list[Scored]:
-        from vr2.scoring.rewards import total_reward
+        from vr2 import total_reward
 
         columns = self.columns(labels)
         with self._lock:
@@ -167,7 +167,7 @@ def computer_for(run_file: str | Path) -> RewardComputer:
     key = str(Path(run_file).resolve())
     with _COMPUTERS_LOCK:
         if key not in _COMPUTERS:
-            from vr2.config import load_recipe
+            from vr2 import load_recipe
 
             run = read_run(key)
             _COMPUTERS[key] = RewardComputer(load_recipe(run["recipe"]))
@@ -176,7 +176,7 @@ def computer_for(run_file: str | Path) -> RewardComputer:
 
 def read_run(path: str | Path) -> dict[str, Any]:
     """A run's `run.json` (written by the backend next to reward.py and agent.py)."""
-    from vr2.files import read_text
+    from vr2 import read_text
 
     try:
         run = json.loads(read_text(Path(path), "run file"))

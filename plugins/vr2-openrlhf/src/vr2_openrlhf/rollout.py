@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from vr2.errors import Vr2Error
+from vr2 import Vr2Error
 
 VIDEO_TOKEN = "<|video_pad|>"
 VISION_TOKENS = ("<|vision_start|>", "<|vision_end|>", "<|vision_pad|>", "<|image_pad|>", "<|video_pad|>")
@@ -98,8 +98,8 @@ def token_id(processor: Any, token: str) -> int:
 
 def prepare_prompt(processor: Any, prompt: str, label: dict) -> PreparedPrompt:
     """Sample the label's video and encode the prompt with it (blocking: decoding, processor)."""
-    from vr2.train.collate import sample_frames
-    from vr2.model.runtime import LoadedModel, prepare_inputs
+    from vr2 import sample_frames
+    from vr2 import LoadedModel, prepare_inputs
 
     from vr2_openrlhf.data import prompt_for, sample_from_label, settings_from_label
 

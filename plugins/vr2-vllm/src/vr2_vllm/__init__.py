@@ -19,8 +19,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from vr2.errors import MissingExtra, Vr2Error
-from vr2.plugins.registry import hookimpl
+from vr2 import MissingExtra, Vr2Error
+from vr2 import hookimpl
 
 __all__ = ["VllmEngine", "VllmEvalEngine", "make_engine", "build_request", "sampling_kwargs", "sampling_params", "video_input",
            "require_vllm", "INSTALL"]
@@ -45,7 +45,7 @@ def video_input(video: Any) -> tuple[Any, dict]:
 def build_request(processor: Any, video: Any, question: str, options: Sequence[str] | None = None,
                   *, mode: str = "think") -> dict:
     """One `vllm.LLM.generate` input: `{"prompt": ..., "multi_modal_data": {"video": ...}}`."""
-    from vr2.model.runtime import LoadedModel, prompt_text
+    from vr2 import LoadedModel, prompt_text
 
     # prompt_text only needs the processor's chat template: the same prompt as generate_batch.
     prompt = prompt_text(LoadedModel(model=None, processor=processor, device="cpu"), question,
@@ -125,7 +125,7 @@ class VllmEvalEngine:
     def run(self, items: Sequence[tuple], *, vas: bool, mode: str | None = None,
             max_new_tokens: int | None = None) -> list:
         """`mode` and `max_new_tokens` (an eval protocol's per-benchmark values) override the recipe's."""
-        from vr2.eval.runner import Output
+        from vr2 import Output
 
         e = self.recipe.eval
         texts = self.engine.generate(items, max_new_tokens=max_new_tokens or e.max_new_tokens,

@@ -1,0 +1,34 @@
+"""The judge's built-in components: the OpenAI-compatible judge and the LLM-backed extractor and
+consistency checker, registered through the same hooks as any plugin."""
+
+from __future__ import annotations
+
+from vr2.judge.client import LLMConsistency, LLMExtractor, client_for, openai_client
+from vr2.plugins.hookspecs import hookimpl
+
+
+def _llm_extractor(judge=None):
+    return LLMExtractor(client_for(judge))
+
+
+def _llm_consistency(judge=None):
+    return LLMConsistency(client_for(judge))
+
+
+def _openai_judge(settings=None):
+    return openai_client(settings)
+
+
+@hookimpl
+def vr2_claim_extractors():
+    return {"llm": _llm_extractor}
+
+
+@hookimpl
+def vr2_consistency_checkers():
+    return {"llm": _llm_consistency}
+
+
+@hookimpl
+def vr2_judges():
+    return {"openai": _openai_judge}

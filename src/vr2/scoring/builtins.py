@@ -1,0 +1,42 @@
+"""Scoring's built-in components, registered through the same hooks as any plugin."""
+
+from __future__ import annotations
+
+from vr2.errors import Vr2Error
+from vr2.plugins.hookspecs import hookimpl
+from vr2.scoring.claims import RuleExtractor
+from vr2.scoring.consistency import RuleConsistency
+from vr2.scoring.embedding import SentenceTransformerEmbedder, make_minilm
+
+
+def _rule_extractor(judge=None):
+    return RuleExtractor()
+
+
+def _minilm(model: str | None = None, **options):
+    return make_minilm(model, **options)
+
+
+def _sentence_transformers(model: str | None = None, **options):
+    if not model:
+        raise Vr2Error("embedder 'sentence-transformers' needs a model folder (tar.embedder_model)")
+    return SentenceTransformerEmbedder(model, **options)
+
+
+def _rule_consistency(judge=None):
+    return RuleConsistency()
+
+
+@hookimpl
+def vr2_claim_extractors():
+    return {"rule": _rule_extractor}
+
+
+@hookimpl
+def vr2_embedders():
+    return {"minilm": _minilm, "sentence-transformers": _sentence_transformers}
+
+
+@hookimpl
+def vr2_consistency_checkers():
+    return {"rule": _rule_consistency}
