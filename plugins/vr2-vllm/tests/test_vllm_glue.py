@@ -11,7 +11,7 @@ import pytest
 
 from vr2.errors import MissingExtra, Vr2Error
 
-PLUGIN_SRC = Path(__file__).resolve().parents[1] / "plugins" / "vr2-vllm" / "src"
+PLUGIN_SRC = Path(__file__).resolve().parents[1] / "src"  # plugins/vr2-vllm/src
 
 
 @pytest.fixture(scope="module")

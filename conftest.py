@@ -1,4 +1,5 @@
-"""Shared fixtures: a tiny random Qwen2.5-VL built once per test session, and small videos."""
+"""Shared fixtures: a tiny random Qwen2.5-VL built once per test session, small videos and the smoke
+data. At the repository root so that the plugin packages' tests (plugins/*/tests) share them with tests/."""
 
 from __future__ import annotations
 

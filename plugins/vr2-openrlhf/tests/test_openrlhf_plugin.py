@@ -20,8 +20,9 @@ from vr2.plugins import registry as plugins
 from vr2.config import load_recipe
 from vr2.errors import MissingExtra, Vr2Error
 
-REPO = Path(__file__).resolve().parents[1]
-PLUGIN_SRC = REPO / "plugins" / "vr2-openrlhf" / "src"
+PLUGIN = Path(__file__).resolve().parents[1]  # plugins/vr2-openrlhf
+REPO = PLUGIN.parents[1]
+PLUGIN_SRC = PLUGIN / "src"
 VLLM_SRC = REPO / "plugins" / "vr2-vllm" / "src"
 HAS_OPENRLHF = importlib.util.find_spec("openrlhf") is not None
 COMPLETIONS = {
