@@ -20,7 +20,7 @@ from vr2.samples import ANSWER_TYPES, Sample
 
 FIXTURES = (Path(__file__).parent.parent / "fixtures" / "benchmarks").absolute()
 
-PAPER = {  # DESIGN.md §8: name -> (group, Video-R2 accuracy)
+PAPER = {  # docs/method.md#the-papers-ablation: name -> (group, Video-R2 accuracy)
     "mvbench": ("generic", 67.5), "videomme": ("generic", 63.8), "tempcompass": ("generic", 74.9),
     "mlvu": ("generic", 68.3), "longvideobench": ("generic", 59.2), "videomathqa": ("reasoning", 28.8),
     "videommmu": ("reasoning", 50.8), "mmvu": ("reasoning", 67.4), "vsibench": ("reasoning", 39.4),

@@ -206,7 +206,7 @@ CATEGORIES = {**{n: "generic" for n in GENERIC}, **{n: "reasoning" for n in REAS
 
 
 def test_paper_averages_reproduce_video_r2_overall():
-    # DESIGN §8 per-benchmark accuracy of Video-R2 -> §7 averages 66.7 / 41.6 / 53.0
+    # the paper's per-benchmark accuracy of Video-R2 -> its averages 66.7 / 41.6 / 53.0
     values = [67.5, 63.8, 74.9, 68.3, 59.2, 28.8, 50.8, 67.4, 39.4, 34.9, 28.4]
     per = {n: {"accuracy": v} for n, v in zip(GENERIC + REASONING, values)}
     avg = averages(per, CATEGORIES, metrics=("accuracy",))

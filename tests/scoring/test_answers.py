@@ -334,7 +334,7 @@ def test_rouge_f1():
 
 
 def test_score_multiple_choice_regressions():
-    # official bugs from DESIGN section 5
+    # the release's faults (docs/method.md#accuracy-by-answer-type)
     assert score_answer("brown", "blue", "free_form") < 1.0
     assert score_answer("brown", "blue", infer_answer_type("blue", None)) == 0.0
     for pred in ["(B)", "Option B", "blue", "B", "B. blue", "b) blue", "The answer is B."]:

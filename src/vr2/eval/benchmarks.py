@@ -818,7 +818,7 @@ def jsonl_benchmark(name: str, *, title: str | None = None, group: str = "other"
 
 
 # ---------------------------------------------------------------------------------------------
-# The registry: the paper's 11 (DESIGN.md §8), generic first, in the paper's order.
+# The registry: the paper's 11 (docs/method.md#the-papers-ablation), generic first, in the paper's order.
 
 _MCQ = ("multiple_choice",)
 _MCQ_SCORING = "accuracy: the predicted option letter equals the gold letter"

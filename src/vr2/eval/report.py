@@ -26,7 +26,7 @@ from vr2.eval.metrics import GROUPS, OVERALL_NOTE
 
 SUMMARY_VERSION = 1
 
-# DESIGN.md §7 and §8: the paper's numbers, for `--paper` reference rows.
+# The paper's numbers (docs/method.md#the-papers-ablation), for `--paper` reference rows.
 PAPER_ORDER = ("mvbench", "videomme", "tempcompass", "mlvu", "longvideobench",
                "videomathqa", "videommmu", "mmvu", "vsibench", "minerva", "scivideobench")
 PAPER_DISPLAY = dict(zip(PAPER_ORDER, ("MVBench", "VideoMME", "TempCompass", "MLVU", "LongVideoBench",

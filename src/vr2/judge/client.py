@@ -1,6 +1,6 @@
 """The LLM judge: an OpenAI-compatible chat endpoint that vr2 asks three narrow questions.
 
-1. ``vas_judge``: how much a reasoning trace claims concrete visual evidence (DESIGN.md §4), 0-100.
+1. ``vas_judge``: how much a reasoning trace claims concrete visual evidence (docs/method.md#video-attention-score-vas), 0-100.
 2. ``judge_consistency``: do the reasoning and the answer reach the same conclusion (§3, the gate).
 3. ``judge_extract_claims``: the timed statements in the reasoning, as claims (§2, LLM extractor).
 

@@ -1,6 +1,6 @@
 """Video Attention Score from attention (`vas_attn`): how much reasoning looks at the video.
 
-Definition (DESIGN §4, the paper's Fig. 1 analysis): in the final transformer layer, take
+Definition (docs/method.md#video-attention-score-vas, the paper's Fig. 1 analysis): in the final transformer layer, take
 the attention rows that generated the reasoning tokens (the tokens inside `<think>...
 </think>` of the completion), average them over heads and tokens, and report the share of
 attention that lands on video tokens (`<|video_pad|>` positions), x100. The video tokens

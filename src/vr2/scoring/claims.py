@@ -2,7 +2,7 @@
 
 Prediction claims come from the reasoning text (`RuleExtractor`, the default extractor; others
 are plugins with the same `name` / `extract(think)` interface); reference claims come from a
-sample's `temporal_grounding` (`reference_claims`). TAR matches the two (DESIGN.md §2).
+sample's `temporal_grounding` (`reference_claims`). TAR matches the two (docs/method.md#temporal-alignment-reward-tar).
 """
 
 from __future__ import annotations

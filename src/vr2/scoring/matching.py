@@ -1,4 +1,4 @@
-"""One-to-one matching of predicted claims to reference claims (TAR step 2-4, DESIGN.md §2).
+"""One-to-one matching of predicted claims to reference claims (TAR steps 1-3, docs/method.md#temporal-alignment-reward-tar).
 
 A pair may match when its time intervals are close (temporal matrix) and its sentences are
 similar (semantic matrix). TAR counts a one-to-one matching of allowed pairs. We take the true

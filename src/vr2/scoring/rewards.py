@@ -46,7 +46,7 @@ def resolve_answer_type(answer_type: str | None, answer: str | None, options) ->
 
 
 def accuracy_reward(completions: Sequence, **kwargs) -> list[float | None]:
-    """1 for a correct answer (by the sample's answer type, DESIGN.md §5), partial for
+    """1 for a correct answer (by the sample's answer type, docs/method.md#accuracy-by-answer-type), partial for
     regression/ocr/free-form, None when the sample has no gold answer."""
     from vr2.scoring.answers import score_answer
 

@@ -1,4 +1,4 @@
-"""Temporal Alignment Reward (TAR, DESIGN.md §2): how many timed claims of a reasoning trace
+"""Temporal Alignment Reward (TAR, docs/method.md#temporal-alignment-reward-tar): how many timed claims of a reasoning trace
 line up, in time and in meaning, with the reference grounding.
 
 `TarScorer.score_batch` is the one implementation used by training rewards, `vr2 score`,
