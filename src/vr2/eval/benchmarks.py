@@ -44,7 +44,7 @@ from vr2.data.datasets import (
     sample_from_fields,
     split_question_options,
 )
-from vr2.errors import MissingExtra, Vr2Error
+from vr2.errors import Vr2Error
 from vr2.samples import ANSWER_TYPES, Sample
 
 GROUPS = ("generic", "reasoning", "other")
@@ -226,11 +226,7 @@ def read_table(path: Path) -> Iterator[tuple[int, Any]]:
 
 
 def _pyarrow():
-    try:
-        import pyarrow  # noqa: F401
-    except ImportError:
-        raise MissingExtra("pyarrow", "pip install pyarrow") from None
-    import pyarrow.ipc
+    import pyarrow.ipc  # a core dependency, imported here only because it is heavy
     import pyarrow.parquet
 
     return pyarrow

