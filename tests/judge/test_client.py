@@ -80,7 +80,8 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self):
         length = int(self.headers.get("Content-Length", 0))
         body = json.loads(self.rfile.read(length) or b"null")
-        record = {"path": self.path, "body": body, "auth": self.headers.get("Authorization")}
+        record = {"path": self.path, "body": body, "auth": self.headers.get("Authorization"),
+                  "headers": {k.lower(): v for k, v in self.headers.items()}}
         behaviour = self.server.next_behaviour(record)
         kind = behaviour[0]
         if kind == "delay":
@@ -116,7 +117,7 @@ def server():
 
 @pytest.fixture(autouse=True)
 def no_proxy(monkeypatch):
-    # urllib honours proxy variables; the fake judge is local.
+    # The HTTP client honours proxy variables; the fake judge is local.
     for name in ("http_proxy", "https_proxy", "all_proxy"):
         monkeypatch.delenv(name.upper(), raising=False)
         monkeypatch.delenv(name, raising=False)
@@ -157,6 +158,29 @@ def test_no_authorization_header_without_key(server, monkeypatch):
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     make_client(server).complete(CHAT)
     assert server.requests[0]["auth"] is None
+
+
+def test_openai_environment_is_not_sent_past_the_allow_list(server, monkeypatch):
+    # The openai package reads these by itself; a recipe's URL must not receive them.
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-env-key")
+    monkeypatch.setenv("OPENAI_ADMIN_KEY", "sk-admin-key")
+    monkeypatch.setenv("OPENAI_ORG_ID", "org-secret")
+    monkeypatch.setenv("OPENAI_PROJECT_ID", "proj-secret")
+    monkeypatch.setenv("OPENAI_CUSTOM_HEADERS", "Authorization: Bearer sk-custom")
+    assert make_client(server, api_key_env="").complete(CHAT) == '{"score": 5}'
+    headers = server.requests[0]["headers"]
+    assert "authorization" not in headers
+    assert not {"openai-organization", "openai-project"} & set(headers)
+    assert "secret" not in json.dumps(headers) and "sk-" not in json.dumps(headers)
+
+
+def test_debug_logs_of_the_http_stack_hide_the_key(server, monkeypatch, caplog):
+    monkeypatch.setenv("MY_JUDGE_API_KEY", "sk-debug-secret")
+    client = make_client(server, api_key_env="MY_JUDGE_API_KEY")
+    with caplog.at_level("DEBUG"):
+        assert client.complete(CHAT) == '{"score": 5}'
+    assert server.requests[0]["auth"] == "Bearer sk-debug-secret"
+    assert caplog.records and "sk-debug-secret" not in caplog.text
 
 
 def test_timeout_gives_up_and_counts(server):

@@ -10,13 +10,15 @@ returned as ``None`` (or raised as ``JudgeFailure`` by the plugin adapters) and 
 learning from a fake 0. Requests use temperature 0 and a fixed seed, and replies are cached on
 disk by a hash of the request content, so a re-run asks nothing and gives the same numbers.
 
-Only the standard library is used (``urllib``): no ``openai`` dependency.
+Requests go through the ``openai`` package (the client for any OpenAI-compatible server: typed
+errors, timeouts, connection pooling). vr2 keeps its own parts around it: the retry policy (so
+retries are counted and the backoff is the recipe's), the reply check, the cache, failure
+masking, the API-key allow-list and the redaction of keys in anything shown.
 """
 
 from __future__ import annotations
 
 import hashlib
-import http.client
 import json
 import logging
 import math
@@ -25,9 +27,7 @@ import re
 import tempfile
 import threading
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -133,6 +133,11 @@ class JudgeConfig:
         base = self.url.rstrip("/")
         return base if base.endswith("/chat/completions") else base + "/chat/completions"
 
+    @property
+    def base_url(self) -> str:
+        """The API root the ``openai`` client is given (it appends ``/chat/completions``)."""
+        return self.endpoint.removesuffix("/chat/completions")
+
 
 @dataclass
 class JudgeStats:
@@ -181,9 +186,7 @@ class JudgeClient:
         self.stats = JudgeStats()
         self._lock = threading.Lock()
         self._key_announced = False
-        # Built once so proxy settings are read once, and each client is independent of
-        # urllib's process-wide opener.
-        self._opener = urllib.request.build_opener()
+        self._openai = None  # built on the first request: importing openai takes about a second
         if config.cache_dir:
             Path(config.cache_dir).mkdir(parents=True, exist_ok=True)
 
@@ -237,14 +240,13 @@ class JudgeClient:
     # -- HTTP
 
     def _send_with_retries(self, body: dict) -> str | None:
-        data = json.dumps(body).encode("utf-8")
         reason = "no attempt"
         for attempt in range(self.config.retries + 1):
             if attempt:
                 self._count("retries")
                 time.sleep(self.config.backoff * 2 ** (attempt - 1))
             try:
-                return self._post(data)
+                return self._post(body)
             except _Retryable as exc:
                 reason = self.redact(str(exc))
                 log.info("judge attempt %d failed: %s", attempt + 1, reason)
@@ -254,35 +256,53 @@ class JudgeClient:
         log.warning("judge request failed after %d attempts: %s", self.config.retries + 1, reason)
         return None
 
-    def _post(self, data: bytes) -> str:
+    def _post(self, body: dict) -> str:
+        import openai
+
         self._count("requests")
-        request = urllib.request.Request(self.config.endpoint, data=data, method="POST",
-                                         headers=self._headers())
         try:
-            with self._opener.open(request, timeout=self.config.timeout) as response:
-                raw = response.read()
-        except urllib.error.HTTPError as exc:  # before URLError: it is a subclass
+            # The raw reply, read by `_reply_text`: a body without text content is a failure
+            # here, where the typed parse would quietly give None or a half-built object.
+            raw = self._client().chat.completions.with_raw_response.create(**body, extra_headers=self._headers())
+        except openai.APIStatusError as exc:
             detail = _error_body(exc)
-            if exc.code == 429 or exc.code >= 500:
-                raise _Retryable(f"HTTP {exc.code} {detail}") from None
-            raise _Fatal(f"HTTP {exc.code} {detail}") from None
-        except (urllib.error.URLError, http.client.HTTPException, OSError) as exc:
-            # URLError wraps refused connections and connect timeouts; a read timeout is a
-            # bare TimeoutError (an OSError); a dropped connection an HTTPException.
+            if exc.status_code == 429 or exc.status_code >= 500:
+                raise _Retryable(f"HTTP {exc.status_code} {detail}") from None
+            raise _Fatal(f"HTTP {exc.status_code} {detail}") from None
+        except openai.APIConnectionError as exc:
+            # Refused connections, dropped connections and timeouts (APITimeoutError).
             raise _Retryable(f"{type(exc).__name__}: {exc}") from None
-        return _reply_text(raw)
+        return _reply_text(raw.content)
+
+    def _client(self):
+        import openai
+
+        with self._lock:
+            if self._openai is None:
+                # The placeholder key is never sent: `_headers` sets Authorization on each request.
+                # max_retries=0: vr2's own loop retries, so each retry is counted and waits the
+                # recipe's backoff.
+                self._openai = openai.OpenAI(base_url=self.config.base_url, api_key="unused",
+                                             timeout=self.config.timeout, max_retries=0)
+        return self._openai
+
+    def _headers(self) -> dict:
+        """Per-request headers that win over what the openai client takes from the environment.
+
+        The key goes out only from `api_key_env` (the allow-list): without one, no Authorization
+        header at all, whatever OPENAI_API_KEY, OPENAI_ADMIN_KEY or OPENAI_CUSTOM_HEADERS hold;
+        the OpenAI organisation and project ids are not sent to other servers. Never logged.
+        """
+        from openai import Omit
+
+        key = self._key()
+        if key:
+            self._say_key_once()
+        return {"Authorization": f"Bearer {key}" if key else Omit(),
+                "OpenAI-Organization": Omit(), "OpenAI-Project": Omit()}
 
     def _key(self) -> str:
         return os.environ.get(self.config.api_key_env, "") if self.config.api_key_env else ""
-
-    def _headers(self) -> dict[str, str]:
-        # Headers are never logged or shown: they hold the key.
-        headers = {"Content-Type": "application/json", "Accept": "application/json"}
-        key = self._key()
-        if key:
-            headers["Authorization"] = f"Bearer {key}"
-            self._say_key_once()
-        return headers
 
     def _say_key_once(self) -> None:
         with self._lock:
@@ -331,13 +351,11 @@ class JudgeClient:
                 os.unlink(tmp)
 
 
-def _error_body(exc: urllib.error.HTTPError) -> str:
+def _error_body(exc) -> str:
     try:
-        return exc.read(300).decode("utf-8", "replace").strip()
+        return exc.response.text[:300].strip()
     except Exception:  # the error body is only for the log message
         return ""
-    finally:
-        exc.close()
 
 
 def _reply_text(raw: bytes) -> str:
