@@ -215,7 +215,8 @@ class JudgeClient:
         try:
             # The raw reply, read by `_reply_text`: a body without text content is a failure
             # here, where the typed parse would quietly give None or a half-built object.
-            raw = self._client().chat.completions.with_raw_response.create(**body, extra_headers=self._headers())
+            raw = self._client().chat.completions.with_raw_response.create(
+                **body, extra_headers=self._headers())
         except openai.APIStatusError as exc:
             detail = _error_body(exc)
             if exc.status_code == 429 or exc.status_code >= 500:
