@@ -274,10 +274,10 @@ def test_training_and_eval_refuse_non_finite_before_any_work(tmp_path, capsys, c
 
 def test_judge_config_refuses_non_finite():
     from vr2.errors import Vr2Error
-    from vr2.judge.client import JudgeConfig
+    from vr2.config import JudgeConfig
 
     for name in ("timeout", "backoff", "temperature"):
-        with pytest.raises(Vr2Error, match=f"judge.{name}: must be a finite number"):
+        with pytest.raises(Vr2Error, match=f"judge.{name} must be a finite number"):
             JudgeConfig(url="http://x/v1", model="m", **{name: float("nan")})
 
 

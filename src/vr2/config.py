@@ -157,13 +157,44 @@ class EvalConfig:
 
 @dataclass
 class JudgeConfig:
+    """`[judge]`: the LLM judge (VAS-judge, the `llm` claim extractor and consistency checker).
+
+    The one judge settings type: recipes, the VR2_JUDGE_* environment and the curate teacher all
+    build one, and `vr2.judge.client.make_judge` turns it into a judge. An empty `url` means the
+    recipe names no judge. Requests go to `{url}/chat/completions`; retry k (k >= 1) waits
+    `backoff * 2**(k-1)` seconds.
+    """
+
     backend: str = opt("openai", help="judge plugin: openai (any OpenAI-compatible endpoint)")
     url: str = opt("", help="OpenAI-compatible base URL, e.g. http://localhost:8000/v1")
     model: str = opt("")
-    api_key_env: str = opt("OPENAI_API_KEY")
-    cache_dir: str = opt("")
-    timeout: float = opt(60.0, min=0.1)
-    retries: int = opt(3, min=0)
+    api_key_env: str = opt("OPENAI_API_KEY", help="variable holding the key: *_API_KEY or listed in "
+                           "$VR2_JUDGE_KEY_ENVS ('' = send no key)")
+    cache_dir: str = opt("", help="reply cache folder ('' = no cache)")
+    timeout: float = opt(60.0, min=0.1, help="seconds per request")
+    retries: int = opt(3, min=0, help="extra attempts after a timeout, refused connection, 429 or 5xx")
+    backoff: float = opt(1.0, min=0.0, help="seconds before the first retry; doubles each time")
+    seed: int = opt(0)
+    temperature: float = opt(0.0, min=0.0)
+    max_tokens: int = opt(512, min=1)
+
+    def __post_init__(self) -> None:
+        # Built in code as well (environment, curate teacher, tests): the loader's checks apply too.
+        hints = typing.get_type_hints(JudgeConfig)
+        for f in fields(self):
+            setattr(self, f.name, _check_value(getattr(self, f.name), hints[f.name], f, f"judge.{f.name}"))
+        if self.url and not self.url.startswith(("http://", "https://")):
+            raise Vr2Error(f"judge.url: must start with http:// or https://, got '{self.url}'")
+
+    @property
+    def endpoint(self) -> str:
+        base = self.url.rstrip("/")
+        return base if base.endswith("/chat/completions") else base + "/chat/completions"
+
+    @property
+    def base_url(self) -> str:
+        """The API root the openai client is given (it appends `/chat/completions`)."""
+        return self.endpoint.removesuffix("/chat/completions")
 
 
 @dataclass
@@ -322,7 +353,10 @@ def _build(raw: dict, origin: dict, source: str) -> Recipe:
             if f.name in values:
                 where = origin.get((name, f.name), source)
                 checked[f.name] = _check_value(values[f.name], hints[f.name], f, f"{where}: {name}.{f.name}")
-        sections[name] = cls(**checked)
+        try:
+            sections[name] = cls(**checked)
+        except Vr2Error as exc:  # a check across keys (e.g. [judge] url): name the file
+            raise Vr2Error(f"{source}: {exc}") from None
     top = {k: str(raw[k]) for k in ("name", "description") if k in raw}
     return Recipe(**top, **sections, source=source)
 

@@ -12,7 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from vr2.config import TarConfig
-from vr2.judge.client import JudgeClient, JudgeConfig
+from vr2.config import JudgeConfig
+from vr2.judge.client import JudgeClient
 from vr2.eval.metrics import (
     as_scored_completion,
     averages,

@@ -14,20 +14,20 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from vr2.config import JudgeConfig, load_recipe
+from vr2.errors import JudgeFailure, Vr2Error
 from vr2.judge import client as judge_mod
 from vr2.scoring.claims import Claim
-from vr2.errors import JudgeFailure, Vr2Error
 from vr2.judge.client import (
     JudgeClient,
-    JudgeConfig,
     LLMConsistency,
     LLMExtractor,
     cache_key,
-    client_for,
+    config_from_env,
     extract_json_object,
     judge_consistency,
     judge_extract_claims,
-    judge_from_env,
+    make_judge,
     parse_score,
     parse_verdict,
     vas_judge,
@@ -80,7 +80,8 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self):
         length = int(self.headers.get("Content-Length", 0))
         body = json.loads(self.rfile.read(length) or b"null")
-        record = {"path": self.path, "body": body, "auth": self.headers.get("Authorization")}
+        record = {"path": self.path, "body": body, "auth": self.headers.get("Authorization"),
+                  "headers": {k.lower(): v for k, v in self.headers.items()}}
         behaviour = self.server.next_behaviour(record)
         kind = behaviour[0]
         if kind == "delay":
@@ -116,7 +117,7 @@ def server():
 
 @pytest.fixture(autouse=True)
 def no_proxy(monkeypatch):
-    # urllib honours proxy variables; the fake judge is local.
+    # The HTTP client honours proxy variables; the fake judge is local.
     for name in ("http_proxy", "https_proxy", "all_proxy"):
         monkeypatch.delenv(name.upper(), raising=False)
         monkeypatch.delenv(name, raising=False)
@@ -157,6 +158,29 @@ def test_no_authorization_header_without_key(server, monkeypatch):
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     make_client(server).complete(CHAT)
     assert server.requests[0]["auth"] is None
+
+
+def test_openai_environment_is_not_sent_past_the_allow_list(server, monkeypatch):
+    # The openai package reads these by itself; a recipe's URL must not receive them.
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-env-key")
+    monkeypatch.setenv("OPENAI_ADMIN_KEY", "sk-admin-key")
+    monkeypatch.setenv("OPENAI_ORG_ID", "org-secret")
+    monkeypatch.setenv("OPENAI_PROJECT_ID", "proj-secret")
+    monkeypatch.setenv("OPENAI_CUSTOM_HEADERS", "Authorization: Bearer sk-custom")
+    assert make_client(server, api_key_env="").complete(CHAT) == '{"score": 5}'
+    headers = server.requests[0]["headers"]
+    assert "authorization" not in headers
+    assert not {"openai-organization", "openai-project"} & set(headers)
+    assert "secret" not in json.dumps(headers) and "sk-" not in json.dumps(headers)
+
+
+def test_debug_logs_of_the_http_stack_hide_the_key(server, monkeypatch, caplog):
+    monkeypatch.setenv("MY_JUDGE_API_KEY", "sk-debug-secret")
+    client = make_client(server, api_key_env="MY_JUDGE_API_KEY")
+    with caplog.at_level("DEBUG"):
+        assert client.complete(CHAT) == '{"score": 5}'
+    assert server.requests[0]["auth"] == "Bearer sk-debug-secret"
+    assert caplog.records and "sk-debug-secret" not in caplog.text
 
 
 def test_timeout_gives_up_and_counts(server):
@@ -302,50 +326,90 @@ def test_thread_pool_counts_every_call(server):
 
 def test_config_validation():
     with pytest.raises(Vr2Error, match="judge.url"):
-        JudgeConfig(url="", model="m")
+        JudgeClient(JudgeConfig(url="", model="m"))
     with pytest.raises(Vr2Error, match="judge.url"):
         JudgeConfig(url="localhost:8000/v1", model="m")
     with pytest.raises(Vr2Error, match="judge.model"):
-        JudgeConfig(url="http://x/v1", model="")
+        JudgeClient(JudgeConfig(url="http://x/v1", model=""))
     with pytest.raises(Vr2Error, match="judge.retries"):
         JudgeConfig(url="http://x/v1", model="m", retries=-1)
-    assert JudgeConfig(url="http://x/v1", model="m", cache_dir="").cache_dir is None
+    with pytest.raises(Vr2Error, match="judge.max_tokens must be an integer"):
+        JudgeConfig(url="http://x/v1", model="m", max_tokens="512")
+    assert JudgeConfig(url="", model="").url == ""  # a recipe without a judge is valid
     assert JudgeConfig(url="http://x/v1/", model="m").endpoint == "http://x/v1/chat/completions"
     assert JudgeConfig(url="http://x/v1/chat/completions", model="m").endpoint.count("chat") == 1
+    assert JudgeConfig(url="http://x/v1/chat/completions", model="m").base_url == "http://x/v1"
 
 
 # --------------------------------------------------------------------------- construction
 
 
-def test_judge_from_env(monkeypatch, tmp_path):
+@pytest.fixture
+def no_judge_env(monkeypatch):
     for name in ("VR2_JUDGE_URL", "VR2_JUDGE_MODEL", "VR2_JUDGE_API_KEY_ENV", "VR2_JUDGE_CACHE"):
         monkeypatch.delenv(name, raising=False)
-    assert judge_from_env() is None
+
+
+def test_config_from_env(monkeypatch, tmp_path, no_judge_env):
+    assert config_from_env() is None
     monkeypatch.setenv("VR2_JUDGE_URL", "http://127.0.0.1:1/v1")
     with pytest.raises(Vr2Error, match="VR2_JUDGE_MODEL"):
-        judge_from_env()
+        config_from_env()
     monkeypatch.setenv("VR2_JUDGE_MODEL", "qwen")
     monkeypatch.setenv("VR2_JUDGE_API_KEY_ENV", "OTHER_API_KEY")
     monkeypatch.setenv("VR2_JUDGE_CACHE", str(tmp_path / "c"))
-    client = judge_from_env()
+    client = make_judge(None)
     assert client.config.model == "qwen" and client.config.api_key_env == "OTHER_API_KEY"
     assert client.config.cache_dir == str(tmp_path / "c") and (tmp_path / "c").is_dir()
 
 
-def test_client_for_recipe_section_and_env(monkeypatch):
-    from vr2.config import JudgeConfig as RecipeJudge
-
-    monkeypatch.delenv("VR2_JUDGE_URL", raising=False)
-    client = client_for(RecipeJudge(url="http://h:8000/v1", model="m", timeout=5.0, retries=1))
-    assert client.config.timeout == 5.0 and client.config.retries == 1
-    assert client.config.cache_dir is None
+def test_make_judge_recipe_section_then_env(monkeypatch, no_judge_env):
+    recipe = load_recipe(None, ['judge.url="http://h:8000/v1"', 'judge.model="m"', "judge.timeout=5",
+                                "judge.retries=1", "judge.max_tokens=64"])
+    client = make_judge(recipe.judge)
+    assert isinstance(client, JudgeClient) and client.config is recipe.judge
+    assert client.request_body(CHAT)["max_tokens"] == 64 and not client.config.cache_dir
+    assert make_judge(client) is client  # a ready judge is used as is
     with pytest.raises(Vr2Error, match="VR2_JUDGE_URL"):
-        client_for(None)
-    with pytest.raises(Vr2Error):
-        client_for(RecipeJudge())  # url empty and no environment: not configured
+        make_judge(None)
+    with pytest.raises(Vr2Error, match="VR2_JUDGE_URL"):
+        make_judge(JudgeConfig())  # url empty and no environment: not configured
+    assert make_judge(JudgeConfig(), required=False) is None
     monkeypatch.setenv("VR2_JUDGE_URL", "http://e:1/v1")
     monkeypatch.setenv("VR2_JUDGE_MODEL", "env-model")
-    assert client_for(None).config.model == "env-model"
+    assert make_judge(None).config.model == "env-model"
+    assert make_judge(JudgeConfig()).config.model == "env-model"
+    assert make_judge(recipe.judge).config.model == "m"  # the recipe's judge wins
+
+
+def test_every_judge_user_goes_through_make_judge(server, monkeypatch, no_judge_env):
+    """The llm extractor and checker, TAR, eval's VAS-judge and the curate teacher build their
+    judge in one place: replacing it replaces the judge of each of them."""
+    from vr2.config import CurateConfig
+    from vr2.curate.teacher import OpenAITeacher
+    from vr2.eval import runner
+    from vr2.judge import builtins
+    from vr2.plugins import registry as plugins
+    from vr2.scoring.rewards import build_tar_reward
+
+    built = []
+
+    def recording(settings=None, **kwargs):
+        built.append(settings)
+        return make_judge(settings, **kwargs)
+
+    import vr2.curate.teacher as teacher_mod
+
+    assert runner.make_judge is teacher_mod.make_judge is builtins.make_judge is make_judge
+    for module in (builtins, teacher_mod):
+        monkeypatch.setattr(module, "make_judge", recording)
+    recipe = load_recipe(None, [f'judge.url="{server.url}"', 'judge.model="judge-model"',
+                                'tar.extractor="llm"', 'tar.consistency="llm"'])
+    build_tar_reward(recipe.tar, recipe.judge)
+    assert built == [recipe.judge, recipe.judge]
+    OpenAITeacher(CurateConfig(teacher_url=server.url, teacher_model="t"))
+    assert built[-1].model == "t" and built[-1].max_tokens == 2048
+    assert plugins.make_consistency("llm", judge=recipe.judge).client.config is recipe.judge
 
 
 # --------------------------------------------------------------------------- VAS

@@ -127,3 +127,40 @@ def test_round_trip(items, newline, sep, blank_lines, bom):
     flat = [t for c in parsed for t in (c.start, c.end)]
     assert flat == pytest.approx([t for c in expected for t in (c.start, c.end)])
     assert sorted(c.text for c in parsed) == sorted(c.text for c in expected)
+
+
+# --------------------------------------------------------------------------- srt package and ours
+
+import srt  # noqa: E402
+
+from vr2.video.subtitles import parse_srt_tolerant  # noqa: E402
+
+
+def _srt_reads(text: str):
+    return [(s.start.total_seconds(), s.end.total_seconds(), s.content) for s in srt.parse(text)]
+
+
+def test_standard_files_are_read_by_the_srt_package():
+    assert [(c.start, c.end, c.text) for c in parse_srt(BASIC)] == _srt_reads(BASIC)
+
+
+def test_files_srt_misreads_are_read_by_ours():
+    # Real files these come from: hand-made subtitles (no hours), tools that write "2.5" for
+    # 2.5 s, and files with a stray line where a cue number should be.
+    no_hours = "00:10,000 --> 00:11,000\nlater\n"
+    assert _srt_reads(no_hours)[0][:2] == (600.0, 660.0)  # srt: ten minutes
+    assert parse_srt(no_hours) == [Cue(10.0, 11.0, "later")]
+    short_fraction = "1\n00:00:01,000 --> 00:00:02.5\nA\n"
+    assert _srt_reads(short_fraction)[0][1] == 2.005  # srt: five milliseconds
+    assert parse_srt(short_fraction) == [Cue(1.0, 2.5, "A")]
+    stray = "x\n00:00:01,000 --> 00:00:02,000\nfirst\n\n7a\n00:00:03,000 --> 00:00:04,000\nsecond\n"
+    with pytest.raises(srt.SRTParseError):
+        _srt_reads(stray)
+    assert parse_srt(stray) == [Cue(1.0, 2.0, "first"), Cue(3.0, 4.0, "second")]
+    assert parse_srt_tolerant(stray) == parse_srt(stray)
+
+
+def test_blank_line_ends_a_cue_in_both_readers():
+    text = "1\n00:00:06,000 --> 00:00:07,000\n\n\ngarbage\n"
+    assert _srt_reads(text)[0][2] == "\n\ngarbage"  # srt keeps it as text
+    assert parse_srt(text) == [] == parse_srt_tolerant(text)

@@ -11,8 +11,8 @@ The grounding becomes the sample's reference `temporal_grounding`. The teacher i
 the gold answer nor that one exists: a trace is kept only when vr2's own scorers accept it.
 
 The built-in teacher (`openai`) talks to any OpenAI-compatible chat endpoint that takes images
-(vLLM or SGLang serving Qwen2.5-VL-72B, Gemini's OpenAI-compatible API, ...). It reuses the
-judge's HTTP client (`vr2.judge.client.JudgeClient`): temperature and seed from the recipe, retries with
+(vLLM or SGLang serving Qwen2.5-VL-72B, Gemini's OpenAI-compatible API, ...). It is an `openai`
+judge built by `vr2.judge.client.make_judge`: temperature and seed from the recipe, retries with
 exponential backoff, and an on-disk cache keyed by a hash of the whole request (frames
 included), so a re-run asks nothing twice. A call that fails after its retries returns None: the
 pipeline records it and asks again on the next run; it never becomes data.
@@ -27,8 +27,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from vr2.scoring.format import parse_completion
+from vr2.config import JudgeConfig
 from vr2.errors import Vr2Error
+from vr2.judge.client import extract_json_object, make_judge
+from vr2.scoring.format import parse_completion
 
 SYSTEM = "You are an expert video analyst who writes careful, time-grounded reasoning."
 
@@ -76,8 +78,6 @@ class Teaching:
 
 def parse_teaching(reply: str) -> Teaching | str:
     """The trace and grounding of a reply, or the reason it cannot be used."""
-    from vr2.judge.client import extract_json_object
-
     if not isinstance(reply, str) or not reply.strip():
         return "empty teacher reply"
     parts = parse_completion(reply)
@@ -96,8 +96,6 @@ def parse_teaching(reply: str) -> Teaching | str:
 
 def parse_rating(reply: str | None) -> int | None:
     """A 1-5 difficulty from a rating reply, or None (a rating outside 1-5 is not trusted)."""
-    from vr2.judge.client import extract_json_object
-
     if not isinstance(reply, str):
         return None
     obj = extract_json_object(reply)
@@ -169,19 +167,21 @@ class OpenAITeacher:
     name = "openai"
 
     def __init__(self, settings: Any, cache_dir: str | Path | None = None):
-        from vr2.judge.client import JudgeClient, JudgeConfig
-
         if not settings.teacher_url or not settings.teacher_model:
             raise Vr2Error("curate.teacher_url and curate.teacher_model: the teacher needs an "
                            "OpenAI-compatible base URL and a model name")
         self.model = settings.teacher_model
         self.url = settings.teacher_url
-        self.client = JudgeClient(JudgeConfig(
-            url=settings.teacher_url, model=settings.teacher_model,
-            api_key_env=settings.teacher_api_key_env, timeout=settings.timeout,
-            retries=settings.retries, backoff=settings.backoff, seed=settings.seed,
-            temperature=settings.temperature, max_tokens=settings.max_tokens,
-            cache_dir=str(cache_dir) if cache_dir else None))
+        try:  # the teacher is an OpenAI-compatible judge with the [curate] settings
+            config = JudgeConfig(
+                backend="openai", url=settings.teacher_url, model=settings.teacher_model,
+                api_key_env=settings.teacher_api_key_env, timeout=settings.timeout,
+                retries=settings.retries, backoff=settings.backoff, seed=settings.seed,
+                temperature=settings.temperature, max_tokens=settings.max_tokens,
+                cache_dir=str(cache_dir or ""))
+            self.client = make_judge(config)
+        except Vr2Error as exc:
+            raise Vr2Error(f"curate teacher: {exc}") from None
 
     @property
     def stats(self):

@@ -67,7 +67,7 @@ def score_responses(items: Sequence[Any], tar, weights: Mapping[str, float], *,
     """Score `vr2.scoring.batch.ScoreInput`s; one flat dict of per-sample metrics each.
 
     A sample whose gold answer cannot be read (a data error) gets `score_error` instead of
-    scores; the others are unaffected. `judge` (a JudgeClient) adds `vas_judge`.
+    scores; the others are unaffected. `judge` (from `vr2.judge.client.make_judge`) adds `vas_judge`.
     """
     from vr2.scoring.batch import score_inputs
 

@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from vr2.errors import MissingExtra, Vr2Error
+from vr2.judge.client import make_judge
 
 SAMPLES_DIR = "samples"
 SAMPLES_PREFIX = "vr2_samples_"
@@ -382,16 +383,6 @@ def chunks(items: Sequence, size: int) -> Iterator[Sequence]:
         yield items[start:start + size]
 
 
-def make_judge(recipe):
-    """The LLM judge for `vas_judge`: the recipe's [judge], else the VR2_JUDGE_* environment;
-    None when neither configures one."""
-    from vr2.judge.client import client_for, judge_from_env
-
-    if recipe.judge.url:
-        return client_for(recipe.judge)
-    return judge_from_env()
-
-
 def prepare(recipe, out: Path, samples: Mapping[str, Sequence] | None = None, shard=None) -> list[BenchmarkRun]:
     """Benchmarks with their samples and the rows already written for them (the merged file
     and every rank's part file): the recipe's benchmarks from the registry, or the given
@@ -471,7 +462,7 @@ def evaluate(recipe, *, output_dir: str | Path | None = None, force: bool = Fals
         if pending:
             engine = engine or DeferredEngine(recipe)
             tar = build_scorer(recipe.tar, recipe.judge)
-            judge = make_judge(recipe)
+            judge = make_judge(recipe.judge, required=False)  # VAS-judge only when configured
             weights = weights_of(recipe)
         for run in runs:
             mine = shard.mine(run.samples)
@@ -567,7 +558,7 @@ def score_sample_files(folder: str | Path, recipe, *, mode: str = "auto",
 
     known, aliases, specs = _registry()
     files = lmms.read_task_files(folder, known, aliases)
-    scorer = _FileScorer(recipe, build_scorer(recipe.tar, recipe.judge), make_judge(recipe), mode)
+    scorer = _FileScorer(recipe, build_scorer(recipe.tar, recipe.judge), make_judge(recipe.judge, required=False), mode)
     skipped = [f"{f.path}:{n}: {why}" for f in files for n, why in f.bad_lines]
     rows_by_bench: dict[str, list[dict]] = {}
     lines: dict[str, int] = {}

@@ -482,8 +482,7 @@ def make_extractor(recipe: Recipe) -> Any:
     """The claim extractor the recipe's [tar] names (the same one TAR would use)."""
     from vr2.plugins import registry as plugins
 
-    judge = recipe.judge if recipe.judge.url else None
-    return plugins.make_extractor(recipe.tar.extractor, judge=judge)
+    return plugins.make_extractor(recipe.tar.extractor, judge=recipe.judge)
 
 
 def _generate(loaded: LoadedModel, video: SampledVideo, question: str, options: list[str],

@@ -3,20 +3,21 @@ consistency checker, registered through the same hooks as any plugin."""
 
 from __future__ import annotations
 
-from vr2.judge.client import LLMConsistency, LLMExtractor, client_for, openai_client
+from vr2.judge.client import JudgeClient, LLMConsistency, LLMExtractor, make_judge
 from vr2.plugins.hookspecs import hookimpl
 
 
 def _llm_extractor(judge=None):
-    return LLMExtractor(client_for(judge))
+    return LLMExtractor(make_judge(judge))
 
 
 def _llm_consistency(judge=None):
-    return LLMConsistency(client_for(judge))
+    return LLMConsistency(make_judge(judge))
 
 
-def _openai_judge(settings=None):
-    return openai_client(settings)
+def _openai_judge(settings):
+    # `make_judge` has already chosen these settings (recipe or environment).
+    return JudgeClient(settings)
 
 
 @hookimpl

@@ -10,13 +10,15 @@ returned as ``None`` (or raised as ``JudgeFailure`` by the plugin adapters) and 
 learning from a fake 0. Requests use temperature 0 and a fixed seed, and replies are cached on
 disk by a hash of the request content, so a re-run asks nothing and gives the same numbers.
 
-Only the standard library is used (``urllib``): no ``openai`` dependency.
+Requests go through the ``openai`` package (the client for any OpenAI-compatible server: typed
+errors, timeouts, connection pooling). vr2 keeps its own parts around it: the retry policy (so
+retries are counted and the backoff is the recipe's), the reply check, the cache, failure
+masking, the API-key allow-list and the redaction of keys in anything shown.
 """
 
 from __future__ import annotations
 
 import hashlib
-import http.client
 import json
 import logging
 import math
@@ -25,22 +27,22 @@ import re
 import tempfile
 import threading
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from vr2.config import JudgeConfig
+from vr2.errors import JudgeFailure, Vr2Error
+from vr2.plugins import registry as plugins
 from vr2.scoring.claims import Claim
 from vr2.scoring.format import parse_completion, without_think_blocks
-from vr2.errors import JudgeFailure, Vr2Error
 
 __all__ = [
-    "JudgeConfig", "JudgeStats", "JudgeClient", "JudgeFailure", "cache_key",
+    "JudgeStats", "JudgeClient", "JudgeFailure", "cache_key",
     "vas_judge", "judge_consistency", "judge_extract_claims",
     "parse_score", "parse_verdict", "extract_json_object", "claims_from_reply",
-    "LLMExtractor", "LLMConsistency", "judge_from_env", "client_for",
+    "LLMExtractor", "LLMConsistency", "config_from_env", "make_judge",
 ]
 
 log = logging.getLogger("vr2.judge.client")
@@ -81,57 +83,6 @@ def redact(text: str, secret: str = "") -> str:
 
 
 # --------------------------------------------------------------------------- client
-
-
-@dataclass
-class JudgeConfig:
-    """Where the judge is and how to ask it.
-
-    ``url`` is an OpenAI-compatible base such as ``http://host:8000/v1``; requests go to
-    ``{url}/chat/completions``. The API key is read from the environment variable named by
-    ``api_key_env`` (no header when it is unset). ``retries`` is the number of extra attempts
-    after the first; the wait before attempt k (k >= 1) is ``backoff * 2**(k-1)`` seconds.
-    """
-
-    url: str
-    model: str
-    api_key_env: str = "OPENAI_API_KEY"
-    timeout: float = 60.0
-    retries: int = 3
-    backoff: float = 1.0
-    seed: int = 0
-    temperature: float = 0.0
-    max_tokens: int = 512
-    cache_dir: str | None = None
-
-    def __post_init__(self) -> None:
-        if not self.url:
-            raise Vr2Error("judge.url: the judge needs an OpenAI-compatible base URL")
-        if not self.url.startswith(("http://", "https://")):
-            raise Vr2Error(f"judge.url: must start with http:// or https://, got '{self.url}'")
-        if not self.model:
-            raise Vr2Error("judge.model: the judge needs a model name")
-        for name in ("timeout", "backoff", "temperature"):
-            # NaN passes every comparison below; urllib would raise on a NaN timeout.
-            if not math.isfinite(getattr(self, name)):
-                raise Vr2Error(f"judge.{name}: must be a finite number, got {getattr(self, name)}")
-        if self.timeout <= 0:
-            raise Vr2Error(f"judge.timeout: must be > 0, got {self.timeout}")
-        if self.retries < 0:
-            raise Vr2Error(f"judge.retries: must be >= 0, got {self.retries}")
-        if self.backoff < 0:
-            raise Vr2Error(f"judge.backoff: must be >= 0, got {self.backoff}")
-        if self.max_tokens < 1:
-            raise Vr2Error(f"judge.max_tokens: must be >= 1, got {self.max_tokens}")
-        if self.api_key_env:
-            check_api_key_env(self.api_key_env)
-        # An empty string is how a recipe says "no cache".
-        self.cache_dir = self.cache_dir or None
-
-    @property
-    def endpoint(self) -> str:
-        base = self.url.rstrip("/")
-        return base if base.endswith("/chat/completions") else base + "/chat/completions"
 
 
 @dataclass
@@ -177,13 +128,17 @@ class JudgeClient:
     """
 
     def __init__(self, config: JudgeConfig):
+        if not config.url:
+            raise Vr2Error("judge.url: the judge needs an OpenAI-compatible base URL")
+        if not config.model:
+            raise Vr2Error("judge.model: the judge needs a model name")
+        if config.api_key_env:
+            check_api_key_env(config.api_key_env)
         self.config = config
         self.stats = JudgeStats()
         self._lock = threading.Lock()
         self._key_announced = False
-        # Built once so proxy settings are read once, and each client is independent of
-        # urllib's process-wide opener.
-        self._opener = urllib.request.build_opener()
+        self._openai = None  # built on the first request: importing openai takes about a second
         if config.cache_dir:
             Path(config.cache_dir).mkdir(parents=True, exist_ok=True)
 
@@ -237,14 +192,13 @@ class JudgeClient:
     # -- HTTP
 
     def _send_with_retries(self, body: dict) -> str | None:
-        data = json.dumps(body).encode("utf-8")
         reason = "no attempt"
         for attempt in range(self.config.retries + 1):
             if attempt:
                 self._count("retries")
                 time.sleep(self.config.backoff * 2 ** (attempt - 1))
             try:
-                return self._post(data)
+                return self._post(body)
             except _Retryable as exc:
                 reason = self.redact(str(exc))
                 log.info("judge attempt %d failed: %s", attempt + 1, reason)
@@ -254,35 +208,54 @@ class JudgeClient:
         log.warning("judge request failed after %d attempts: %s", self.config.retries + 1, reason)
         return None
 
-    def _post(self, data: bytes) -> str:
+    def _post(self, body: dict) -> str:
+        import openai
+
         self._count("requests")
-        request = urllib.request.Request(self.config.endpoint, data=data, method="POST",
-                                         headers=self._headers())
         try:
-            with self._opener.open(request, timeout=self.config.timeout) as response:
-                raw = response.read()
-        except urllib.error.HTTPError as exc:  # before URLError: it is a subclass
+            # The raw reply, read by `_reply_text`: a body without text content is a failure
+            # here, where the typed parse would quietly give None or a half-built object.
+            raw = self._client().chat.completions.with_raw_response.create(
+                **body, extra_headers=self._headers())
+        except openai.APIStatusError as exc:
             detail = _error_body(exc)
-            if exc.code == 429 or exc.code >= 500:
-                raise _Retryable(f"HTTP {exc.code} {detail}") from None
-            raise _Fatal(f"HTTP {exc.code} {detail}") from None
-        except (urllib.error.URLError, http.client.HTTPException, OSError) as exc:
-            # URLError wraps refused connections and connect timeouts; a read timeout is a
-            # bare TimeoutError (an OSError); a dropped connection an HTTPException.
+            if exc.status_code == 429 or exc.status_code >= 500:
+                raise _Retryable(f"HTTP {exc.status_code} {detail}") from None
+            raise _Fatal(f"HTTP {exc.status_code} {detail}") from None
+        except openai.APIConnectionError as exc:
+            # Refused connections, dropped connections and timeouts (APITimeoutError).
             raise _Retryable(f"{type(exc).__name__}: {exc}") from None
-        return _reply_text(raw)
+        return _reply_text(raw.content)
+
+    def _client(self):
+        import openai
+
+        with self._lock:
+            if self._openai is None:
+                # The placeholder key is never sent: `_headers` sets Authorization on each request.
+                # max_retries=0: vr2's own loop retries, so each retry is counted and waits the
+                # recipe's backoff.
+                self._openai = openai.OpenAI(base_url=self.config.base_url, api_key="unused",
+                                             timeout=self.config.timeout, max_retries=0)
+        return self._openai
+
+    def _headers(self) -> dict:
+        """Per-request headers that win over what the openai client takes from the environment.
+
+        The key goes out only from `api_key_env` (the allow-list): without one, no Authorization
+        header at all, whatever OPENAI_API_KEY, OPENAI_ADMIN_KEY or OPENAI_CUSTOM_HEADERS hold;
+        the OpenAI organisation and project ids are not sent to other servers. Never logged.
+        """
+        from openai import Omit
+
+        key = self._key()
+        if key:
+            self._say_key_once()
+        return {"Authorization": f"Bearer {key}" if key else Omit(),
+                "OpenAI-Organization": Omit(), "OpenAI-Project": Omit()}
 
     def _key(self) -> str:
         return os.environ.get(self.config.api_key_env, "") if self.config.api_key_env else ""
-
-    def _headers(self) -> dict[str, str]:
-        # Headers are never logged or shown: they hold the key.
-        headers = {"Content-Type": "application/json", "Accept": "application/json"}
-        key = self._key()
-        if key:
-            headers["Authorization"] = f"Bearer {key}"
-            self._say_key_once()
-        return headers
 
     def _say_key_once(self) -> None:
         with self._lock:
@@ -331,13 +304,11 @@ class JudgeClient:
                 os.unlink(tmp)
 
 
-def _error_body(exc: urllib.error.HTTPError) -> str:
+def _error_body(exc) -> str:
     try:
-        return exc.read(300).decode("utf-8", "replace").strip()
+        return exc.response.text[:300].strip()
     except Exception:  # the error body is only for the log message
         return ""
-    finally:
-        exc.close()
 
 
 def _reply_text(raw: bytes) -> str:
@@ -638,8 +609,8 @@ class LLMConsistency:
 # --------------------------------------------------------------------------- construction
 
 
-def judge_from_env() -> JudgeClient | None:
-    """A client from VR2_JUDGE_URL and VR2_JUDGE_MODEL (optional VR2_JUDGE_API_KEY_ENV,
+def config_from_env() -> JudgeConfig | None:
+    """Judge settings from VR2_JUDGE_URL and VR2_JUDGE_MODEL (optional VR2_JUDGE_API_KEY_ENV,
     VR2_JUDGE_CACHE); None when VR2_JUDGE_URL is not set."""
     url = os.environ.get(ENV_URL, "").strip()
     if not url:
@@ -647,10 +618,9 @@ def judge_from_env() -> JudgeClient | None:
     model = os.environ.get(ENV_MODEL, "").strip()
     if not model:
         raise Vr2Error(f"{ENV_MODEL}: must name the judge model when {ENV_URL} is set")
-    config = JudgeConfig(url=url, model=model,
-                         api_key_env=os.environ.get(ENV_KEY_ENV, "").strip() or "OPENAI_API_KEY",
-                         cache_dir=os.environ.get(ENV_CACHE, "").strip() or None)
-    return JudgeClient(config)
+    return JudgeConfig(url=url, model=model,
+                       api_key_env=os.environ.get(ENV_KEY_ENV, "").strip() or "OPENAI_API_KEY",
+                       cache_dir=os.environ.get(ENV_CACHE, "").strip())
 
 
 def _ask(client: Any, messages: list[dict], parse) -> str | None:
@@ -670,30 +640,25 @@ def _unparseable(client: Any, task: str, reply: str) -> None:
         log.warning("judge %s: unparseable reply %r", task, redact(reply[:200]))
 
 
-def client_for(settings: Any = None) -> Any:
-    """The judge client the settings name: ``[judge] backend`` picks a ``vr2_judges`` plugin
-    (built-in: ``openai``, an OpenAI-compatible HTTP endpoint). A ready client is returned as is."""
+def make_judge(settings: JudgeConfig | None = None, *, required: bool = True) -> Any:
+    """The judge to use: the one place vr2 picks and builds it.
+
+    `settings` is a `JudgeConfig` (a recipe's `[judge]`, or one built in code such as the curate
+    teacher's). It is used when it names a URL, or a `backend` plugin other than the built-in
+    `openai` (which may need no URL); otherwise the VR2_JUDGE_* environment is. `[judge] backend`
+    names the `vr2_judges` plugin that builds the judge. A ready judge (anything with
+    `complete`) is returned as is. With nothing configured: a one-line error, or None when the
+    judge is optional (`required=False`, e.g. VAS-judge in `vr2 eval`).
+    """
     if hasattr(settings, "complete"):
         return settings
-    from vr2.plugins import registry as plugins
-
-    return plugins.create("vr2_judges", getattr(settings, "backend", "") or "openai", settings=settings)
-
-
-def openai_client(settings: Any = None) -> JudgeClient:
-    """A client from a recipe's ``[judge]`` section (any object with ``url`` and ``model`` and
-    optionally the other ``JudgeConfig`` fields), a ``JudgeConfig``, or, when None, the
-    environment. Raises Vr2Error when no judge is configured anywhere."""
-    if isinstance(settings, JudgeClient):
-        return settings
-    if isinstance(settings, JudgeConfig):
-        return JudgeClient(settings)
-    if settings is not None and getattr(settings, "url", ""):
-        values = {f.name: getattr(settings, f.name) for f in fields(JudgeConfig)
-                  if hasattr(settings, f.name)}
-        return JudgeClient(JudgeConfig(**values))
-    client = judge_from_env()
-    if client is None:
+    if settings is not None and (settings.url or settings.backend != "openai"):
+        config = settings
+    else:
+        config = config_from_env()
+    if config is None:
+        if not required:
+            return None
         raise Vr2Error(f"judge: no LLM judge configured; set [judge] url and model in the recipe "
                        f"or the environment variables {ENV_URL} and {ENV_MODEL}")
-    return client
+    return plugins.create("vr2_judges", config.backend, settings=config)

@@ -34,7 +34,8 @@ hookimpl = pluggy.HookimplMarker("vr2")
 def vr2_claim_extractors():
     """Return ``{name: factory}`` of claim extractors.
 
-    ``factory(judge=None)`` (``judge``: the recipe's ``[judge]`` section when a judge URL is set)
+    ``factory(judge=None)`` (``judge``: the recipe's ``[judge]`` section, a
+    ``vr2.config.JudgeConfig``; ``vr2.judge.client.make_judge(judge)`` builds the judge it names)
     returns an object with a ``name`` attribute and
     ``extract(think: str) -> list[vr2.scoring.claims.Claim]``: every time-stamped statement in the
     reasoning text, as an interval in seconds (start == end for a point) and the clause it
@@ -74,8 +75,9 @@ def vr2_judges():
     """Return ``{name: factory}`` of LLM judges (the ``llm`` extractor and consistency checker,
     and ``vas_judge``, talk to one).
 
-    ``factory(settings)`` (``settings``: the recipe's ``[judge]`` section, or None to read the
-    ``VR2_JUDGE_*`` environment) returns an object with ``complete(messages) -> str | None``
+    ``factory(settings)`` (``settings``: the ``vr2.config.JudgeConfig`` that
+    ``vr2.judge.client.make_judge`` chose: the recipe's ``[judge]``, one from the ``VR2_JUDGE_*``
+    environment, or the curate teacher's) returns an object with ``complete(messages) -> str | None``
     (chat messages in, the reply text out; None when the judge failed, which callers mask and
     count) and a ``stats`` attribute. Pick one with ``[judge] backend``. Built-in: ``openai``,
     any OpenAI-compatible endpoint (vLLM, SGLang, llama.cpp, hosted APIs) with temperature 0,

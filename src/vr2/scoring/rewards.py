@@ -205,17 +205,13 @@ def build_tar_reward(tar_config, judge_config=None) -> TarReward:
     from vr2.scoring.embedding import CachedEmbedder, LazyEmbedder
     from vr2.scoring.tar import TarSettings
 
-    judge = _judge_options(judge_config)
     embedder_opts = {"model": tar_config.embedder_model} if tar_config.embedder_model else {}
     embedder = CachedEmbedder(LazyEmbedder(tar_config.embedder, **embedder_opts))
     settings = TarSettings(tar_config.buffer_seconds, tar_config.tau, tar_config.matching)
-    extractor = plugins.make_extractor(tar_config.extractor, **judge)
-    checker = plugins.make_consistency(tar_config.consistency, **judge)
+    # The [judge] section as is: the llm components pick the judge with `make_judge`.
+    extractor = plugins.make_extractor(tar_config.extractor, judge=judge_config)
+    checker = plugins.make_consistency(tar_config.consistency, judge=judge_config)
     return TarReward(TarScorer(embedder, settings), extractor, checker, gate=tar_config.gate)
-
-
-def _judge_options(judge_config) -> dict:
-    return {"judge": judge_config if judge_config is not None and judge_config.url else None}
 
 
 def reward_functions(recipe) -> tuple[list[RewardFn], list[float]]:

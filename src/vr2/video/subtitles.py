@@ -4,6 +4,13 @@ Video-R2 draws the subtitle active at each sampled frame onto the frame (bottom-
 model reads speech the way it reads the clock. Real-world SRT files are messy (byte-order marks,
 Windows line ends, missing blank lines, `.` instead of `,` before the milliseconds, `<i>` tags),
 so `parse_srt` is tolerant and never raises: what it cannot read it skips.
+
+A file whose timing lines are all standard SubRip (`HH:MM:SS,mmm --> HH:MM:SS,mmm`) is read by the
+`srt` package. vr2's own reader takes the files `srt` misreads or refuses, all seen in the wild:
+timestamps without hours (`01:05,000`, which `srt` reads as an hour), fractions shorter than three
+digits (`00:00:02.5`, which `srt` reads as 2.005 s), and stray lines that are not cue numbers
+(`srt` refuses the whole file, or swallows the next cue into the text). Byte-order marks and
+Windows or old Mac line ends are removed before either reader sees the text.
 """
 
 from __future__ import annotations
@@ -13,6 +20,8 @@ import re
 from bisect import bisect_right
 from dataclasses import dataclass
 from pathlib import Path
+
+import srt
 
 
 @dataclass(frozen=True)
@@ -28,6 +37,8 @@ class Cue:
 _TIME = r"(?:(\d{1,3})\s*:\s*)?(\d{1,2})\s*:\s*(\d{1,2})(?:\s*[,.:]\s*(\d{1,3}))?"
 _TIMING = re.compile(rf"^\s*{_TIME}\s*-+>\s*{_TIME}")
 _INDEX = re.compile(r"^\s*\d+\s*$")
+_STAMP = r"\d{1,3}:\d{2}:\d{2}[,.]\d{3}"
+_STANDARD_TIMING = re.compile(rf"^\s*{_STAMP}\s*-->\s*{_STAMP}")
 # HTML-like tags (<i>, </font>, <b>) and ASS override blocks ({\an8}) carry styling, not text.
 _TAG = re.compile(r"<[^<>]*>|\{\\[^{}]*\}")
 
@@ -52,14 +63,46 @@ def _clean(lines: list[str]) -> str:
 def parse_srt(text: str) -> list[Cue]:
     """Parse SRT text into cues sorted by start time; never raises.
 
-    A cue starts at each `start --> end` line; its text is the following lines up to a blank line
-    or the next timing line (a lone number right before a timing line is the next cue's index,
-    not text); lines outside any cue are ignored. Cues with no text, or ending before they start,
-    are dropped.
+    Each cue's text ends at the first blank line; tags and entities are removed; cues with no
+    text, or ending before they start, are dropped. Standard files go through `srt`; the others
+    through `parse_srt_tolerant` (see the module docstring for which and why).
     """
     if not isinstance(text, str):
         return []
     text = text.lstrip("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
+    cues = _parse_standard(text)
+    if cues is None:
+        cues = parse_srt_tolerant(text)
+    cues.sort(key=lambda cue: (cue.start, cue.end))
+    return cues
+
+
+def _parse_standard(text: str) -> list[Cue] | None:
+    """The cues `srt` reads from a file whose every timing line is standard; None otherwise."""
+    for line in text.split("\n"):
+        if _TIMING.match(line) and not _STANDARD_TIMING.match(line):
+            return None  # a shape `srt` would misread without complaint
+    try:
+        subtitles = list(srt.parse(text))
+    except (srt.SRTParseError, ValueError, OverflowError):
+        return None
+    cues = []
+    for subtitle in subtitles:
+        # `srt` keeps text after a blank line inside the cue; in vr2 a blank line ends it.
+        cue_text = _clean(subtitle.content.split("\n\n")[0].split("\n"))
+        start, end = subtitle.start.total_seconds(), subtitle.end.total_seconds()
+        if cue_text and end >= start:
+            cues.append(Cue(start, end, cue_text))
+    return cues
+
+
+def parse_srt_tolerant(text: str) -> list[Cue]:
+    """vr2's own reader for SRT-like text that `srt` cannot read; never raises.
+
+    A cue starts at each `start --> end` line; its text is the following lines up to a blank line
+    or the next timing line (a lone number right before a timing line is the next cue's index,
+    not text); lines outside any cue are ignored.
+    """
     lines = text.split("\n")
     cues: list[Cue] = []
     current: tuple[float, float] | None = None
@@ -90,7 +133,6 @@ def parse_srt(text: str) -> list[Cue]:
                 close()
                 current, body = None, []
     close()
-    cues.sort(key=lambda cue: (cue.start, cue.end))
     return cues
 
 
