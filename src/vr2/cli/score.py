@@ -12,7 +12,7 @@ from vr2.errors import Vr2Error
 
 
 def score(
-    trace: Path = typer.Argument(..., help="Trace: JSON {completion, question?, options?}, a text "
+    trace: Path = typer.Argument(..., metavar="TRACE", show_default=False, help="Trace: JSON {completion, question?, options?}, a text "
                                  "file with the completion, or a .jsonl batch (one trace + reference per line)."),
     ref: Optional[Path] = typer.Option(None, "--ref", help="Reference: JSON {temporal_grounding, answer?, "
                                        "answer_type?, options?} or a bare {timestamp: sentence} object."),
