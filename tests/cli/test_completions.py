@@ -30,3 +30,10 @@ def test_bash_completes_subcommands_and_options():
     assert "score" in complete("vr2 sc", 1)
     assert complete("vr2 score --buf", 2) == ["--buffer-seconds"]
     assert "validate" in complete("vr2 recipe va", 2)
+
+
+def test_completion_offers_the_shared_flags():
+    # the shipped scripts ask vr2 itself, so new flags complete without regenerating them
+    assert complete("vr2 plugins --j", 2) == ["--json"]
+    assert "--set" in complete("vr2 recipe validate --s", 3)
+    assert "--version" in complete("vr2 --v", 1)

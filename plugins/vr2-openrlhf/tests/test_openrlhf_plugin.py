@@ -756,6 +756,18 @@ def test_dry_run_command_prints_and_launches_nothing(orl, smoke_dir, tmp_path, c
     assert "missing.toml" in capsys.readouterr().err
 
 
+def test_command_line_follows_vr2s_conventions(orl, capsys):
+    """-h, --version, RECIPE first and -s/--set, as on `vr2` (tests/cli/test_conventions.py)."""
+    p = orl.cli.parser()
+    with pytest.raises(SystemExit) as done:
+        p.parse_args(["-h"])
+    assert done.value.code == 0 and "RECIPE" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as done:
+        p.parse_args(["--version"])
+    assert done.value.code == 0 and capsys.readouterr().out.startswith("vr2-openrlhf ")
+    args = p.parse_args(["r.toml", "-s", "grpo.beta=0.0", "--set", "tar.tau=0.8"])
+    assert args.recipe == "r.toml" and args.sets == ["grpo.beta=0.0", "tar.tau=0.8"]
+
 def test_run_command_streams_and_fails_loudly(orl, tmp_path, capfd):
     log = tmp_path / "train.log"
     orl.backend.run_command([sys.executable, "-c", "print('step 1'); print('step 2')"], log)

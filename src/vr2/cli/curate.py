@@ -7,14 +7,13 @@ from typing import Optional
 
 import typer
 
-from vr2.cli.options import SetOption
+from vr2.cli.options import SetOption, recipe_argument
 
 SHOWN_BAD_ROWS = 5
 
 
 def curate(
-    recipe: Path = typer.Argument(..., help="Recipe TOML with a \\[curate] section, e.g. recipes/curate.toml.",
-                                  dir_okay=False),
+    recipe: Path = recipe_argument("Recipe TOML with a \\[curate] section, e.g. recipes/curate.toml."),
     stage: Optional[str] = typer.Option(None, "--stage", help="Run one stage: ingest, teach, verify, rank, "
                                         "split, write, or merge (join --shard runs). Default: all."),
     shard: Optional[str] = typer.Option(None, "--shard", help="i/N: do part i of N (ingest to rank); "

@@ -9,17 +9,17 @@ from typing import Optional
 
 import typer
 
-from vr2.cli.options import SetOption, finite, load
+from vr2.cli.options import SetOption, finite, load, recipe_argument
 from vr2.errors import Vr2Error
 
 
 def eval_command(
-    recipe: Optional[Path] = typer.Argument(None, help="Eval recipe TOML (e.g. recipes/eval/tar_gated.toml); "
-                                            "flags and --set override it.", dir_okay=False),
+    recipe: Optional[Path] = recipe_argument("Eval recipe TOML (e.g. recipes/eval/tar_gated.toml); "
+                                             "flags and --set override it.", required=False),
     benchmarks: list[str] = typer.Option([], "--benchmark", "-b", help="Benchmark name (repeatable, "
                                          "or comma-separated). Default: the recipe's."),
     model: Optional[str] = typer.Option(None, "--model", "-m", help="Model folder or hub id."),
-    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Output folder (rows, summary, reports). Default: the recipe's [eval] output_dir, else runs/eval/<recipe name or model name>."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Output folder (rows, summary, reports). Default: the recipe's \\[eval] output_dir, else runs/eval/<recipe name or model name>."),
     data_dir: Optional[str] = typer.Option(None, "--data-dir", help="Folder with the benchmark data."),
     video_dir: Optional[str] = typer.Option(None, "--video-dir", help="Folder with the benchmark videos."),
     mode: Optional[str] = typer.Option(None, "--mode", help="think (reason, then answer) or direct. "
@@ -40,7 +40,7 @@ def eval_command(
     no_vas_attn: bool = typer.Option(False, "--no-vas-attn", help="Skip attention VAS (one extra forward per sample)."),
     judge_url: Optional[str] = typer.Option(None, "--judge-url", help="OpenAI-compatible judge for VAS-judge."),
     judge_model: Optional[str] = typer.Option(None, "--judge-model", help="Judge model name."),
-    force: bool = typer.Option(False, "--force", help="Discard rows made with other settings and start over."),
+    force: bool = typer.Option(False, "--force", help="Replace an output folder whose rows were made with other settings (refused otherwise)."),
     compare: list[Path] = typer.Option([], "--compare", help="Earlier run's summary.json (or its folder) "
                                        "to put beside this one in the report (repeatable)."),
     paper: bool = typer.Option(False, "--paper", help="Add the paper's ablation rows to the report."),

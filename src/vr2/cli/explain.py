@@ -11,8 +11,8 @@ from vr2.cli.options import RecipeOption, SetOption, finite, load
 
 
 def explain(
-    video: Path = typer.Argument(..., help="Video file (mp4, mkv, webm, ...); <stem>.srt next to it is drawn as subtitles."),
-    question: str = typer.Argument(..., help="The question to ask about the video."),
+    video: Path = typer.Argument(..., metavar="VIDEO", show_default=False, help="Video file (mp4, mkv, webm, ...); <stem>.srt next to it is drawn as subtitles."),
+    question: str = typer.Argument(..., metavar="QUESTION", show_default=False, help="The question to ask about the video."),
     options: list[str] = typer.Option([], "--options", "--option", "-O",
                                       help='An answer option, e.g. "A. a red car" (repeat for each option).'),
     model: Optional[str] = typer.Option(None, "--model", "-m",

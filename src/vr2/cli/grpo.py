@@ -6,11 +6,11 @@ from pathlib import Path
 
 import typer
 
-from vr2.cli.options import SetOption
+from vr2.cli.options import SetOption, recipe_argument
 
 
 def grpo(
-    recipe: Path = typer.Argument(..., help="Recipe TOML, e.g. recipes/tar_gated.toml.", dir_okay=False),
+    recipe: Path = recipe_argument("Recipe TOML, e.g. recipes/tar_gated.toml."),
     resume: bool = typer.Option(False, "--resume", help="Continue from the newest complete checkpoint "
                                 "in trainer.output_dir."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Print the resolved plan (batch, steps, dtypes, "

@@ -10,9 +10,18 @@ import typer
 
 from vr2.errors import Vr2Error
 
+# The rule (see vr2.cli.main): RECIPE is the first positional argument wherever a command runs from a
+# recipe; --recipe only where the positional slots hold the command's input (score, explain).
 RecipeOption = typer.Option(None, "--recipe", help="Take settings from this recipe TOML.",
-                            exists=False, dir_okay=False)
-SetOption = typer.Option([], "--set", "-s", help="Override a recipe key: section.key=value (repeatable).")
+                            exists=False, dir_okay=False, metavar="RECIPE")
+SetOption = typer.Option([], "--set", "-s", metavar="SECTION.KEY=VALUE",
+                         help="Override a recipe key, e.g. -s tar.tau=0.8 (repeatable).")
+
+
+def recipe_argument(help: str, *, required: bool = True):
+    """The positional RECIPE of a command that runs from a recipe."""
+    return typer.Argument(... if required else None, help=help, metavar="RECIPE", dir_okay=False,
+                          show_default=False)
 
 
 def finite(ctx: typer.Context, param: typer.CallbackParam, value: float | None) -> float | None:

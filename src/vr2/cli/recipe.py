@@ -1,4 +1,4 @@
-"""`vr2 recipe validate|show`: check recipes and print the settings they resolve to."""
+"""`vr2 recipe validate|show RECIPE`: check recipes and print the settings they resolve to."""
 
 from __future__ import annotations
 
@@ -12,17 +12,23 @@ app = typer.Typer(help="Check and show TOML recipes.", no_args_is_help=True)
 
 
 @app.command("validate")
-def validate(files: list[Path] = typer.Argument(..., help="Recipe files.")) -> None:
-    """Parse and validate each recipe; exit 2 on the first bad one."""
+def validate(
+    files: list[Path] = typer.Argument(..., help="Recipe files.", metavar="RECIPE", show_default=False),
+    sets: list[str] = SetOption,
+) -> None:
+    """Parse and validate each recipe (with the -s overrides applied); exit 2 on the first bad one."""
     from vr2.config import load_recipe
 
     for path in files:
-        load_recipe(path)
+        load_recipe(path, sets)
         typer.echo(f"ok  {path}")
 
 
 @app.command("show")
-def show(file: Path = typer.Argument(..., help="Recipe file."), sets: list[str] = SetOption) -> None:
+def show(
+    file: Path = typer.Argument(..., help="Recipe file.", metavar="RECIPE", show_default=False),
+    sets: list[str] = SetOption,
+) -> None:
     """Print every setting the recipe resolves to (defaults, extends and overrides applied)."""
     from vr2.config import dump_toml, load_recipe
 

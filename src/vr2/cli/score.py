@@ -12,15 +12,17 @@ from vr2.errors import Vr2Error
 
 
 def score(
-    trace: Path = typer.Argument(..., help="Trace: JSON {completion, question?, options?}, a text "
+    trace: Path = typer.Argument(..., metavar="TRACE", show_default=False, help="Trace: JSON {completion, question?, options?}, a text "
                                  "file with the completion, or a .jsonl batch (one trace + reference per line)."),
     ref: Optional[Path] = typer.Option(None, "--ref", help="Reference: JSON {temporal_grounding, answer?, "
                                        "answer_type?, options?} or a bare {timestamp: sentence} object."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object instead of tables."),
-    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Batch mode: results JSONL "
+    out: Optional[Path] = typer.Option(None, "--output", "-o", help="Batch mode: results JSONL "
                                        "(default: <trace>.scores.jsonl)."),
+    old_out: Optional[Path] = typer.Option(None, "--out", hidden=True),  # its spelling before 0.2
     resume: bool = typer.Option(False, "--resume", help="Batch mode: continue an interrupted run."),
-    force: bool = typer.Option(False, "--force", help="Batch mode: overwrite an existing results file."),
+    force: bool = typer.Option(False, "--force", help="Batch mode: overwrite an existing results file "
+                               "(refused otherwise)."),
     buffer_seconds: Optional[float] = typer.Option(None, "--buffer-seconds", callback=finite, help="Temporal buffer (default 2)."),
     tau: Optional[float] = typer.Option(None, "--tau", callback=finite, help="Semantic similarity threshold (default 0.75)."),
     no_gate: bool = typer.Option(False, "--no-gate", help="Do not gate TAR on think-answer consistency."),
@@ -43,6 +45,7 @@ def score(
         "tar.matching": matching, "tar.extractor": extractor, "tar.embedder": embedder,
         "rewards.accuracy": w_accuracy, "rewards.format": w_format, "rewards.tar": w_tar,
     })
+    out = out or old_out
     if trace.suffix.lower() == ".jsonl":
         if ref is not None:
             raise Vr2Error(f"{trace}: a .jsonl batch carries its references per line; drop --ref")

@@ -6,11 +6,11 @@ from pathlib import Path
 
 import typer
 
-from vr2.cli.options import SetOption
+from vr2.cli.options import SetOption, recipe_argument
 
 
 def sft(
-    recipe: Path = typer.Argument(..., help="Recipe TOML, e.g. recipes/sft.toml.", dir_okay=False),
+    recipe: Path = recipe_argument("Recipe TOML, e.g. recipes/sft.toml."),
     resume: bool = typer.Option(False, "--resume", help="Continue from the newest complete checkpoint "
                                 "in trainer.output_dir."),
     merge: bool = typer.Option(False, "--merge", help="Only merge the run's LoRA adapter (final/ or the "

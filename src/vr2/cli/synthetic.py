@@ -8,7 +8,7 @@ import typer
 
 
 def synthetic(
-    out: Path = typer.Argument(..., help="Folder to write into, e.g. runs/smoke (created if missing).",
+    out: Path = typer.Argument(..., metavar="OUT", show_default=False, help="Folder to write into, e.g. runs/smoke (created if missing).",
                                file_okay=False),
     sft_steps: int = typer.Option(40, "--sft-steps", min=0, help="Steps of the short SFT that teaches the tiny "
                                   "model the answer format (0 = keep it random)."),

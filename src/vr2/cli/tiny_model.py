@@ -9,7 +9,7 @@ import typer
 
 
 def run(
-    out: Annotated[Path, typer.Argument(help="Folder to write the model into (created if missing).")],
+    out: Annotated[Path, typer.Argument(metavar="OUT", help="Folder to write the model into (created if missing).")],
     seed: Annotated[int, typer.Option("--seed", help="Seed of the random weights.")] = 0,
     force: Annotated[bool, typer.Option("--force", help="Overwrite a non-empty folder.")] = False,
 ) -> None:

@@ -14,13 +14,25 @@ from dataclasses import replace
 from typing import Sequence
 
 from vr2 import Vr2Error
+from vr2 import __version__ as vr2_version
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("vr2-openrlhf")
+    except PackageNotFoundError:  # run from the source tree, not installed
+        return "0+unknown"
 
 
 def parser() -> argparse.ArgumentParser:
+    # The same conventions as `vr2`: RECIPE first, -s/--set overrides, -h/--help, --version.
     p = argparse.ArgumentParser(prog="vr2-openrlhf", description=__doc__.splitlines()[0])
-    p.add_argument("recipe", help="vr2 GRPO recipe (TOML)")
-    p.add_argument("--set", dest="sets", action="append", default=[], metavar="SECTION.KEY=VALUE",
-                   help="override a recipe key (repeatable), e.g. --set grpo.num_generations=4")
+    p.add_argument("--version", action="version", version=f"vr2-openrlhf {_version()} (vr2 {vr2_version})")
+    p.add_argument("recipe", metavar="RECIPE", help="vr2 GRPO recipe (TOML)")
+    p.add_argument("-s", "--set", dest="sets", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                   help="override a recipe key (repeatable), e.g. -s grpo.num_generations=4")
     p.add_argument("--resume", action="store_true", help="continue from the run's OpenRLHF checkpoint")
     p.add_argument("--dry-run", action="store_true", help="write the files and print the command; launch nothing")
     p.add_argument("--gpus", type=int, help="GPUs per node (default: VR2_OPENRLHF_GPUS or the visible GPUs)")
@@ -48,7 +60,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         recipe = load_recipe(args.recipe, args.sets)
         path = OpenRLHFBackend(replace(launch, **changes)).grpo(recipe, resume=args.resume)
     except Vr2Error as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"vr2-openrlhf: error: {exc}", file=sys.stderr)
         return 2
     print(path, file=sys.stderr)
     return 0
