@@ -192,7 +192,7 @@ def test_parsers_stay_fast_on_pathological_text(text):
     parse_choice(text, COLORS)
     parse_number(text)
     normalize_options([text])
-    assert time.perf_counter() - start < 0.5
+    assert time.perf_counter() - start < 1.5  # generous: a shared CI core; quadratic parsing takes far longer
 
 
 def test_parse_choice_non_string():

@@ -211,7 +211,7 @@ def test_long_text_is_fast(pieces):
     text = unit * (30_000 // len(unit) + 1)
     began = time.perf_counter()
     check_claims(text)
-    assert time.perf_counter() - began < 2.0
+    assert time.perf_counter() - began < 5.0  # generous: a shared CI core; the ratio test in test_parsers_linear.py catches superlinear growth
 
 
 # --- issue classes: readings of clocks, labels, durations, lists, quotes, clean texts ---------

@@ -163,7 +163,7 @@ def test_think_conclusion_stays_fast_on_pathological_text(text):
     start = time.perf_counter()
     for answer_type in ("multiple_choice", "numeric", "free_form"):
         think_conclusion(text, answer_type, COLORS)
-    assert time.perf_counter() - start < 1.0
+    assert time.perf_counter() - start < 3.0  # generous: a shared CI core
 
 
 # ---------------------------------------------------------------- check_consistency

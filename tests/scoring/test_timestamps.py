@@ -222,5 +222,5 @@ def test_long_adversarial_text_is_fast(chunks):
     text = "".join(chunks) * (40_000 // len("".join(chunks)) + 1)
     began = time.perf_counter()
     found = find_times(text)
-    assert time.perf_counter() - began < 1.0
+    assert time.perf_counter() - began < 3.0  # generous: a shared CI core; quadratic scanning takes far longer
     check_mentions(text, found)
