@@ -63,8 +63,8 @@ def make_video():
 @pytest.fixture(scope="session")
 def smoke_dir(tmp_path_factory) -> Path:
     """`vr2 synthetic` output (tiny model, 4 clips, subtitles, sft.json, grpo.json), built once."""
-    from vr2.devtools.smoke import build_smoke
+    from vr2.devtools.smoke import build_synthetic
 
     out = tmp_path_factory.mktemp("smoke") / "runs" / "smoke"
-    build_smoke(out)
+    build_synthetic(out)
     return out

@@ -25,7 +25,7 @@ def build(out: Path, seconds: int, size: tuple[int, int]) -> None:
     from vr2.devtools import smoke
     from vr2.devtools.synthetic import write_test_video
 
-    smoke.build_smoke(out)
+    smoke.build_synthetic(out)
     for clip in range(smoke.CLIPS):  # longer / larger clips than the smoke default, same questions
         write_test_video(out / "videos" / f"clip{clip}.mp4", seconds=seconds + clip, fps=smoke.FPS, size=size)
 

@@ -27,13 +27,16 @@ from pathlib import Path
 import numpy as np
 
 from vr2.devtools.synthetic import write_test_video
-from vr2.video.sampling import EVAL, GRPO, SFT, VideoSettings, fit_pixels, sample_times, sample_video
+from vr2.config import load_recipe
+from vr2.video.sampling import VideoSettings, fit_pixels, sample_times, sample_video, video_settings
 
 FPS = 30
+RECIPES = Path(__file__).resolve().parents[1] / "recipes"
 CASES = {
-    "eval (2 fps, <=128)": EVAL,
-    "sft (1 fps, <=128)": SFT,
-    "grpo (2 fps, <=32)": GRPO,
+    # The shipped recipes' [video] sections, as each stage samples them.
+    "eval (2 fps, <=128)": video_settings(load_recipe(None).video),
+    "sft (1 fps, <=128)": video_settings(load_recipe(RECIPES / "sft.toml").video),
+    "grpo (2 fps, <=32)": video_settings(load_recipe(RECIPES / "grpo.toml").video),
     "8 frames": VideoSettings(fps=2.0, max_frames=8),
 }
 

@@ -51,10 +51,10 @@ def test_reply_parsers_never_raise(text):
 def test_frames_carry_their_times_drawn_and_written():
     recipe = load_recipe(None, ["video.fps=1.0", "video.max_frames=4", "video.min_pixels=3136",
                                 "video.max_pixels=12544"])
-    from vr2.curate.pipeline import video_settings
+    from vr2.curate.pipeline import frame_options
 
     request = prepare_request("k", {"question": "Q?", "options": ["a", "b"], "answer_type": "multiple_choice"},
-                              str(VIDEO), None, video_settings(recipe), 112)
+                              str(VIDEO), None, frame_options(recipe), 112)
     assert [t for t, _ in request.frames] == [0.0, 1.0, 2.0, 3.0]
     assert all(uri.startswith("data:image/jpeg;base64,") for _, uri in request.frames)
     base64.b64decode(request.frames[0][1].split(",", 1)[1], validate=True)

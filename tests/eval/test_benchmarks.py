@@ -29,7 +29,7 @@ PAPER = {  # docs/method.md#the-papers-ablation: name -> (group, Video-R2 accura
 
 
 def load(name: str, folder: str | None = None, **kwargs) -> LoadResult:
-    return bm.load_samples(name, FIXTURES / (folder or name), **kwargs)
+    return bm.load_benchmark(name, FIXTURES / (folder or name), **kwargs)
 
 
 def by_id(result: LoadResult) -> dict[str, Sample]:
@@ -78,7 +78,7 @@ def test_unknown_benchmark_lists_the_valid_names():
     for name in PAPER:
         assert name in message
     with pytest.raises(Vr2Error):
-        bm.load_samples("nope", FIXTURES / "mvbench")
+        bm.load_benchmark("nope", FIXTURES / "mvbench")
 
 
 def test_register_rejects_a_taken_name_and_bad_groups(monkeypatch):
@@ -244,7 +244,7 @@ def test_minerva_original_answer_choice_columns(tmp_path):
     row = {"key": "k1", "video_id": "abc", "question": "Q?", "answer_choice_0": "x",
            "answer_choice_1": "y", "answer_choice_2": "z", "answer_id": 2, "answer": "z"}
     (tmp_path / "minerva.json").write_text(json.dumps([row]))
-    (sample,) = bm.load_samples("minerva", tmp_path).samples
+    (sample,) = bm.load_benchmark("minerva", tmp_path).samples
     assert (sample.id, sample.options, sample.answer) == ("k1", ["x", "y", "z"], "C")
 
 
@@ -280,7 +280,7 @@ def test_every_loader_gives_valid_samples_inside_the_video_folder(name):
 def test_generic_jsonl_benchmark_and_path_escape(monkeypatch):
     monkeypatch.setattr(bm, "BENCHMARKS", dict(bm.BENCHMARKS))
     spec = bm.register_benchmark(bm.jsonl_benchmark("mybench", title="My bench", group="reasoning"))
-    result = bm.load_samples("mybench", FIXTURES / "custom" / "mybench.jsonl", FIXTURES / "custom")
+    result = bm.load_benchmark("mybench", FIXTURES / "custom" / "mybench.jsonl", FIXTURES / "custom")
     q1, q2 = result.samples
     assert (q1.id, q1.options, q1.answer, q1.start, q1.end) == ("q1", ["red", "blue"], "B", 1.0, 4.5)
     assert rel(q1, "custom") == "clips/a.mp4" and q1.benchmark == "mybench"
@@ -293,7 +293,7 @@ def test_generic_jsonl_benchmark_and_path_escape(monkeypatch):
 def test_check_videos_skips_missing_files(monkeypatch):
     monkeypatch.setattr(bm, "BENCHMARKS", dict(bm.BENCHMARKS))
     bm.register_benchmark(bm.jsonl_benchmark("mybench"))
-    result = bm.load_samples("mybench", FIXTURES / "custom", check_videos=True)
+    result = bm.load_benchmark("mybench", FIXTURES / "custom", check_videos=True)
     assert [s.id for s in result] == ["q1"]
     assert any("video file not found" in r.reason for r in result.skipped)
 
@@ -304,31 +304,31 @@ def test_duplicate_ids_are_skipped_and_limit_applies(tmp_path, monkeypatch):
     rows = [{"id": "a", "video": "v.mp4", "question": "Q?", "answer": "x"} for _ in range(3)]
     rows.append({"id": "b", "video": "v.mp4", "question": "Q?", "answer": "y"})
     (tmp_path / "d.jsonl").write_text("\n".join(json.dumps(r) for r in rows))
-    result = bm.load_samples("dup", tmp_path)
+    result = bm.load_benchmark("dup", tmp_path)
     assert [s.id for s in result] == ["a", "b"]
     assert [(r.row, "duplicate id 'a'" in r.reason) for r in result.skipped] == [(2, True), (3, True)]
-    assert [s.id for s in bm.load_samples("dup", tmp_path, limit=1)] == ["a"]
+    assert [s.id for s in bm.load_benchmark("dup", tmp_path, limit=1)] == ["a"]
 
 
 def test_data_dir_layout_with_one_folder_per_benchmark(tmp_path):
-    result = bm.load_samples("mlvu", data_dir=FIXTURES)
+    result = bm.load_benchmark("mlvu", data_dir=FIXTURES)
     assert len(result) == 2 and rel(result[0], "mlvu") == "needle_32.mp4"
     (tmp_path / "mlvu").mkdir()
-    moved = bm.load_samples(bm.get_benchmark("mlvu"), data_dir=FIXTURES, video_dir=tmp_path)
+    moved = bm.load_benchmark(bm.get_benchmark("mlvu"), data_dir=FIXTURES, video_dir=tmp_path)
     assert Path(moved[0].video) == tmp_path.absolute() / "mlvu" / "needle_32.mp4"
     with pytest.raises(Vr2Error, match="no data folder"):
-        bm.load_samples("mlvu")
+        bm.load_benchmark("mlvu")
 
 
 def test_missing_or_unreadable_data_names_the_file(tmp_path):
     with pytest.raises(Vr2Error, match="huggingface-cli download lmms-lab/Video-MME"):
-        bm.load_samples("videomme", tmp_path / "absent")
+        bm.load_benchmark("videomme", tmp_path / "absent")
     with pytest.raises(Vr2Error, match="no Video-MME data file found"):
-        bm.load_samples("videomme", tmp_path)
+        bm.load_benchmark("videomme", tmp_path)
     bad = tmp_path / "test-00000-of-00001.parquet"
     bad.write_bytes(b"not parquet at all")
     with pytest.raises(Vr2Error, match="test-00000-of-00001.parquet: not a readable parquet file"):
-        bm.load_samples("videomme", tmp_path)
+        bm.load_benchmark("videomme", tmp_path)
 
 
 def test_load_result_is_a_sequence_of_samples():

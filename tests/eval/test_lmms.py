@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cli_helpers import run_vr2
+from vr2.data.datasets import split_question_options
 from vr2.eval import lmms
 from vr2.errors import Vr2Error
 from vr2.model.prompts import format_question, option_letter, strip_label
@@ -76,23 +77,23 @@ option_text = st.text(string.ascii_letters + string.digits + " ,'-?", min_size=1
 def test_options_read_back_from_vr2_prompts(question, options):
     prompt = format_question(question, options) + "\nAnswer with the letter only."
     expected = [strip_label(o, option_letter(i)) for i, o in enumerate(options)]
-    assert lmms.parse_options(prompt) == expected
+    assert split_question_options(prompt)[1] == expected
 
 
 @settings(max_examples=300, deadline=None)
 @given(st.text(max_size=200))
-def test_parse_options_never_raises(text):
-    found = lmms.parse_options(text)
+def test_option_lines_never_raise(text):
+    found = split_question_options(text)[1]
     assert isinstance(found, list) and (found == [] or len(found) >= 2)
 
 
 def test_option_styles_and_the_last_list_wins():
     prompt = ("Context: B. is a stray line\nA) old one\nB) old two\nQuestion?\n"
               "(A) a dog\n(B) a cat\n(C) two birds\nReply using the letter only.")
-    assert lmms.parse_options(prompt) == ["a dog", "a cat", "two birds"]
-    assert lmms.parse_options("A: yes\nB: no") == ["yes", "no"]
-    assert lmms.parse_options("A. only one") == []
-    assert lmms.parse_options(None) == []
+    assert split_question_options(prompt)[1] == ["a dog", "a cat", "two birds"]
+    assert split_question_options("A: yes\nB: no")[1] == ["yes", "no"]
+    assert split_question_options("A. only one")[1] == []
+    assert split_question_options(None)[1] == []
 
 
 # --------------------------------------------------------------------------- records

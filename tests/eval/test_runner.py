@@ -15,7 +15,7 @@ import pytest
 from cli_helpers import run_vr2
 from vr2.config import load_recipe
 from vr2.errors import Vr2Error
-from vr2.eval.runner import Output, _Lock, evaluate, read_rows
+from vr2.eval.runner import Output, _Lock, evaluate, read_results
 from vr2.samples import Sample
 
 FAST = ["eval.max_new_tokens=8", "video.max_frames=2", "video.min_pixels=784", "video.max_pixels=3136",
@@ -180,14 +180,14 @@ def test_resume_after_a_torn_line_never_duplicates(tmp_path, clip):
     assert resumed["benchmarks"] == full["benchmarks"] and resumed["averages"] == full["averages"]
 
 
-def test_read_rows_keeps_the_first_of_duplicates_and_cuts_a_torn_tail(tmp_path):
+def test_read_results_keeps_the_first_of_duplicates_and_cuts_a_torn_tail(tmp_path):
     path = tmp_path / "rows.jsonl"
     path.write_text('{"doc_id": "a", "v": 1}\n{"doc_id": "a", "v": 2}\n{"doc_id": "b"}\n{"doc_')
-    assert read_rows(path) == {"a": {"doc_id": "a", "v": 1}, "b": {"doc_id": "b"}}
+    assert read_results(path) == {"a": {"doc_id": "a", "v": 1}, "b": {"doc_id": "b"}}
     assert path.read_text().endswith('{"doc_id": "b"}\n')
     path.write_text('{"doc_id": "a"}\nnot json\n')
     with pytest.raises(Vr2Error, match="rows.jsonl:2: not valid JSON"):
-        read_rows(path)
+        read_results(path)
 
 
 def test_other_settings_are_refused_until_force(tmp_path, clip):

@@ -5,18 +5,17 @@ from __future__ import annotations
 import math
 import time
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from vr2.config import load_recipe
 from vr2.errors import Vr2Error
 from vr2.devtools.synthetic import make_frame, read_frame_number, write_test_video
 from vr2.video.sampling import (
-    EVAL,
-    GRPO,
-    SFT,
     VideoSettings,
     draw_subtitle,
     draw_timestamp,
@@ -25,8 +24,10 @@ from vr2.video.sampling import (
     probe_video,
     sample_times,
     sample_video,
+    video_settings,
 )
 
+RECIPES = Path(__file__).resolve().parents[2] / "recipes"
 GOP = 20  # frames: a keyframe every 2 s at 10 fps
 
 
@@ -300,14 +301,27 @@ def test_directory_and_bad_options(clip, tmp_path):
             sample_video(clip, **options)
 
 
-def test_settings_presets(clip):
-    assert (EVAL.fps, EVAL.max_frames) == (2.0, 128)
-    assert (SFT.fps, SFT.max_frames) == (1.0, 128)
-    assert (GRPO.fps, GRPO.max_frames) == (2.0, 32)
-    assert EVAL.max_pixels == 151_200 and EVAL.min_pixels == 100_352 and EVAL.timestamp_overlay
-    video = GRPO.sample(clip, start=2.0)
+def test_settings_from_recipes(clip):
+    """The paper's protocols come from the recipes: eval = the defaults, SFT and GRPO their files."""
+    eval_ = video_settings(load_recipe(None).video)
+    sft = video_settings(load_recipe(RECIPES / "sft.toml").video)
+    grpo = video_settings(load_recipe(RECIPES / "grpo.toml").video)
+    assert (eval_.fps, eval_.max_frames) == (2.0, 128)
+    assert (sft.fps, sft.max_frames) == (1.0, 128)
+    assert (grpo.fps, grpo.max_frames) == (2.0, 32)
+    assert eval_.max_pixels == 151_200 and eval_.min_pixels == 100_352 and eval_.timestamp_overlay
+    # The recipe's defaults and the sampler's are one protocol.
+    assert eval_.frame_options() == VideoSettings().frame_options()
+    video = grpo.sample(clip, start=2.0)
     assert len(video.times) == 32 and video.times[0] == 2.0
     assert VideoSettings(fps=1, max_frames=4, subtitles=None).kwargs()["subtitles"] is None
+
+
+def test_subtitles_for():
+    on, off = VideoSettings(subtitles=True), VideoSettings(subtitles=None)
+    assert on.subtitles_for("own.srt") == "own.srt" and on.subtitles_for(None) == "auto"
+    assert off.subtitles_for("own.srt") is None and VideoSettings(subtitles=False).subtitles_for("a.srt") is None
+    assert VideoSettings(subtitles="other.srt").subtitles_for(None) == "other.srt"
 
 
 def _tiny_processor():
@@ -351,3 +365,32 @@ def test_processor_gets_real_time_positions(clip, options):
     assert int((out["input_ids"] == video_token).sum()) == count // 2 * height // 28 * width // 28
     metadata = VideoMetadata(**video.metadata())
     assert metadata.timestamps == pytest.approx(video.times)
+
+
+def test_every_stage_samples_what_the_recipe_says(tmp_path):
+    """Train/eval parity: one [video] section gives the same frames to SFT and GRPO (the collator),
+    `vr2 eval` (vr2 protocol), `vr2 explain` and `vr2 curate` teach; the paper protocol takes its
+    rate, cap and budget from the same section."""
+    from vr2.config import with_changes
+    from vr2.curate.pipeline import frame_options
+    from vr2.curate.teacher import prepare_request
+    from vr2.eval import protocols
+    from vr2.explain.explanation import sample as explain_sample
+    from vr2.samples import Sample
+    from vr2.train.collate import sample_frames
+
+    path = write_test_video(tmp_path / "parity.mp4", seconds=6, fps=10, size=(128, 96))
+    recipe = load_recipe(None, ["video.fps=1", "video.max_frames=4", "video.min_pixels=3136",
+                                "video.max_pixels=12544"])
+    sample = Sample(id="s", video=str(path), question="What colour?")
+    train = sample_frames(sample, video_settings(recipe.video))
+    evaluated = protocols.video(sample, recipe)
+    explained = explain_sample(path, recipe)
+    for other in (evaluated, explained):
+        assert other.times == train.times and np.array_equal(other.frames, train.frames)
+    taught = prepare_request("s", {"question": "What colour?", "answer_type": "multiple_choice"}, str(path),
+                             None, frame_options(recipe), 64)
+    assert [t for t, _ in taught.frames] == [round(t, 3) for t in train.times]
+    assert len(train.times) == 4 and train.frames.shape[1] * train.frames.shape[2] <= 12544
+    paper = protocols.video(sample, with_changes(recipe, "eval", protocol="paper"))
+    assert len(paper.times) == 4 and paper.frames.shape[1] * paper.frames.shape[2] <= 12544

@@ -16,9 +16,9 @@ def synthetic(
     """Build everything recipes/smoke/*.toml need: tiny Qwen2.5-VL, mp4s, subtitles, datasets."""
     from rich.console import Console
 
-    from vr2.devtools.smoke import build_smoke
+    from vr2.devtools.smoke import build_synthetic
 
-    paths = build_smoke(out, warm_steps=sft_steps)
+    paths = build_synthetic(out, warm_steps=sft_steps)
     console = Console(stderr=True, soft_wrap=True)
     for name, path in paths.items():
         console.print(f"{name:>10}: {path}", highlight=False)

@@ -45,6 +45,7 @@ from pathlib import Path
 from typing import Any
 
 from vr2.errors import JudgeFailure, Vr2Error
+from vr2.video.sampling import video_settings
 
 STAGES = ("ingest", "teach", "verify", "rank", "split", "write", "merge")
 SHARD_STAGES = ("ingest", "teach", "verify", "rank")
@@ -281,18 +282,17 @@ def _duration_problem(duration: float, settings) -> str | None:
 # --------------------------------------------------------------------------- 2. teach
 
 
-def video_settings(recipe) -> dict:
-    """`sample_video` options of the recipe's `[video]` section (the training protocol)."""
-    v = recipe.video
-    return {"fps": v.fps, "max_frames": v.max_frames, "min_pixels": v.min_pixels,
-            "max_pixels": v.max_pixels, "timestamp_overlay": v.timestamp_overlay}
+def frame_options(recipe) -> dict:
+    """`sample_video` options of the recipe's `[video]` section but the subtitles (each record
+    carries its own): what the teacher's frames depend on."""
+    return video_settings(recipe.video).frame_options()
 
 
 def teacher_fingerprint(recipe, teacher) -> str:
     c = recipe.curate
     return digest({"teacher": getattr(teacher, "name", "?"), "model": getattr(teacher, "model", ""),
                    "temperature": c.temperature, "seed": c.seed, "max_tokens": c.max_tokens,
-                   "video": video_settings(recipe), "subtitles": recipe.video.subtitles,
+                   "video": frame_options(recipe), "subtitles": recipe.video.subtitles,
                    "image_width": c.image_width, "prompt": PROMPT_VERSION})
 
 
@@ -394,7 +394,7 @@ def teach(recipe, ws: Workspace, teacher, progress: Progress = _no_progress) -> 
             progress("teach", counter[0], total)
 
     root = Path(settings.video_dir)
-    frames = video_settings(recipe)
+    frames = frame_options(recipe)
     work = _Teaching(teacher, Journal(ws.path("teach")), fingerprint, settings.concurrency * 2, one_done)
     workers = min(worker_count(settings), max(1, len(todo)))
     pool = ProcessPoolExecutor(max_workers=workers) if workers > 1 else None
@@ -557,13 +557,12 @@ def pass_rate_difficulties(records: Sequence[dict], recipe, progress: Progress,
     from vr2.eval.metrics import as_scored_completion
     from vr2.scoring.rewards import accuracy_reward
     from vr2.samples import Sample
-    from vr2.video.sampling import VideoSettings
 
     c = recipe.curate
     recipe = with_changes(recipe, "eval", temperature=c.pass_rate_temperature)
     engine = engine or make_engine(recipe)
     root = Path(c.video_dir)
-    sampler = VideoSettings(**video_settings(recipe), subtitles=None)
+    sampler = video_settings(recipe.video)
     scores: list[list[float]] = [[] for _ in records]
     total = len(records) * c.pass_rate_k
     for k in range(c.pass_rate_k):
@@ -571,7 +570,7 @@ def pass_rate_difficulties(records: Sequence[dict], recipe, progress: Progress,
         engine.recipe = with_changes(recipe, "trainer", seed=recipe.trainer.seed + k)
         for i, record in enumerate(records):
             video = sampler.sample(root / record["video"], start=record["start"], end=record["end"],
-                                   subtitles=record["subtitles"] if recipe.video.subtitles else None)
+                                   subtitles=record["subtitles"] if sampler.subtitles else None)
             sample = Sample(id=record["key"], video=record["video"], question=record["question"],
                             options=record["options"])
             text = engine.run([(video, sample.question, sample.options or None)], vas=False)[0].text

@@ -1,6 +1,6 @@
 """Smoke data: everything a 2-step training run needs, built offline in seconds.
 
-`build_smoke(out)` writes, deterministically:
+`build_synthetic(out)` writes, deterministically:
 - `model/`: a tiny random Qwen2.5-VL (vr2.devtools.tiny);
 - `videos/clip<k>.mp4`: short synthetic videos whose background colour changes every second
   (vr2.devtools.synthetic), so questions have true answers that can be read off the frames;
@@ -113,12 +113,14 @@ def warm_start(out: Path, steps: int = WARM_STEPS, lr: float = WARM_LR, seed: in
     from vr2.data.datasets import load_dataset_file
     from vr2.model.runtime import load_model
     from vr2.train.data import sft_target
-    from vr2.video.sampling import VideoSettings
+    from vr2.config import VideoConfig
+    from vr2.video.sampling import video_settings
 
     loaded = load_model(str(out / "model"), dtype="float32", device="cpu")
     model, processor = loaded.model, loaded.processor
     samples = load_dataset_file(out / "sft.json", out / "videos", subtitles_dir=out / "subtitles").samples
-    settings = VideoSettings(fps=2.0, max_frames=4, min_pixels=3136, max_pixels=12544)  # as recipes/smoke
+    # The [video] section of recipes/smoke/*.toml, so the warm start sees what the smoke runs see.
+    settings = video_settings(VideoConfig(max_frames=4, min_pixels=3136, max_pixels=12544))
     collator = SftCollator(processor, samples, [sft_target(s) for s in samples], settings)
     batch = collate_sft([collator.example(i) for i in range(len(samples))], processor.tokenizer.pad_token_id)
     torch.manual_seed(seed)
@@ -138,7 +140,7 @@ def warm_start(out: Path, steps: int = WARM_STEPS, lr: float = WARM_LR, seed: in
     return losses
 
 
-def build_smoke(out: str | Path, seed: int = 0, warm_steps: int = WARM_STEPS) -> dict[str, Path]:
+def build_synthetic(out: str | Path, seed: int = 0, warm_steps: int = WARM_STEPS) -> dict[str, Path]:
     """Write the smoke model, videos, subtitles and datasets under `out`; returns their paths."""
     from vr2.devtools.synthetic import write_test_video
     from vr2.devtools.tiny import build_tiny_model

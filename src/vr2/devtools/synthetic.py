@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from vr2.errors import Vr2Error
+from vr2.video.sampling import overlay_font
 
 BARCODE_BITS = 16
 # The barcode lives in the middle band: clear of the timestamp overlay (top-left) and of
@@ -108,20 +109,13 @@ def _draw_number(frame: np.ndarray, number: int) -> np.ndarray:
     size = max(10, height // 8)
     image = Image.fromarray(frame)
     draw = ImageDraw.Draw(image)
-    font = _font(size)
+    font = overlay_font(size)
     # Upper-middle band: between the timestamp overlay (top-left) and the barcode.
     text = str(number)
     left, top, right, bottom = font.getbbox(text)
     origin = ((width - (right - left)) // 2 - left, int(height * 0.27) - (bottom - top) // 2 - top)
     draw.text(origin, text, font=font, fill=(255, 255, 255))
     return np.asarray(image)
-
-
-@lru_cache(maxsize=16)
-def _font(size: int):
-    from PIL import ImageFont
-
-    return ImageFont.load_default(size=size)
 
 
 def make_frame(

@@ -6,7 +6,7 @@ out, the paper's Video-R2 accuracy on it, and a loader. Each loader reads the fi
 (parquet, JSON or JSONL, in that source's own columns) and turns every row into a `Sample`:
 options as plain texts (letter prefixes stripped), the gold answer as an option letter for
 multiple choice, the number for numeric/regression questions, the text otherwise. A loader
-yields `Sample`s and `Skipped(row, reason)` for rows it cannot use; `load_samples` collects both
+yields `Sample`s and `Skipped(row, reason)` for rows it cannot use; `load_benchmark` collects both
 into a `LoadResult`, so a bad row is reported, never quietly replaced.
 
 Where a benchmark is published in more than one layout (the official one and the copy the
@@ -167,7 +167,7 @@ def benchmark_paths(benchmark: Benchmark, data_path: str | Path | None, video_di
     return data_path, video_dir
 
 
-def load_samples(benchmark: str | Benchmark, data_path: str | Path | None = None,
+def load_benchmark(benchmark: str | Benchmark, data_path: str | Path | None = None,
                  video_dir: str | Path | None = None, limit: int | None = None, *,
                  data_dir: str | Path | None = None, check_videos: bool = False) -> LoadResult:
     """A benchmark's samples and skipped rows (see `benchmark_paths` for the folders).

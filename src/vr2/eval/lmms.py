@@ -27,16 +27,15 @@ under its task name, never pooled into a paper benchmark.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from vr2.data.datasets import split_question_options
 from vr2.errors import Vr2Error
 
 SAMPLES_MARK = "_samples_"
-_OPTION_LINE = re.compile(r"^[ \t]*(?:\(([A-Z])\)|([A-Z])[.):])[ \t]+(\S.*?)[ \t]*$", re.M)
 _DOC_OPTION_KEYS = ("options", "candidates", "choices", "option")
 _DOC_QUESTION_KEYS = ("question", "query", "prompt")
 
@@ -66,28 +65,6 @@ def benchmark_for_task(task: str, names: Iterable[str], aliases: Mapping[str, st
     is not VideoMME."""
     del names  # kept for callers; a benchmark's own name is among its `lmms_tasks`
     return (aliases or {}).get(task, task)
-
-
-def parse_options(text: Any) -> list[str]:
-    """Option texts from a prompt's option lines, in letter order from A.
-
-    Only a run of consecutive letters starting at A counts (a stray "B. ..." line alone is not
-    an option list); the last such run wins, since the options follow the question. Fewer than
-    two options is no option list.
-    """
-    if not isinstance(text, str):
-        return []
-    runs: list[list[str]] = []
-    for match in _OPTION_LINE.finditer(text):
-        letter = match.group(1) or match.group(2)
-        body = match.group(3)
-        index = ord(letter) - ord("A")
-        if index == 0:
-            runs.append([body])
-        elif runs and index == len(runs[-1]):
-            runs[-1].append(body)
-    runs = [run for run in runs if len(run) >= 2]
-    return runs[-1] if runs else []
 
 
 def response_text(record: Mapping[str, Any]) -> str | None:
@@ -140,7 +117,7 @@ def record_options(record: Mapping[str, Any]) -> list[str]:
                 return normalize_options(value)
             except Vr2Error:
                 continue
-    return parse_options(prompt_text(record))
+    return split_question_options(prompt_text(record))[1]
 
 
 def _numbered_options(doc: Mapping[str, Any]) -> list[str]:

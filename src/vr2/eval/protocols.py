@@ -22,10 +22,10 @@ The release evaluated only reasoning (think) prompts this way, so `paper` needs 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 from vr2.errors import Vr2Error
 from vr2.model.prompts import PAPER_SYSTEM_PROMPT
+from vr2.video.sampling import video_settings
 
 PROTOCOLS = ("paper", "vr2")
 PAPER_MAX_NEW_TOKENS = 1024
@@ -148,17 +148,11 @@ def max_new_tokens(recipe, benchmark: str) -> int:
 
 def video(sample, recipe):
     """The sampled frames of one sample under the recipe's protocol."""
-    from vr2.video import sampling as videos
-
-    v = recipe.video
+    settings = video_settings(recipe.video)
     if recipe.eval.protocol == "paper":
-        return videos.sample_video_release(sample.video, fps=v.fps, max_frames=v.max_frames,
-                                           min_pixels=v.min_pixels, max_pixels=v.max_pixels,
-                                           start=sample.start, end=sample.end)
-    subtitles: Any = (sample.subtitles or "auto") if v.subtitles else None
-    return videos.sample_video(sample.video, fps=v.fps, max_frames=v.max_frames, min_pixels=v.min_pixels,
-                               max_pixels=v.max_pixels, start=sample.start, end=sample.end,
-                               timestamp_overlay=v.timestamp_overlay, subtitles=subtitles)
+        return settings.sample_release(sample.video, start=sample.start, end=sample.end)
+    return settings.sample(sample.video, start=sample.start, end=sample.end,
+                           subtitles=settings.subtitles_for(sample.subtitles))
 
 
 def model_item(sample, benchmark: str, recipe, frames) -> tuple:

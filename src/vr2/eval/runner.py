@@ -163,10 +163,10 @@ def load_benchmarks(recipe, names: Sequence[str]) -> list[tuple[Any, Any]]:
         if path.suffix.lower() in (".jsonl", ".json") or path.is_dir():
             spec = benchmarks.jsonl_benchmark(_file_benchmark_name(path))
             videos = e.video_dir or (path if path.is_dir() else path.parent)
-            result = benchmarks.load_samples(spec, path, videos, limit=e.limit or None)
+            result = benchmarks.load_benchmark(spec, path, videos, limit=e.limit or None)
         else:
             spec = benchmarks.get_benchmark(name)
-            result = benchmarks.load_samples(spec, data_dir=e.data_dir or None,
+            result = benchmarks.load_benchmark(spec, data_dir=e.data_dir or None,
                                              video_dir=e.video_dir or None, limit=e.limit or None)
         out.append((spec, result))
     return out
@@ -188,7 +188,7 @@ def _check_unique(name: str, samples: Sequence) -> None:
         seen.add(key)
 
 
-def read_rows(path: Path) -> dict[str, dict]:
+def read_results(path: Path) -> dict[str, dict]:
     """Rows already written (doc_id -> row). A half-written last line is cut off the file;
     a repeated doc_id keeps its first row."""
     if not path.exists():
@@ -321,7 +321,7 @@ def _base_row(sample, benchmark: str, mode: str, protocol: str = "vr2", pieces: 
     return row
 
 
-def run_batch(batch: Sequence, benchmark: str, recipe, engine, tar, judge, weights,
+def evaluate_batch(batch: Sequence, benchmark: str, recipe, engine, tar, judge, weights,
               videos: Sequence | None = None) -> list[dict]:
     """Rows for one batch of samples: sample videos (or take `videos`, decoded ahead by
     `vr2.video.prefetch`), generate, score (errors recorded per sample)."""
@@ -406,10 +406,10 @@ def prepare(recipe, out: Path, samples: Mapping[str, Sequence] | None = None, sh
         run = BenchmarkRun(name, getattr(spec, "display", None) or name,
                            getattr(spec, "category", None) or "other", items, path,
                            skipped=[f"{name}: row {s.row}: {s.reason}" for s in skipped])
-        run.rows = read_rows(path)
+        run.rows = read_results(path)
         own = shard.part_path(out / SAMPLES_DIR, name) if shard.sharded else None
         for part in sharding.part_files(out / SAMPLES_DIR, name):
-            found = read_rows(part) if part == own else sharding.read_part(part)
+            found = read_results(part) if part == own else sharding.read_part(part)
             run.rows.update((k, v) for k, v in found.items() if k not in run.rows)
         if own is not None:
             run.path = own
@@ -425,7 +425,7 @@ def _merge_parts(runs: Sequence[BenchmarkRun], out: Path) -> None:
         parts = sharding.part_files(out / SAMPLES_DIR, run.name)
         run.path = out / SAMPLES_DIR / f"{SAMPLES_PREFIX}{run.name}.jsonl"
         if parts:
-            merged = read_rows(run.path)
+            merged = read_results(run.path)
             sharding.merge(run.path, merged, [str(s.id) for s in run.samples], parts)
             run.rows = merged  # now also the rows the other ranks made
 
@@ -478,7 +478,7 @@ def evaluate(recipe, *, output_dir: str | Path | None = None, force: bool = Fals
                 for batch, videos in prefetched(chunks(todo, recipe.eval.batch_size),
                                                 functools.partial(_video, recipe=recipe),
                                                 workers=recipe.eval.decode_workers):
-                    rows = run_batch(batch, run.name, recipe, engine, tar, judge, weights, videos)
+                    rows = evaluate_batch(batch, run.name, recipe, engine, tar, judge, weights, videos)
                     # One write per batch, then flush: a kill loses at most this batch, and a
                     # torn last line is dropped on resume.
                     handle.write("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))

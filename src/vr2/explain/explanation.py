@@ -25,6 +25,7 @@ from vr2.scoring.format import parse_completion
 from vr2.scoring.consistency import Consistency, check_consistency
 from vr2.errors import Vr2Error
 from vr2.scoring.timestamps import TimeMention, find_times
+from vr2.video.sampling import video_settings
 
 if TYPE_CHECKING:
     import numpy as np
@@ -361,12 +362,8 @@ def _notes(completion: str, parsed) -> list[str]:
 
 def sample(video_path: str | Path, recipe: Recipe) -> SampledVideo:
     """The video sampled with the recipe's [video] settings (default: the paper's eval protocol)."""
-    from vr2.video.sampling import sample_video
-
-    v = recipe.video
-    return sample_video(video_path, fps=v.fps, max_frames=v.max_frames, min_pixels=v.min_pixels,
-                        max_pixels=v.max_pixels, timestamp_overlay=v.timestamp_overlay,
-                        subtitles="auto" if v.subtitles else None)
+    settings = video_settings(recipe.video)
+    return settings.sample(video_path, subtitles=settings.subtitles_for(None))
 
 
 def replay_generation(loaded: LoadedModel, video: SampledVideo, question: str,

@@ -37,20 +37,10 @@ class EncodedPrompt:
     video: dict[str, Any]  # VIDEO_KEYS -> tensor with one row per video (pixels: one row per patch)
 
 
-def subtitle_choice(sample: Sample, settings_subtitles: bool) -> Any:
-    """Which subtitles to draw: the sample's own .srt when known, else one next to the video."""
-    if not settings_subtitles:
-        return None
-    return sample.subtitles or "auto"
-
-
 def sample_frames(sample: Sample, settings: VideoSettings):
     """The sample's video, sampled and stamped as the recipe's [video] section says."""
-    from vr2.video.sampling import sample_video
-
-    options = settings.kwargs()
-    options["subtitles"] = subtitle_choice(sample, bool(settings.subtitles))
-    return sample_video(sample.video, start=sample.start, end=sample.end, **options)
+    return settings.sample(sample.video, start=sample.start, end=sample.end,
+                           subtitles=settings.subtitles_for(sample.subtitles))
 
 
 def encode_prompt(processor: Any, sample: Sample, settings: VideoSettings, mode: str = "think") -> EncodedPrompt:

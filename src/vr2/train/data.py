@@ -10,23 +10,18 @@ from __future__ import annotations
 import json
 from typing import Any, Sequence
 
+from vr2.console import stderr_console
 from vr2.errors import Vr2Error
 from vr2.samples import Sample
 
 SHOWN_SKIPS = 20  # report this many skipped rows one by one, then only the count
 
 
-def _console():
-    from rich.console import Console
-
-    return Console(stderr=True, soft_wrap=True)  # paths must stay whole, not wrapped
-
-
 def report_skipped(path: str, skipped: Sequence[Any]) -> None:
     """Print the rows that were skipped, with their row numbers and reasons."""
     if not skipped:
         return
-    console = _console()
+    console = stderr_console()
     for item in list(skipped)[:SHOWN_SKIPS]:
         row, reason = _row_and_reason(item)
         console.print(f"[yellow]skipped[/yellow] {path} row {row}: {reason}", markup=True, highlight=False)
@@ -52,14 +47,14 @@ def load_samples(recipe) -> list[Sample]:
                                check_videos=data.check_videos, probe_videos=data.check_videos)
     report_skipped(data.train_file, result.skipped)
     for row, reason in getattr(result, "bad_ref_keys", []):
-        _console().print(f"[yellow]reference key[/yellow] {data.train_file} row {row}: {reason}",
+        stderr_console().print(f"[yellow]reference key[/yellow] {data.train_file} row {row}: {reason}",
                          markup=True, highlight=False)
     samples = list(result.samples)
     if data.limit:
         samples = samples[: data.limit]
     if not samples:
         raise Vr2Error(f"{data.train_file}: no usable rows to train on")
-    _console().print(f"{data.train_file}: {len(samples)} samples, {len(result.skipped)} rows skipped",
+    stderr_console().print(f"{data.train_file}: {len(samples)} samples, {len(result.skipped)} rows skipped",
                      highlight=False)
     return samples
 

@@ -23,17 +23,13 @@ import json
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
+from vr2.console import stderr_console
 from vr2.errors import MissingExtra, Vr2Error
+from vr2.video.sampling import video_settings
 
 DEEPSPEED_INSTALL = "DS_BUILD_OPS=0 pip install 'vr2[deepspeed]'"
 # Tokens only the processor may place: a sampled one would have no video/image features behind it.
 VISION_TOKENS = ("<|vision_start|>", "<|vision_end|>", "<|vision_pad|>", "<|image_pad|>", "<|video_pad|>")
-
-
-def _console():
-    from rich.console import Console
-
-    return Console(stderr=True, soft_wrap=True)
 
 
 # --- settings --------------------------------------------------------------------------------
@@ -58,7 +54,7 @@ def backend_plan(recipe, stage: str):
     elif plan.deepspeed_stage and importlib.util.find_spec("deepspeed") is None:
         raise MissingExtra("deepspeed", DEEPSPEED_INSTALL)
     for warning in plan.warnings:
-        _console().print(f"[yellow]warning[/yellow]: {warning}", highlight=False)
+        stderr_console().print(f"[yellow]warning[/yellow]: {warning}", highlight=False)
     return plan
 
 
@@ -85,15 +81,6 @@ def deepspeed_arg(plan) -> str | dict | None:
     if plan.deepspeed_config:
         return plan.deepspeed_config
     return builtin_deepspeed_config(plan.deepspeed_stage) if plan.deepspeed_stage else None
-
-
-def video_settings(recipe):
-    from vr2.video.sampling import VideoSettings
-
-    v = recipe.video
-    return VideoSettings(fps=v.fps, max_frames=v.max_frames, min_pixels=v.min_pixels,
-                         max_pixels=v.max_pixels, timestamp_overlay=v.timestamp_overlay,
-                         subtitles=v.subtitles)
 
 
 def common_args(recipe, plan) -> dict[str, Any]:
@@ -208,11 +195,11 @@ def _start(recipe, resume: bool) -> Path | None:
     text = dump_toml(recipe)
     saved = output / "recipe.toml"
     if checkpoint is not None and saved.is_file() and saved.read_text(encoding="utf-8") != text:
-        _console().print(f"[yellow]note[/yellow]: the recipe differs from the one {output} was started with")
+        stderr_console().print(f"[yellow]note[/yellow]: the recipe differs from the one {output} was started with")
         saved = output / "recipe.resumed.toml"
     saved.write_text(text, encoding="utf-8")
     if checkpoint is not None:
-        _console().print(f"resuming from {checkpoint}", highlight=False)
+        stderr_console().print(f"resuming from {checkpoint}", highlight=False)
     return checkpoint
 
 
@@ -267,7 +254,7 @@ def build_sft_trainer(recipe, samples: Sequence, targets: Sequence[str]):
     )
     model, processor = load_policy(recipe, plan)
     peft_config = trainable_setup(model, recipe)
-    collator = SftCollator(processor, samples, targets, video_settings(recipe), recipe.sft.max_length)
+    collator = SftCollator(processor, samples, targets, video_settings(recipe.video), recipe.sft.max_length)
     return _with_run_log(VideoSFTTrainer(
         model=model, args=args, train_dataset=Dataset.from_list(sft_rows(samples)), data_collator=collator,
         processing_class=processor, peft_config=peft_config,
@@ -304,7 +291,7 @@ def build_grpo_trainer(recipe, samples: Sequence, reward_funcs: Sequence | None 
     peft_config = trainable_setup(model, recipe)
     args.generation_kwargs = {"suppress_tokens": suppressed_tokens(processor)}
     rows = grpo_rows(samples)
-    encoder = PromptEncoder(processor, samples, video_settings(recipe), rows=rows)
+    encoder = PromptEncoder(processor, samples, video_settings(recipe.video), rows=rows)
     dataset = Dataset.from_list(rows)
     if recipe.data.num_workers:  # decode in the dataloader's worker processes, ahead of the trainer
         dataset = dataset.with_transform(encoder.transform)

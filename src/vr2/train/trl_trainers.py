@@ -25,6 +25,7 @@ import torch
 from accelerate.utils import gather_object
 from trl import GRPOTrainer, SFTTrainer
 
+from vr2.console import stderr_console
 from vr2.train.collate import VIDEO_TOKEN, EncodedPrompt, PromptEncoder, concat_video, video_token_types
 
 
@@ -43,15 +44,13 @@ class StepRecorder:
         """Samples whose video failed mid-run (vr2.train.collate.VideoFallback): counted, logged, kept on record."""
         if not records:
             return
-        from rich.console import Console
-
         from vr2.train.checkpoints import record_skipped
 
         self._skipped_count = getattr(self, "_skipped_count", 0) + len(records)
         if self.accelerator.is_main_process:
             record_skipped(self.args.output_dir, self.state.global_step + 1, records)
             for record in records:
-                Console(stderr=True, soft_wrap=True).print(
+                stderr_console().print(
                     f"[yellow]skipped[/yellow] sample {record['id']}: {record['reason']}", highlight=False)
 
     def log(self, logs: dict, *args, **kwargs) -> None:

@@ -1,7 +1,7 @@
 """Video sampling: the frames a Video-R2 model sees, with the time written on them.
 
 Video-R2 feeds Qwen2.5-VL frames sampled at a fixed rate (eval 2 fps / <=128 frames, SFT 1 fps,
-GRPO 2 fps / <=32), each resized to a pixel budget, with its time `HH:MM:SS` drawn top-left and
+GRPO 2 fps / <=32: the recipes' `[video]` sections), each resized to a pixel budget, with its time `HH:MM:SS` drawn top-left and
 the active SRT subtitle drawn bottom-centre, so that reasoning can cite times read off the frames.
 
 `sample_video` decodes with PyAV and decodes only what it keeps: it uses the container's keyframe
@@ -9,6 +9,9 @@ index to seek to the keyframe before each wanted frame, and decodes forward inst
 wanted frame is in the GOP already being decoded. Every kept frame carries the decoder's own
 presentation time, and `SampledVideo.processor_kwargs()` hands frames plus matching metadata to
 the transformers Qwen2.5-VL processor so the model's temporal positions follow real time.
+
+`video_settings(recipe.video)` is the one translation of a recipe's `[video]` section into
+sampling settings; training, evaluation, explain and curate all sample through it.
 """
 
 from __future__ import annotations
@@ -39,7 +42,13 @@ SubtitleChoice = str | Path | Sequence[Cue] | bool | None
 
 @dataclass(frozen=True)
 class VideoSettings:
-    """How to sample a video: the options of `sample_video` that a recipe sets."""
+    """How to sample a video: the options of `sample_video` that a recipe's `[video]` section sets.
+
+    The defaults are the paper's evaluation protocol (2 fps, <=128 frames) and equal the
+    recipe's defaults; the training recipes set their own rate and frame cap (recipes/sft.toml
+    1 fps, recipes/grpo.toml <=32 frames). `subtitles` is "auto", a path, a list of Cue, or
+    None; a recipe's True/False becomes "auto"/None per sample through `subtitles_for`.
+    """
 
     fps: float = 2.0
     max_frames: int = 128
@@ -52,15 +61,43 @@ class VideoSettings:
         # Not dataclasses.asdict: that would turn a list of Cue into dicts.
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
+    def frame_options(self) -> dict[str, Any]:
+        """The options that decide the frames themselves (all but the subtitles)."""
+        return {name: value for name, value in self.kwargs().items() if name != "subtitles"}
+
+    def subtitles_for(self, srt: str | Path | None) -> SubtitleChoice:
+        """Which subtitles to draw for one sample: none when these settings turn them off, else the
+        sample's own .srt when it names one, else whatever these settings say ("auto": the .srt
+        next to the video)."""
+        if self.subtitles is None or self.subtitles is False:
+            return None
+        if srt:
+            return srt
+        return "auto" if self.subtitles is True else self.subtitles
+
     def sample(self, path: str | Path, **overrides: Any) -> SampledVideo:
         """`sample_video(path)` with these settings; `overrides` (start, end, ...) win."""
         return sample_video(path, **{**self.kwargs(), **overrides})
 
+    def sample_release(self, path: str | Path, *, start: float | None = None,
+                       end: float | None = None) -> SampledVideo:
+        """`sample_video_release(path)` with these rates and sizes (it draws no overlays)."""
+        return sample_video_release(path, fps=self.fps, max_frames=self.max_frames,
+                                    min_pixels=self.min_pixels, max_pixels=self.max_pixels,
+                                    start=start, end=end)
 
-# The paper's protocols (Video-R2, section "Implementation details").
-EVAL = VideoSettings(fps=2.0, max_frames=128)
-SFT = VideoSettings(fps=1.0, max_frames=128)
-GRPO = VideoSettings(fps=2.0, max_frames=32)
+
+def video_settings(video: Any) -> VideoSettings:
+    """A recipe's `[video]` section (`vr2.config.VideoConfig`) as sampling settings.
+
+    The one place this translation happens: SFT, GRPO, `vr2 eval` (both protocols), `vr2 explain`
+    and `vr2 curate` all call it, so every stage that reads the same section samples the same
+    frames. The section's `subtitles` switch stays a bool here; `subtitles_for` resolves it per
+    sample.
+    """
+    return VideoSettings(fps=video.fps, max_frames=video.max_frames, min_pixels=video.min_pixels,
+                         max_pixels=video.max_pixels, timestamp_overlay=video.timestamp_overlay,
+                         subtitles=video.subtitles)
 
 
 @dataclass
@@ -435,7 +472,8 @@ class _Decoder:
 
 
 @lru_cache(maxsize=32)
-def _font(size: int):
+def overlay_font(size: int):
+    """The font of every text vr2 draws on frames, at `size` pixels."""
     # Pillow's bundled font (Aileron, via FreeType in every Pillow wheel): works offline anywhere.
     from PIL import ImageFont
 
@@ -473,7 +511,7 @@ def draw_timestamp(frame: np.ndarray, seconds: float) -> np.ndarray:
     out = np.array(frame, dtype=np.uint8, copy=True)
     height, width = out.shape[:2]
     size = timestamp_font_size(height, width)
-    font = _font(size)
+    font = overlay_font(size)
     text = format_hms(seconds)
     pad, margin = max(2, size // 4), max(2, size // 3)
     left, top, right, bottom = font.getbbox(text)
@@ -526,7 +564,7 @@ def draw_subtitle(frame: np.ndarray, text: str, *, max_lines: int = 3) -> np.nda
     out = np.array(frame, dtype=np.uint8, copy=True)
     height, width = out.shape[:2]
     size = max(11, round(min(height, width) * 0.06))
-    font = _font(size)
+    font = overlay_font(size)
     pad = max(2, size // 4)
     lines = _wrap(text, font, width * 0.92 - 2 * pad, max_lines)
     if not lines:

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
-from vr2 import MissingExtra, Vr2Error
+from vr2 import MissingExtra, Vr2Error, stderr_console
 
 from vr2_openrlhf import INSTALL, OPENRLHF_VERSION
 from vr2_openrlhf.command import (
@@ -230,12 +230,6 @@ def run_command(argv: Sequence[str], log: Path, *, env: dict | None = None) -> N
         raise Vr2Error(f"{' '.join(argv[1:3])} exited with code {code}; its output is in {log}")
 
 
-def _console():
-    from rich.console import Console
-
-    return Console(stderr=True, soft_wrap=True)
-
-
 class OpenRLHFBackend:
     """`openrlhf`: GRPO on OpenRLHF 0.11.2 (Ray + vLLM + DeepSpeed) with the video everywhere."""
 
@@ -259,7 +253,7 @@ class OpenRLHFBackend:
     def grpo(self, recipe, *, resume: bool = False) -> Path:
         launch = self.launch
         plan = prepare(recipe, launch, resume=resume)
-        console = _console()
+        console = stderr_console()
         console.print(f"{plan.files.prompts}: {plan.rows} prompts; data.max_len {plan.max_len}", highlight=False)
         if launch.dry_run:
             print(format_command(plan.command))

@@ -49,14 +49,17 @@ def _absolute(path: str | None) -> str | None:
 
 
 def settings_dict(video_config) -> dict[str, Any]:
-    """The recipe's [video] section as the label's `video_settings`."""
+    """The recipe's [video] section as the label's `video_settings` (JSON types)."""
+    from vr2 import video_settings
+
+    s = video_settings(video_config)
     return {
-        "fps": float(video_config.fps),
-        "max_frames": int(video_config.max_frames),
-        "min_pixels": int(video_config.min_pixels),
-        "max_pixels": int(video_config.max_pixels),
-        "timestamp_overlay": bool(video_config.timestamp_overlay),
-        "subtitles": bool(video_config.subtitles),
+        "fps": float(s.fps),
+        "max_frames": int(s.max_frames),
+        "min_pixels": int(s.min_pixels),
+        "max_pixels": int(s.max_pixels),
+        "timestamp_overlay": bool(s.timestamp_overlay),
+        "subtitles": bool(s.subtitles),
     }
 
 
