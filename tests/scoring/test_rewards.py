@@ -244,3 +244,13 @@ def test_bad_reference_keys_never_raise_inside_the_reward(tar, bad_key):
 def test_a_grounding_that_is_not_an_object_gives_no_reward_not_a_crash(tar, grounding):
     (detail,) = tar.details([GOOD], temporal_grounding=[grounding], options=[OPTIONS])
     assert detail.value is None and "bad reference grounding" in detail.failure
+
+
+def test_vr2_plugins_marks_the_weighted_rewards(capsys, brevity):
+    from cli_helpers import run_vr2
+
+    def row(out):
+        return next(line for line in out.splitlines() if "brevity" in line)
+
+    assert "*" not in row(run_vr2(capsys, "plugins").out)
+    assert "*" in row(run_vr2(capsys, "plugins", "-s", "rewards.brevity=0.5").out)

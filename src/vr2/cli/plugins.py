@@ -23,6 +23,7 @@ def plugins(recipe: Optional[Path] = RecipeOption, sets: list[str] = SetOption) 
         f"consistency:{config.tar.consistency}", f"backend:{config.trainer.backend}",
         f"engine:{config.eval.engine}", f"judge:{config.judge.backend}",
         f"teacher:{config.curate.teacher}",
+        *(f"reward:{name}" for name, weight in config.rewards.items() if weight),
     }
     table = Table(title="vr2 plugins (VR2_PLUGINS limits which entry points load)", title_justify="left")
     hook_of = {kind: hook for hook, kind in KINDS.items()}
