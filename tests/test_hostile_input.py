@@ -104,28 +104,20 @@ def test_a_chunk_that_fails_to_score_is_scored_line_by_line(tmp_path, monkeypatc
     """A line that passes the checks but fails in scoring costs only itself."""
     from vr2.scoring import batch as scoring
     from vr2.errors import Vr2Error
+    from vr2.scoring.rewards import format_reward
 
     real = scoring.score_inputs
 
-    def fussy(items, tar, weights):
+    def fussy(items, rewards, weights):
         if any(i.id == "inconsistent" for i in items):
             raise Vr2Error("answer: cannot score this one")
-        return real(items, tar, weights)
+        return real(items, rewards, weights)
 
     monkeypatch.setattr(scoring, "score_inputs", fussy)
     batch = _batch(tmp_path, _lines())
-    report = scoring.score_jsonl(batch, tmp_path / "out.jsonl", _Tar(), {"accuracy": 1, "format": 1, "tar": 1})
+    report = scoring.score_jsonl(batch, tmp_path / "out.jsonl", {"format": format_reward}, {"format": 1})
     assert [r["line"] for r in report.results] == [1, 3, 4]
     assert report.bad_lines == [(2, "answer: cannot score this one")]
-
-
-class _Tar:
-    """The rule gate and claims with no embedder: enough for I/O tests (TAR masked)."""
-
-    def details(self, completions, **kwargs):
-        from vr2.scoring.rewards import TarDetail
-
-        return [TarDetail(None, None, None, None, failure="no embedder in this test") for _ in completions]
 
 
 @pytest.mark.parametrize("name, fragment", [("dir.jsonl", "is a directory"), ("missing.jsonl", "not found")])

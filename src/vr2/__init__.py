@@ -33,6 +33,8 @@ _PUBLIC = {
     "Output": "vr2.eval.runner",
     "TarReward": "vr2.scoring.rewards",
     "reward_functions": "vr2.scoring.rewards",
+    "reward_weights": "vr2.scoring.rewards",
+    "reported_rewards": "vr2.scoring.rewards",
     "total_reward": "vr2.scoring.rewards",
     "sample_frames": "vr2.train.collate",
     "load_samples": "vr2.train.data",

@@ -62,11 +62,31 @@ class VideoConfig:
     subtitles: bool = opt(True, help="draw SRT subtitles when a file exists")
 
 
-@dataclass
-class RewardsConfig:
-    accuracy: float = opt(1.0, min=0.0, help="weight of the accuracy reward")
-    format: float = opt(1.0, min=0.0, help="weight of the format reward")
-    tar: float = opt(1.0, min=0.0, help="weight of the temporal alignment reward (0 = off)")
+class RewardsConfig(dict):
+    """[rewards]: reward name -> weight (>= 0; 0 = off). The names are the reward registry's
+    (`vr2_rewards` hook): a built-in reward weighs 1 unless the recipe says otherwise, a plugin's
+    reward counts only once a recipe weights it. Unknown names are errors listing the known ones."""
+
+    def __init__(self, weights: dict[str, float] | None = None):
+        super().__init__(default_reward_weights() if weights is None else weights)
+
+
+def reward_names() -> list[str]:
+    """Every reward the registry knows (built-ins and loaded plugins)."""
+    from vr2.plugins.registry import components
+
+    return list(components("vr2_rewards"))
+
+
+def default_reward_weights() -> dict[str, float]:
+    from vr2.plugins.registry import components, is_builtin
+
+    return {name: 1.0 for name, c in components("vr2_rewards").items() if is_builtin(c.plugin)}
+
+
+# Sections that are open tables (any registered name -> a number) rather than fixed keys.
+TABLES = {"rewards": reward_names}
+REWARD_WEIGHT = field(default=0.0, metadata={"choices": None, "min": 0.0, "max": None, "help": "reward weight"})
 
 
 @dataclass
@@ -320,12 +340,19 @@ def _check_keys(data: dict, source: str) -> None:
         if key in SECTIONS:
             if not isinstance(value, dict):
                 raise Vr2Error(f"{source}: '{key}' must be a table [{key}]")
-            names = [f.name for f in fields(SECTIONS[key]())]
+            names = section_keys(key)
             for sub in value:
                 if sub not in names:
                     raise Vr2Error(
                         f"{source}: unknown key '{key}.{sub}' (allowed in [{key}]: {', '.join(names)})"
                     )
+
+
+def section_keys(section: str) -> list[str]:
+    """The keys a section allows: a dataclass's fields, or a table's registered names."""
+    if section in TABLES:
+        return TABLES[section]()
+    return [f.name for f in fields(SECTIONS[section]())]
 
 
 def parse_override(item: str) -> tuple[str, str, Any]:
@@ -345,6 +372,9 @@ def parse_override(item: str) -> tuple[str, str, Any]:
 def _build(raw: dict, origin: dict, source: str) -> Recipe:
     sections = {}
     for name, factory in SECTIONS.items():
+        if name in TABLES:
+            sections[name] = _build_table(name, factory, raw.get(name, {}), origin, source)
+            continue
         cls = type(factory())
         values = raw.get(name, {})
         hints = typing.get_type_hints(cls)
@@ -359,6 +389,13 @@ def _build(raw: dict, origin: dict, source: str) -> Recipe:
             raise Vr2Error(f"{source}: {exc}") from None
     top = {k: str(raw[k]) for k in ("name", "description") if k in raw}
     return Recipe(**top, **sections, source=source)
+
+
+def _build_table(name: str, factory, values: dict, origin: dict, source: str):
+    """A name -> weight table: the defaults, then the recipe's entries in the recipe's order."""
+    checked = {key: _check_value(value, float, REWARD_WEIGHT, f"{origin.get((name, key), source)}: {name}.{key}")
+               for key, value in values.items()}
+    return factory({**factory(), **checked})
 
 
 def _check_value(value: Any, kind: Any, f, where: str) -> Any:
@@ -398,7 +435,7 @@ def recipe_to_dict(recipe: Recipe) -> dict:
     out: dict[str, Any] = {"name": recipe.name, "description": recipe.description}
     for name in SECTIONS:
         section = getattr(recipe, name)
-        out[name] = {f.name: getattr(section, f.name) for f in fields(section)}
+        out[name] = dict(section) if name in TABLES else {f.name: getattr(section, f.name) for f in fields(section)}
     return out
 
 

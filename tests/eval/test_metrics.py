@@ -11,8 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from vr2.config import TarConfig
-from vr2.config import JudgeConfig
+from vr2.config import JudgeConfig, TarConfig, load_recipe
 from vr2.judge.client import JudgeClient
 from vr2.eval.metrics import (
     as_scored_completion,
@@ -24,31 +23,31 @@ from vr2.eval.metrics import (
 from vr2.scoring.rewards import accuracy_reward
 from vr2.scoring.batch import ScoreInput
 
-WEIGHTS = {"accuracy": 1.0, "format": 1.0, "tar": 1.0}
+WEIGHTS = load_recipe(None).rewards
 OPTIONS = ["a red ball", "a blue cup", "a green box"]
 
 
 @pytest.fixture(scope="module")
-def tar():
-    return build_scorer(TarConfig())
+def rewards():
+    return build_scorer(load_recipe(None))
 
 
 def item(completion, answer="B", options=OPTIONS, **kw):
     return ScoreInput(completion=completion, answer=answer, options=list(options or []), **kw)
 
 
-def test_correct_consistent_answer(tar):
+def test_correct_consistent_answer(rewards):
     text = "<think>At 00:02 a blue cup appears. Therefore the answer is B.</think><answer>B</answer>"
-    row = score_responses([item(text)], tar, WEIGHTS)[0]
+    row = score_responses([item(text)], rewards, WEIGHTS)[0]
     assert row["accuracy"] == 1.0 and row["format"] == 1.0
     assert row["tac"] is True and row["tac_correctness"] is True and row["has_think"] is True
     assert (row["think_answer"], row["final_answer"]) == ("B", "B")
     assert row["tar"] is None  # no reference grounding
 
 
-def test_think_and_answer_disagree(tar):
+def test_think_and_answer_disagree(rewards):
     text = "<think>The cup is red, so the answer is A.</think><answer>B</answer>"
-    row = score_responses([item(text)], tar, WEIGHTS)[0]
+    row = score_responses([item(text)], rewards, WEIGHTS)[0]
     assert row["accuracy"] == 1.0 and row["tac"] is False
     assert row["tac_correctness"] is False  # think wrong, answer right
 
@@ -59,31 +58,31 @@ def test_direct_answers_are_the_whole_text():
     assert as_scored_completion("B", "think") == "B"
 
 
-def test_direct_mode_scores_like_the_reward(tar):
-    rows = score_responses([item(as_scored_completion("B", "direct")), item("B")], tar, WEIGHTS)
+def test_direct_mode_scores_like_the_reward(rewards):
+    rows = score_responses([item(as_scored_completion("B", "direct")), item("B")], rewards, WEIGHTS)
     assert rows[0]["accuracy"] == 1.0 and rows[0]["has_think"] is False
     assert rows[1]["accuracy"] == 0.0  # think mode: no <answer> block, no answer (as in training)
 
 
-def test_unreadable_gold_is_one_sample_error(tar):
+def test_unreadable_gold_is_one_sample_error(rewards):
     good = item("<think>So B.</think><answer>B</answer>")
     bad = item("<think>So B.</think><answer>B</answer>", answer="purple")  # names no option
-    rows = score_responses([good, bad, good], tar, WEIGHTS)
+    rows = score_responses([good, bad, good], rewards, WEIGHTS)
     assert [("score_error" in r) for r in rows] == [False, True, False]
     assert "purple" in rows[1]["score_error"]
     assert rows[0]["accuracy"] == rows[2]["accuracy"] == 1.0
 
 
-def test_no_embedder_is_loaded_without_grounding(tar):
-    score_responses([item("<think>At 00:01 x.</think><answer>A</answer>")], tar, WEIGHTS)
-    assert tar.scorer.embedder.inner._inner is None
+def test_no_embedder_is_loaded_without_grounding(rewards):
+    score_responses([item("<think>At 00:01 x.</think><answer>A</answer>")], rewards, WEIGHTS)
+    assert rewards["tar"].scorer.embedder.inner._inner is None
 
 
-def test_tar_with_reference_grounding(tar):
+def test_tar_with_reference_grounding(rewards):
     text = ("<think>At 00:05 a man opens the red door. Therefore the answer is B.</think>"
             "<answer>B</answer>")
     grounding = {"00:05": "A man opens the red door.", "00:20": "A dog runs across the yard."}
-    row = score_responses([item(text, temporal_grounding=grounding)], tar, WEIGHTS)[0]
+    row = score_responses([item(text, temporal_grounding=grounding)], rewards, WEIGHTS)[0]
     assert row["tar_precision"] == 1.0 and row["tar"] == 1.0 and row["gate"] == 1
 
 
@@ -96,9 +95,9 @@ completions = st.one_of(
 
 @settings(max_examples=60, deadline=None)
 @given(texts=st.lists(completions, min_size=1, max_size=5), gold=st.sampled_from(["A", "B", "C"]))
-def test_accuracy_is_the_reward_functions(tar, texts, gold):
+def test_accuracy_is_the_reward_functions(rewards, texts, gold):
     items = [item(t, answer=gold) for t in texts]
-    rows = score_responses(items, tar, WEIGHTS)
+    rows = score_responses(items, rewards, WEIGHTS)
     expected = accuracy_reward(texts, answer=[gold] * len(texts), answer_type=[None] * len(texts),
                                options=[OPTIONS] * len(texts))
     assert [r["accuracy"] for r in rows] == expected
@@ -147,14 +146,14 @@ def judge_server(monkeypatch):
         server.server_close()
 
 
-def test_vas_judge_scores_and_failures(tar, judge_server):
+def test_vas_judge_scores_and_failures(rewards, judge_server):
     texts = ["<think>A man in a red coat at 00:03.</think><answer>B</answer>", "<answer>B</answer>"]
     server, client = judge_server()
-    rows = score_responses([item(t) for t in texts], tar, WEIGHTS, judge=client, questions=["Q?", "Q?"])
+    rows = score_responses([item(t) for t in texts], rewards, WEIGHTS, judge=client, questions=["Q?", "Q?"])
     assert [r["vas_judge"] for r in rows] == [70.0, 0.0]  # no think: 0 without asking
     assert server.requests == 1
     _, failing = judge_server(status=500)
-    rows = score_responses([item(texts[0])], tar, WEIGHTS, judge=failing)
+    rows = score_responses([item(texts[0])], rewards, WEIGHTS, judge=failing)
     assert rows[0]["vas_judge"] is None and rows[0]["vas_judge_failed"] is True
     metrics = benchmark_metrics(rows)
     assert metrics["vas_judge"] is None and metrics["vas_judge_failures"] == 1

@@ -4,10 +4,15 @@ import pytest
 
 from vr2.scoring.claims import Claim
 from vr2.config import load_recipe
+from pathlib import Path
+
+from vr2 import hookimpl
+from vr2.errors import Vr2Error
 from vr2.scoring.rewards import (TarReward, accuracy_reward, build_tar_reward, completion_text, format_reward,
-                         reward_functions, total_reward)
+                                 reward_functions, reward_weights, total_reward)
 from vr2.scoring.tar import TarScorer
 
+REPO = Path(__file__).resolve().parents[2]
 OPTIONS = ["He washes his hands", "He pours oil into the pan", "He leaves", "He opens the fridge"]
 GROUNDING = {"00:20": "He switches on the gas stove.", "00:25": "He pours cooking oil into the pan."}
 GOOD = ("<think>At 00:21 he turns on the gas stove. At 00:24 he pours oil into the pan. "
@@ -108,10 +113,106 @@ def test_total_is_weighted_and_none_propagates():
 
 
 def test_reward_functions_follow_the_recipe(tmp_path):
-    funcs, weights = reward_functions(load_recipe(None, ["rewards.tar=0"]))
-    assert [f.__name__ for f in funcs] == ["accuracy_reward", "format_reward"] and weights == [1.0, 1.0]
-    funcs, weights = reward_functions(load_recipe(None, ["rewards.tar=0.5", "tar.gate=false"]))
-    assert funcs[-1].__name__ == "tar" and weights == [1.0, 1.0, 0.5] and funcs[-1].gate is False
+    funcs = reward_functions(load_recipe(None, ["rewards.tar=0"]))
+    assert funcs == {"accuracy": accuracy_reward, "format": format_reward}
+    recipe = load_recipe(None, ["rewards.tar=0.5", "tar.gate=false"])
+    funcs = reward_functions(recipe)
+    assert list(funcs) == ["accuracy", "format", "tar"] and funcs["tar"].gate is False
+    assert reward_weights(recipe) == {"accuracy": 1.0, "format": 1.0, "tar": 0.5}
+
+
+def test_the_builtin_rewards_come_through_the_hook():
+    from vr2.plugins.registry import components, is_builtin
+
+    found = components("vr2_rewards")
+    assert list(found)[:3] == ["accuracy", "format", "tar"] and all(is_builtin(c.plugin) for c in found.values())
+
+
+def test_an_unknown_reward_name_lists_the_known_ones(tmp_path):
+    path = tmp_path / "r.toml"
+    path.write_text("[rewards]\naccuracy = 1.0\nbrevity = 0.5\n")
+    with pytest.raises(Vr2Error, match=r"r.toml: unknown key 'rewards.brevity' \(allowed in \[rewards\]: "
+                                        r"accuracy, format, tar\)"):
+        load_recipe(path)
+    with pytest.raises(Vr2Error, match="unknown key 'rewards.brevity'"):
+        load_recipe(None, ["rewards.brevity=1"])
+    with pytest.raises(Vr2Error, match=r"rewards.format must be >= 0"):
+        load_recipe(None, ["rewards.format=-1"])
+
+
+# --- a reward added by a plugin: the recipe weights it by name, and every reader of the registry uses it
+
+
+def brevity_reward(completions, **kwargs):
+    """1 for a completion of at most 120 characters, else 0."""
+    return [1.0 if len(completion_text(c)) <= 120 else 0.0 for c in completions]
+
+
+class BrevityPlugin:
+    @hookimpl
+    def vr2_rewards(self):
+        return {"brevity": lambda recipe: brevity_reward}
+
+
+@pytest.fixture
+def brevity():
+    from vr2.plugins import registry
+
+    registry.register(BrevityPlugin(), name="brevity-test")
+    yield
+    registry.unregister("brevity-test")
+
+
+def test_a_plugin_reward_is_weighted_by_name(tmp_path, brevity):
+    recipe_path = tmp_path / "brief.toml"
+    recipe_path.write_text('extends = "%s"\n\n[rewards]\nbrevity = 0.5\n' % (REPO / "recipes" / "tar_gated.toml"))
+    recipe = load_recipe(recipe_path)
+    # The shipped recipe's weights stay as they were; the plugin's reward joins them by name.
+    assert recipe.rewards == {"accuracy": 1.0, "format": 1.0, "tar": 1.0, "brevity": 0.5}
+    assert "brevity" not in reward_weights(load_recipe(None))  # a plugin's reward counts only once weighted
+
+
+def test_grpo_trains_on_a_plugin_reward(tmp_path, brevity):
+    from vr2.train.trl_backend import recipe_rewards
+
+    funcs, weights = recipe_rewards(load_recipe(None, ["rewards.tar=0", "rewards.brevity=0.5"]))
+    assert [f.__name__ for f in funcs] == ["accuracy", "format", "brevity"] and weights == [1.0, 1.0, 0.5]
+    assert funcs[2].function is brevity_reward and funcs[2](["<answer>A</answer>"]) == [1.0]
+
+
+def test_vr2_score_reports_a_plugin_reward(tmp_path, capsys, brevity):
+    from cli_helpers import run_vr2
+
+    recipe = tmp_path / "brief.toml"
+    recipe.write_text("[rewards]\nformat = 0.0\nbrevity = 2.0\n")
+    trace = tmp_path / "trace.json"
+    trace.write_text(json.dumps({"completion": GOOD}))
+    ref = tmp_path / "ref.json"
+    ref.write_text(json.dumps({"temporal_grounding": GROUNDING, "answer": "B", "options": OPTIONS}))
+    r = run_vr2(capsys, "score", trace, "--ref", ref, "--recipe", recipe, "--json")
+    assert r.code == 0, r.err
+    rewards = json.loads(r.out)["rewards"]
+    assert rewards["brevity"] == 0.0 and rewards["accuracy"] == 1.0 and rewards["tar"] == 1.0
+    assert rewards["total"] == pytest.approx(1.0 + 1.0)  # format weighs 0; brevity 2 x 0
+    short = tmp_path / "short.json"
+    short.write_text(json.dumps({"completion": "<think>At 00:21 the stove.</think><answer>B</answer>"}))
+    r = run_vr2(capsys, "score", short, "--ref", ref, "--recipe", recipe, "-s", "rewards.tar=0", "--json")
+    assert json.loads(r.out)["rewards"]["brevity"] == 1.0 and json.loads(r.out)["rewards"]["total"] == 3.0
+    table = run_vr2(capsys, "score", short, "--ref", ref, "--recipe", recipe)
+    assert "reward brevity (x2)" in table.out
+
+
+def test_vr2_score_batch_summary_has_every_reward(tmp_path, capsys, brevity):
+    from cli_helpers import run_vr2
+
+    batch = tmp_path / "traces.jsonl"
+    rows = [{"id": k, "completion": text, "temporal_grounding": GROUNDING, "answer": "B", "options": OPTIONS}
+            for k, text in enumerate([GOOD, "<think>x</think><answer>B</answer>"])]
+    batch.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    r = run_vr2(capsys, "score", batch, "-s", "rewards.brevity=1", "--json")
+    assert r.code == 0, r.err
+    summary = json.loads(r.out)
+    assert summary["brevity"] == 0.5 and summary["accuracy"] == 1.0 and summary["format"] == 1.0
 
 
 def test_reward_signature_accepts_trl_keywords(tar):
@@ -143,3 +244,13 @@ def test_bad_reference_keys_never_raise_inside_the_reward(tar, bad_key):
 def test_a_grounding_that_is_not_an_object_gives_no_reward_not_a_crash(tar, grounding):
     (detail,) = tar.details([GOOD], temporal_grounding=[grounding], options=[OPTIONS])
     assert detail.value is None and "bad reference grounding" in detail.failure
+
+
+def test_vr2_plugins_marks_the_weighted_rewards(capsys, brevity):
+    from cli_helpers import run_vr2
+
+    def row(out):
+        return next(line for line in out.splitlines() if "brevity" in line)
+
+    assert "*" not in row(run_vr2(capsys, "plugins").out)
+    assert "*" in row(run_vr2(capsys, "plugins", "-s", "rewards.brevity=0.5").out)

@@ -269,15 +269,13 @@ def load_module(path: Path, name: str):
 
 def vr2_rewards(recipe, completions, sample):
     """What vr2's own reward functions (TRL backend, vr2 score) give these completions."""
-    from vr2.scoring.rewards import reward_functions, total_reward
+    from vr2.scoring.rewards import reward_functions, reward_weights, total_reward
 
-    functions, weights = reward_functions(recipe)
-    names = [n for n in ("accuracy", "format", "tar") if getattr(recipe.rewards, n)]
     n = len(completions)
     columns = {"answer": [sample.answer] * n, "answer_type": [sample.answer_type] * n,
                "options": [sample.options] * n, "temporal_grounding": [sample.temporal_grounding] * n}
-    parts = {name: fn(completions, **columns) for name, fn in zip(names, functions)}
-    return parts, total_reward(parts, dict(zip(names, weights)))
+    parts = {name: fn(completions, **columns) for name, fn in reward_functions(recipe).items()}
+    return parts, total_reward(parts, reward_weights(recipe))
 
 
 def test_reward_file_matches_vr2s_reward_functions(orl, plan, rows):

@@ -86,23 +86,21 @@ def scores_table(result: dict, weights: dict) -> Table:
 
 
 def print_score(result: dict, item, config) -> None:
-    from vr2.scoring.batch import weights_of
-
     tar = config.tar
     console.print(f"[dim]buffer {tar.buffer_seconds:g}s, tau {tar.tau:g}, matching {tar.matching}, "
                   f"extractor {tar.extractor}, embedder {tar.embedder}, gate {'on' if tar.gate else 'off'}[/dim]")
     console.print(claims_table(result))
     console.print(reference_table(result))
-    console.print(scores_table(result, weights_of(config)))
+    console.print(scores_table(result, config.rewards))
 
 
-def run_batch(trace: Path, out: Path, tar, weights: dict, *, resume: bool, force: bool = True):
+def run_batch(trace: Path, out: Path, rewards: dict, weights: dict, *, resume: bool, force: bool = True):
     from vr2.scoring.batch import count_lines, score_jsonl
 
     total = count_lines(trace)
     with progress_bar() as bar:
         task = bar.add_task("scoring", total=total)
-        report = score_jsonl(trace, out, tar, weights, resume=resume, force=force,
+        report = score_jsonl(trace, out, rewards, weights, resume=resume, force=force,
                              progress=lambda n: bar.advance(task, n))
         bar.update(task, completed=total)
     return report

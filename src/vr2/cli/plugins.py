@@ -39,6 +39,7 @@ def component_rows(config) -> list[dict]:
         f"consistency:{config.tar.consistency}", f"backend:{config.trainer.backend}",
         f"engine:{config.eval.engine}", f"judge:{config.judge.backend}",
         f"teacher:{config.curate.teacher}",
+        *(f"reward:{name}" for name, weight in config.rewards.items() if weight),
     }
     hook_of = {kind: hook for hook, kind in KINDS.items()}
     rows = []

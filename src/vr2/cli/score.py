@@ -27,9 +27,9 @@ def score(
     tau: Optional[float] = typer.Option(None, "--tau", callback=finite, help="Semantic similarity threshold (default 0.75)."),
     no_gate: bool = typer.Option(False, "--no-gate", help="Do not gate TAR on think-answer consistency."),
     matching: Optional[str] = typer.Option(None, "--matching", help="optimal (default) or greedy (official)."),
-    w_accuracy: Optional[float] = typer.Option(None, "--w-accuracy", callback=finite, help="Weight of the accuracy reward."),
-    w_format: Optional[float] = typer.Option(None, "--w-format", callback=finite, help="Weight of the format reward."),
-    w_tar: Optional[float] = typer.Option(None, "--w-tar", callback=finite, help="Weight of TAR."),
+    w_accuracy: Optional[float] = typer.Option(None, "--w-accuracy", callback=finite, help="Shortcut for -s rewards.accuracy=W."),
+    w_format: Optional[float] = typer.Option(None, "--w-format", callback=finite, help="Shortcut for -s rewards.format=W."),
+    w_tar: Optional[float] = typer.Option(None, "--w-tar", callback=finite, help="Shortcut for -s rewards.tar=W (any reward: -s rewards.NAME=W)."),
     extractor: Optional[str] = typer.Option(None, "--extractor", help="Claim extractor plugin (default rule)."),
     embedder: Optional[str] = typer.Option(None, "--embedder", help="Embedder plugin (default minilm)."),
     recipe: Optional[Path] = RecipeOption,
@@ -38,7 +38,7 @@ def score(
     """Score reasoning traces: claims, TAR (precision/recall/F1), gate, TAC, format and rewards."""
     from vr2.cli import display
     from vr2.scoring import batch as scoring
-    from vr2.scoring.rewards import build_tar_reward
+    from vr2.scoring.rewards import reported_rewards
 
     config = load(recipe, sets, {
         "tar.buffer_seconds": buffer_seconds, "tar.tau": tau, "tar.gate": False if no_gate else None,
@@ -51,8 +51,8 @@ def score(
             raise Vr2Error(f"{trace}: a .jsonl batch carries its references per line; drop --ref")
         out = out or trace.with_name(trace.stem + ".scores.jsonl")
         scoring.check_output(out, trace, resume=resume, force=force)
-        tar = build_tar_reward(config.tar, config.judge)
-        report = display.run_batch(trace, out, tar, scoring.weights_of(config), resume=resume, force=force)
+        rewards = reported_rewards(config)
+        report = display.run_batch(trace, out, rewards, config.rewards, resume=resume, force=force)
         summary = scoring.summarize(report.results, len(report.bad_lines))
         display.print_batch(report, summary, out, trace, as_json=as_json)
         return
@@ -60,8 +60,7 @@ def score(
         raise Vr2Error(f"{trace}: --ref REF is required for a single trace")
     record = {**scoring.load_reference(ref), **_without_none(scoring.load_trace(trace))}
     item = scoring.make_input(record, str(trace))
-    tar = build_tar_reward(config.tar, config.judge)
-    result = scoring.score_inputs([item], tar, scoring.weights_of(config))[0]
+    result = scoring.score_inputs([item], reported_rewards(config), config.rewards)[0]
     if as_json:
         typer.echo(scoring.to_json(result, indent=2))
     else:

@@ -1,8 +1,8 @@
 """Evaluation metrics: per-sample scores, per-benchmark numbers and the paper's averages.
 
 Per sample (`score_responses`): accuracy, format, TAR and think-answer consistency come from the
-training reward code itself (`vr2.scoring.batch.score_inputs`, which calls `accuracy_reward`,
-`format_reward` and the gated `TarReward`), so an evaluation number and a reward can never
+training reward code itself (`vr2.scoring.batch.score_inputs`, which calls the reward registry's
+functions: `accuracy`, `format`, the gated `tar`, and any reward the recipe weights), so an evaluation number and a reward can never
 disagree. `tac_correctness` is `vr2.scoring.consistency.tac_correctness`; `vas_judge` is
 `vr2.judge.client.vas_judge`.
 
@@ -47,11 +47,12 @@ OVERALL_NOTE = ("Overall = mean over the benchmarks covered; with all 11 it equa
 # --------------------------------------------------------------------------- per sample
 
 
-def build_scorer(tar_config, judge_config=None):
-    """The recipe's gated TAR reward: `rewards.build_tar_reward` (its embedder loads on first use)."""
-    from vr2.scoring.rewards import build_tar_reward
+def build_scorer(recipe):
+    """The rewards eval scores with, from the reward registry: `rewards.reported_rewards` (the
+    built-ins, TAR's embedder loading on first use, plus any reward the recipe weights)."""
+    from vr2.scoring.rewards import reported_rewards
 
-    return build_tar_reward(tar_config, judge_config)
+    return reported_rewards(recipe)
 
 
 def as_scored_completion(text: str, mode: str) -> str:
@@ -62,7 +63,7 @@ def as_scored_completion(text: str, mode: str) -> str:
     return text
 
 
-def score_responses(items: Sequence[Any], tar, weights: Mapping[str, float], *,
+def score_responses(items: Sequence[Any], rewards, weights: Mapping[str, float], *,
                     judge=None, questions: Sequence[str] | None = None) -> list[dict]:
     """Score `vr2.scoring.batch.ScoreInput`s; one flat dict of per-sample metrics each.
 
@@ -72,12 +73,12 @@ def score_responses(items: Sequence[Any], tar, weights: Mapping[str, float], *,
     from vr2.scoring.batch import score_inputs
 
     try:
-        results = score_inputs(list(items), tar, dict(weights))
+        results = score_inputs(list(items), rewards, dict(weights))
     except Vr2Error:
         results = []
         for item in items:  # find the bad one(s); the rest still count
             try:
-                results += score_inputs([item], tar, dict(weights))
+                results += score_inputs([item], rewards, dict(weights))
             except Vr2Error as exc:
                 results.append({"score_error": str(exc)})
     from vr2.scoring.format import parse_completion
@@ -103,8 +104,7 @@ def _flatten(result: dict) -> dict:
         return dict(result)
     rewards = result["rewards"]
     return {
-        "accuracy": rewards.get("accuracy"),
-        "format": rewards.get("format"),
+        **{name: value for name, value in rewards.items() if name != "total"},  # every reward, by name
         "tac": result["tac"],
         "tac_correctness": result["tac_correctness"],
         "think_answer": result["think_answer"],

@@ -321,7 +321,7 @@ def _base_row(sample, benchmark: str, mode: str, protocol: str = "vr2", pieces: 
     return row
 
 
-def evaluate_batch(batch: Sequence, benchmark: str, recipe, engine, tar, judge, weights,
+def evaluate_batch(batch: Sequence, benchmark: str, recipe, engine, rewards, judge, weights,
               videos: Sequence | None = None) -> list[dict]:
     """Rows for one batch of samples: sample videos (or take `videos`, decoded ahead by
     `vr2.video.prefetch`), generate, score (errors recorded per sample)."""
@@ -362,7 +362,7 @@ def evaluate_batch(batch: Sequence, benchmark: str, recipe, engine, tar, judge, 
 
         judged = judge if mode == "think" else None
         questions = [format_question(s.question, s.options or None) for s, _, _ in ready]
-        scores = score_responses(items, tar, weights, judge=judged, questions=questions)
+        scores = score_responses(items, rewards, weights, judge=judged, questions=questions)
         for (_, row, _), out, score in zip(ready, outputs, scores):
             row.update(resps=[[out.text]], filtered_resps=[score.get("final_answer")],
                        tokens=out.tokens, vas_attn=out.vas_attn, **score)
@@ -442,8 +442,6 @@ def evaluate(recipe, *, output_dir: str | Path | None = None, force: bool = Fals
     """
     from vr2.eval.metrics import build_scorer
     from vr2.video.prefetch import prefetched
-    from vr2.scoring.batch import weights_of
-
     from vr2.eval import sharding
     from vr2.config import with_changes
     from vr2.eval.protocols import check
@@ -461,9 +459,9 @@ def evaluate(recipe, *, output_dir: str | Path | None = None, force: bool = Fals
         pending = sum(1 for r in runs for s in shard.mine(r.samples) if str(s.id) not in r.rows)
         if pending:
             engine = engine or DeferredEngine(recipe)
-            tar = build_scorer(recipe.tar, recipe.judge)
+            rewards = build_scorer(recipe)
             judge = make_judge(recipe.judge, required=False)  # VAS-judge only when configured
-            weights = weights_of(recipe)
+            weights = recipe.rewards
         for run in runs:
             mine = shard.mine(run.samples)
             todo = [s for s in mine if str(s.id) not in run.rows]
@@ -478,7 +476,7 @@ def evaluate(recipe, *, output_dir: str | Path | None = None, force: bool = Fals
                 for batch, videos in prefetched(chunks(todo, recipe.eval.batch_size),
                                                 functools.partial(_video, recipe=recipe),
                                                 workers=recipe.eval.decode_workers):
-                    rows = evaluate_batch(batch, run.name, recipe, engine, tar, judge, weights, videos)
+                    rows = evaluate_batch(batch, run.name, recipe, engine, rewards, judge, weights, videos)
                     # One write per batch, then flush: a kill loses at most this batch, and a
                     # torn last line is dropped on resume.
                     handle.write("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
@@ -558,7 +556,7 @@ def score_sample_files(folder: str | Path, recipe, *, mode: str = "auto",
 
     known, aliases, specs = _registry()
     files = lmms.read_task_files(folder, known, aliases)
-    scorer = _FileScorer(recipe, build_scorer(recipe.tar, recipe.judge), make_judge(recipe.judge, required=False), mode)
+    scorer = _FileScorer(recipe, build_scorer(recipe), make_judge(recipe.judge, required=False), mode)
     skipped = [f"{f.path}:{n}: {why}" for f in files for n, why in f.bad_lines]
     rows_by_bench: dict[str, list[dict]] = {}
     lines: dict[str, int] = {}
@@ -592,11 +590,9 @@ class _FileScorer:
 
     batch = 64
 
-    def __init__(self, recipe, tar, judge, mode: str):
-        from vr2.scoring.batch import weights_of
-
-        self.tar, self.judge, self.mode = tar, judge, mode
-        self.weights = weights_of(recipe)
+    def __init__(self, recipe, rewards, judge, mode: str):
+        self.rewards, self.judge, self.mode = rewards, judge, mode
+        self.weights = recipe.rewards
 
     def rows(self, f, spec) -> list[dict]:
         from vr2.eval import lmms
@@ -620,7 +616,7 @@ class _FileScorer:
             if item.answer_type is None and spec is not None:
                 item.answer_type = _default_answer_type(spec, item.options)
             item.completion = as_scored_completion(item.completion, item_mode)
-        scores = score_responses(items, self.tar, self.weights, judge=self.judge,
+        scores = score_responses(items, self.rewards, self.weights, judge=self.judge,
                                  questions=[i.question or "" for i in items])
         rows = []
         for record, item, score, item_mode in zip(records, items, scores, modes):

@@ -1,4 +1,4 @@
-"""Plugin hooks: how to add a claim extractor, embedder, consistency checker, LLM judge,
+"""Plugin hooks: how to add a reward, claim extractor, embedder, consistency checker, LLM judge,
 trainer backend, evaluation engine or curation teacher.
 
 vr2 uses pluggy. A plugin is any module or object with functions named after the hooks below and
@@ -28,6 +28,29 @@ import pluggy
 hookspec = pluggy.HookspecMarker("vr2")
 # Mark your hook functions with this (also exported as `vr2.hookimpl`).
 hookimpl = pluggy.HookimplMarker("vr2")
+
+
+@hookspec
+def vr2_rewards():
+    """Return ``{name: factory}`` of rewards: the one registry that GRPO training (TRL and
+    OpenRLHF), ``vr2 score`` and ``vr2 eval`` all read.
+
+    ``factory(recipe)`` (the validated ``vr2.config.Recipe``) returns the reward: a plain function
+    ``(completions, **kwargs) -> list[float | None]``, TRL's signature. ``completions`` are the
+    generated texts (or chat messages; ``vr2.scoring.rewards.completion_text`` reads either);
+    ``kwargs`` carry the dataset columns, one value per completion (``answer``, ``answer_type``,
+    ``options``, ``temporal_grounding``). ``None`` means "no reward for this completion" (missing
+    data, a judge that failed): the sample is left out rather than scored 0. Most factories ignore
+    the recipe (``lambda recipe: my_reward``); one that needs settings reads them from it.
+
+    A recipe weights rewards by name in ``[rewards]`` (``my_reward = 0.5``); the total is the
+    weighted sum. Built-in rewards weigh 1 unless the recipe says otherwise; a plugin's reward
+    counts only once a recipe gives it a weight, and an unknown name is an error listing the known
+    ones. Each weighted reward is logged under its name (TRL: ``rewards/<name>/mean``; OpenRLHF:
+    ``vr2/<name>``) and reported per trace by ``vr2 score``. Built-in: ``accuracy`` (by answer
+    type), ``format`` (``<think>...</think><answer>...</answer>``) and ``tar`` (the temporal
+    alignment reward, gated by think-answer consistency, configured in ``[tar]``).
+    """
 
 
 @hookspec

@@ -31,6 +31,7 @@ KINDS = {
     "vr2_eval_engines": "engine",
     "vr2_judges": "judge",
     "vr2_teachers": "teacher",
+    "vr2_rewards": "reward",
 }
 
 # Components that live in separate packages: the install command goes into the error.

@@ -18,7 +18,7 @@ from typing import Any, Iterator
 from vr2.scoring.format import parse_completion
 from vr2.errors import Vr2Error
 from vr2.files import MAX_FILE_BYTES, check_regular_file, drop_partial_line, read_text
-from vr2.scoring.rewards import TarReward, accuracy_reward, format_reward, resolve_answer_type, total_reward
+from vr2.scoring.rewards import RewardFn, TarDetail, TarReward, resolve_answer_type, total_reward
 from vr2.samples import ANSWER_TYPES
 
 REF_FIELDS = ("temporal_grounding", "answer", "answer_type", "options")
@@ -137,8 +137,9 @@ def _check_gold(answer: str, answer_type: str | None, options: list[str], source
         raise Vr2Error(f"{source}: {exc}") from None
 
 
-def score_inputs(items: list[ScoreInput], tar: TarReward, weights: dict[str, float]) -> list[dict]:
-    """Score a batch with the training reward functions; one result dict per input."""
+def score_inputs(items: list[ScoreInput], rewards: dict[str, RewardFn], weights: dict[str, float]) -> list[dict]:
+    """Score a batch with the training reward functions (`rewards.reported_rewards`: name ->
+    function); one result dict per input. TAR's evidence comes from the TarReward among them."""
     columns = {
         "answer": [i.answer for i in items],
         "answer_type": [i.answer_type for i in items],
@@ -146,13 +147,11 @@ def score_inputs(items: list[ScoreInput], tar: TarReward, weights: dict[str, flo
         "temporal_grounding": [i.temporal_grounding for i in items],
     }
     completions = [i.completion for i in items]
-    details = tar.details(completions, **columns)
-    parts = {
-        "accuracy": accuracy_reward(completions, **columns),
-        "format": format_reward(completions, **columns),
-        "tar": [d.value for d in details],
-    }
-    totals = total_reward(parts, weights)
+    tar = next((fn for fn in rewards.values() if isinstance(fn, TarReward)), None)
+    details = tar.details(completions, **columns) if tar else [TarDetail(None, None, None, None) for _ in items]
+    parts = {name: [d.value for d in details] if fn is tar else list(fn(completions, **columns))
+             for name, fn in rewards.items()}
+    totals = total_reward(parts, weights) if parts else [None] * len(items)
     return [
         _result(item, details[k], {name: values[k] for name, values in parts.items()}, totals[k])
         for k, item in enumerate(items)
@@ -196,11 +195,6 @@ def _tac_correctness(rule, item: ScoreInput, kind: str, fn) -> bool | None:
     if item.answer is None:
         return None
     return fn(rule, item.answer, kind, item.options or None)
-
-
-def weights_of(recipe) -> dict[str, float]:
-    r = recipe.rewards
-    return {"accuracy": r.accuracy, "format": r.format, "tar": r.tar}
 
 
 def read_jsonl(path: str | Path) -> Iterator[tuple[int, dict | str]]:
@@ -277,7 +271,7 @@ def summarize(results: list[dict], skipped: int) -> dict:
         values = [float(v) for v in values if v is not None]
         return sum(values) / len(values) if values else None
 
-    return {
+    summary = {
         "scored": len(results),
         "skipped": skipped,
         "tar": mean("tar"),
@@ -287,12 +281,12 @@ def summarize(results: list[dict], skipped: int) -> dict:
         "gate_rate": mean("gate"),
         "tac": mean("tac"),
         "tac_correctness": mean("tac_correctness"),
-        "format": mean("format", "rewards"),
-        "accuracy": mean("accuracy", "rewards"),
-        "total": mean("total", "rewards"),
         "tar_missing": sum(1 for r in results if r["tar"] is None),
         "bad_ref_keys": sum(r.get("bad_ref_keys", 0) for r in results),
     }
+    for name in results[0]["rewards"] if results else ():  # every reward scored, and the total
+        summary.setdefault(name, mean(name, "rewards"))
+    return summary
 
 
 @dataclass
@@ -330,7 +324,7 @@ def check_output(out_path: Path, in_path: Path, *, resume: bool, force: bool) ->
         raise Vr2Error(f"{out_path}: the folder {out_path.parent} does not exist")
 
 
-def score_jsonl(in_path: Path, out_path: Path, tar: TarReward, weights: dict[str, float], *,
+def score_jsonl(in_path: Path, out_path: Path, rewards: dict[str, RewardFn], weights: dict[str, float], *,
                 resume: bool = False, force: bool = True, chunk: int = 64,
                 progress=None) -> BatchReport:
     """Score every line of a JSONL of traces into a JSONL of results, appending as it goes.
@@ -362,8 +356,8 @@ def score_jsonl(in_path: Path, out_path: Path, tar: TarReward, weights: dict[str
                 except Vr2Error as exc:
                     bad.append((number, _reason(exc, in_path, number)))
                 if len(pending) >= chunk:
-                    results += _flush(pending, out, tar, weights, progress, bad, in_path)
-            results += _flush(pending, out, tar, weights, progress, bad, in_path)
+                    results += _flush(pending, out, rewards, weights, progress, bad, in_path)
+            results += _flush(pending, out, rewards, weights, progress, bad, in_path)
     except OSError as exc:
         raise Vr2Error(f"{out_path}: cannot write results ({exc.strerror or exc}); the "
                        f"{len(results)} results written so far are kept, --resume continues") from None
@@ -390,18 +384,18 @@ def _reason(exc: Vr2Error, in_path: Path, number: int) -> str:
     return str(exc).removeprefix(f"{in_path}:{number}: ")
 
 
-def _flush(pending, out, tar, weights, progress, bad, in_path) -> list[dict]:
+def _flush(pending, out, rewards, weights, progress, bad, in_path) -> list[dict]:
     if not pending:
         return []
     try:
-        scored = score_inputs([item for _, item in pending], tar, weights)
+        scored = score_inputs([item for _, item in pending], rewards, weights)
         kept = list(pending)
     except Vr2Error:
         # One line the checks let through must not take its chunk with it: score one by one.
         kept, scored = [], []
         for number, item in pending:
             try:
-                scored += score_inputs([item], tar, weights)
+                scored += score_inputs([item], rewards, weights)
                 kept.append((number, item))
             except Vr2Error as exc:
                 bad.append((number, _reason(exc, in_path, number)))

@@ -7,6 +7,7 @@ from vr2.plugins.hookspecs import hookimpl
 from vr2.scoring.claims import RuleExtractor
 from vr2.scoring.consistency import RuleConsistency
 from vr2.scoring.embedding import SentenceTransformerEmbedder, make_minilm
+from vr2.scoring.rewards import accuracy_reward, build_tar_reward, format_reward
 
 
 def _rule_extractor(judge=None):
@@ -25,6 +26,24 @@ def _sentence_transformers(model: str | None = None, **options):
 
 def _rule_consistency(judge=None):
     return RuleConsistency()
+
+
+def _accuracy(recipe):
+    return accuracy_reward
+
+
+def _format(recipe):
+    return format_reward
+
+
+def _tar(recipe):
+    return build_tar_reward(recipe.tar, recipe.judge)
+
+
+@hookimpl
+def vr2_rewards():
+    # The paper's three, in the order its total adds them.
+    return {"accuracy": _accuracy, "format": _format, "tar": _tar}
 
 
 @hookimpl

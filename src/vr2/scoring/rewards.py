@@ -214,12 +214,33 @@ def build_tar_reward(tar_config, judge_config=None) -> TarReward:
     return TarReward(TarScorer(embedder, settings), extractor, checker, gate=tar_config.gate)
 
 
-def reward_functions(recipe) -> tuple[list[RewardFn], list[float]]:
-    """The reward functions and weights a recipe asks for (zero weights are left out)."""
-    weights = {"accuracy": recipe.rewards.accuracy, "format": recipe.rewards.format,
-               "tar": recipe.rewards.tar}
-    functions: dict[str, RewardFn] = {"accuracy": accuracy_reward, "format": format_reward}
-    if weights["tar"]:
-        functions["tar"] = build_tar_reward(recipe.tar, recipe.judge)
-    names = [n for n, w in weights.items() if w]
-    return [functions[n] for n in names], [weights[n] for n in names]
+def reward_weights(recipe) -> dict[str, float]:
+    """name -> weight of every reward the recipe turns on (weight > 0), in the recipe's order."""
+    return {name: float(w) for name, w in recipe.rewards.items() if w}
+
+
+def make_rewards(recipe, names) -> dict[str, RewardFn]:
+    """name -> reward function, built by the reward registry (`vr2_rewards` hook)."""
+    from vr2.plugins.registry import components
+
+    available = components("vr2_rewards")
+    for name in names:
+        if name not in available:
+            raise Vr2Error(f"unknown reward '{name}' (installed: {', '.join(available) or 'none'})")
+    return {name: available[name].factory(recipe) for name in names}
+
+
+def reward_functions(recipe) -> dict[str, RewardFn]:
+    """name -> function of the rewards a recipe weights: what GRPO trains on (TRL and OpenRLHF)."""
+    return make_rewards(recipe, reward_weights(recipe))
+
+
+def reported_rewards(recipe) -> dict[str, RewardFn]:
+    """What `vr2 score` and `vr2 eval` compute: every built-in reward (their diagnostics are
+    reported even at weight 0) and every other reward the recipe weights."""
+    from vr2.plugins.registry import components, is_builtin
+
+    weights = reward_weights(recipe)
+    names = [name for name, c in components("vr2_rewards").items() if is_builtin(c.plugin) or name in weights]
+    return make_rewards(recipe, names)
+

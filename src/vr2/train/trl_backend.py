@@ -173,11 +173,11 @@ class NamedReward:
 def recipe_rewards(recipe) -> tuple[list[NamedReward], list[float]]:
     from vr2.scoring.rewards import reward_functions
 
-    functions, weights = reward_functions(recipe)
+    functions = reward_functions(recipe)
     if not functions:
-        raise Vr2Error(f"{recipe.source}: every reward weight is 0 (rewards.accuracy/format/tar); nothing to learn")
-    names = [name for name in ("accuracy", "format", "tar") if getattr(recipe.rewards, name)]
-    return [NamedReward(f, n) for f, n in zip(functions, names)], weights
+        raise Vr2Error(f"{recipe.source}: every reward weight is 0; nothing to learn (weight one in [rewards])")
+    # Names and weights come from the same table, so a reward and its weight cannot drift apart.
+    return [NamedReward(f, n) for n, f in functions.items()], [recipe.rewards[n] for n in functions]
 
 
 # --- running ---------------------------------------------------------------------------------

@@ -100,8 +100,10 @@ def check_recipe(recipe) -> None:
     if recipe.trainer.report_to not in ("none", "tensorboard"):
         raise Vr2Error(f"{src}: trainer.report_to = \"{recipe.trainer.report_to}\": the openrlhf backend logs to "
                        "tensorboard (or none); pass --logger.wandb.* in VR2_OPENRLHF_ARGS for wandb")
-    if not (recipe.rewards.accuracy or recipe.rewards.format or recipe.rewards.tar):
-        raise Vr2Error(f"{src}: every reward weight is 0 (rewards.accuracy/format/tar); nothing to learn")
+    from vr2 import reward_weights
+
+    if not reward_weights(recipe):
+        raise Vr2Error(f"{src}: every reward weight is 0; nothing to learn (weight one in [rewards])")
     if not recipe.data.train_file:
         raise Vr2Error(f"{src}: data.train_file is not set")
     param_dtype(recipe)

@@ -3,9 +3,9 @@
 OpenRLHF calls a reward file once per completion, from several threads of a vLLM actor, with
 the decoded prompt + completion (`queries`), the prompt text and the label text; it expects
 `{"rewards", "scores", "extra_logs"}` and swallows any exception. This module computes the reward
-with vr2's own functions, the ones `vr2 score` and the TRL backend call (`vr2.scoring.rewards.reward_functions`:
-accuracy, format, and TAR gated by think-answer consistency, with the recipe's weights, TAR
-settings and plugins), and keeps the reasons a part is missing visible.
+with vr2's own functions, the ones `vr2 score` and the TRL backend call (`vr2.reward_functions`, the
+reward registry: accuracy, format, TAR gated by think-answer consistency, and any plugin's reward,
+with the recipe's `[rewards]` weights by name, TAR settings and plugins), and keeps the reasons a part is missing visible.
 
 Missing parts (documented policy):
 - A sample without `temporal_grounding` has no TAR for any of its completions. Its TAR part is
@@ -17,7 +17,7 @@ Missing parts (documented policy):
   group-neutral value (the mean reward of the group's unmasked completions), so a failure never
   turns into a fake reward (`vr2_openrlhf.rollout.GroupFill`).
 `extra_logs` always has the same keys in a run (OpenRLHF stacks them across samples): the raw
-parts (`vr2/accuracy`, `vr2/format`, `vr2/tar`, 0 where missing), the gate, the claim count,
+parts (`vr2/<reward name>` for each weighted reward, 0 where missing), the gate, the claim count,
 the ungated precision and the mask counters.
 """
 
@@ -35,7 +35,6 @@ from vr2 import Vr2Error
 ASSISTANT_OPENER = "<|im_start|>assistant\n"
 END_OF_TURN = ("<|im_end|>", "<|endoftext|>")
 _SPECIAL = re.compile(r"<\|[a-z_]+\|>")
-PART_NAMES = ("accuracy", "format", "tar")
 
 
 def completion_from_query(query: str, prompt: str) -> str:
@@ -84,15 +83,15 @@ class RewardComputer:
     """The recipe's reward functions and weights, applied to (completion, label) pairs."""
 
     def __init__(self, recipe):
-        from vr2 import TarReward, reward_functions
+        from vr2 import TarReward, reward_functions, reward_weights
 
-        functions, weights = reward_functions(recipe)
-        names = [name for name in PART_NAMES if getattr(recipe.rewards, name)]
-        if not functions:
-            raise Vr2Error(f"{recipe.source}: every reward weight is 0 (rewards.accuracy/format/tar); nothing to learn")
-        self.functions = dict(zip(names, functions))
-        self.weights = dict(zip(names, weights))
-        self.tar: TarReward | None = self.functions.get("tar")
+        self.functions = reward_functions(recipe)  # name -> function, from vr2's reward registry
+        if not self.functions:
+            raise Vr2Error(f"{recipe.source}: every reward weight is 0; nothing to learn (weight one in [rewards])")
+        self.weights = reward_weights(recipe)
+        # TAR's evidence (gate, claims, masks) is logged too: found by type, whatever its name.
+        self.tar_name = next((n for n, f in self.functions.items() if isinstance(f, TarReward)), None)
+        self.tar: TarReward | None = self.functions.get(self.tar_name) if self.tar_name else None
         self._lock = threading.Lock()  # OpenRLHF calls from several threads; the TAR caches are shared
 
     def columns(self, labels: Sequence[dict]) -> dict[str, list]:
@@ -110,19 +109,20 @@ class RewardComputer:
         columns = self.columns(labels)
         with self._lock:
             parts = {name: list(fn(list(completions), **columns)) for name, fn in self.functions.items()
-                     if name != "tar"}
+                     if name != self.tar_name}
             details = self.tar.details(list(completions), **columns) if self.tar is not None else None
         if details is not None:
-            parts["tar"] = [d.value for d in details]
+            parts[self.tar_name] = [d.value for d in details]
+        parts = {name: parts[name] for name in self.functions}  # the recipe's order
         scored = []
         for k in range(len(completions)):
             mine = {name: values[k] for name, values in parts.items()}
             detail = details[k] if details is not None else None
             no_reference = detail is not None and detail.value is None and detail.failure == "no reference grounding"
             if no_reference:
-                mine["tar"] = 0.0  # group-constant: no effect on the group's advantages
+                mine[self.tar_name] = 0.0  # group-constant: no effect on the group's advantages
             total = total_reward({n: [v] for n, v in mine.items()}, self.weights)[0]
-            item = Scored(total, mine, no_reference, detail is not None and mine.get("tar") is None, detail)
+            item = Scored(total, mine, no_reference, detail is not None and mine.get(self.tar_name) is None, detail)
             item.logs = self._logs(item)
             scored.append(item)
         return scored
