@@ -2,8 +2,8 @@
 
 Layers, lowest first (a module may import its own layer and the layers below, never above):
 
-    core (vr2/*.py: errors, files, config, samples, the public API)
-    plugins (hookspecs, registry)
+    core (vr2/*.py: errors, files, config, samples, the public API) and plugins (hookspecs,
+        registry: config asks the registry which reward names a recipe may weight)
     scoring
     judge
     video, model, data
@@ -28,7 +28,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 SRC = REPO / "src" / "vr2"
 
-RANKS = {"core": 0, "plugins": 1, "scoring": 2, "judge": 3, "video": 4, "model": 4, "data": 4,
+RANKS = {"core": 0, "plugins": 0, "scoring": 2, "judge": 3, "video": 4, "model": 4, "data": 4,
          "train": 5, "eval": 5, "explain": 5, "curate": 6, "devtools": 6, "cli": 7}
 # Modules that sit outside the layering: `python -m vr2` starts the CLI.
 EXEMPT = {"vr2.__main__"}

@@ -173,7 +173,9 @@ def test_disk_full_keeps_the_results_so_far_and_resume_finishes(tmp_path, capsys
 
     monkeypatch.setattr(scoring, "_open_results", lambda *a, **k: Full(real_open(*a, **k)))
     batch = _batch(tmp_path, _lines())
-    monkeypatch.setattr(scoring, "score_jsonl", _with_chunk(scoring.score_jsonl, 1))
+    from vr2.cli import display
+
+    monkeypatch.setattr(display, "score_jsonl", _with_chunk(scoring.score_jsonl, 1))
     r = run_vr2(capsys, "score", batch)
     assert r.code == 2 and "No space left on device" in r.err and "traces.scores.jsonl" in r.err
     assert "2 results written so far are kept" in r.err and "Traceback" not in r.err

@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from vr2.errors import Vr2Error
+from vr2.files import read_text
+from vr2.plugins.registry import components, is_builtin
 
 
 def opt(default: Any, *, choices: tuple | None = None, min: float | None = None,
@@ -73,14 +75,10 @@ class RewardsConfig(dict):
 
 def reward_names() -> list[str]:
     """Every reward the registry knows (built-ins and loaded plugins)."""
-    from vr2.plugins.registry import components
-
     return list(components("vr2_rewards"))
 
 
 def default_reward_weights() -> dict[str, float]:
-    from vr2.plugins.registry import components, is_builtin
-
     return {name: 1.0 for name, c in components("vr2_rewards").items() if is_builtin(c.plugin)}
 
 
@@ -294,8 +292,6 @@ def load_recipe(path: str | Path | None = None, overrides: list[str] | tuple[str
 
 
 def _read_toml(path: Path) -> dict:
-    from vr2.files import read_text
-
     text = read_text(path, "recipe file")
     try:
         return tomllib.loads(text)

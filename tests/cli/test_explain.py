@@ -125,7 +125,7 @@ def test_existing_report_is_kept_unless_force(files, tmp_path, capsys):
 
 def test_help_does_not_import_torch():
     code = ("import sys; from vr2.cli.main import app; import vr2.cli.explain; "
-            "assert 'torch' not in sys.modules and 'vr2.explain.explanation' not in sys.modules")
+            "assert 'torch' not in sys.modules")
     assert subprocess.run([sys.executable, "-c", code], capture_output=True).returncode == 0
 
 

@@ -14,7 +14,8 @@ import pytest
 
 from vr2.eval.page import PAPER_COLOUR, PALETTE, render
 from vr2.eval.metrics import averages
-from vr2.eval.report import PAPER_ROWS, make_summary, paper_summary, write_reports
+from vr2.eval.output import write_reports
+from vr2.eval.report import PAPER_ROWS, make_summary, paper_summary
 
 CHROMIUM = shutil.which("chromium") or ("/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None)
 CATEGORIES = {"mvbench": "generic", "videomme": "generic", "vsibench": "reasoning"}

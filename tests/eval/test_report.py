@@ -9,18 +9,17 @@ from rich.console import Console
 
 from vr2.errors import Vr2Error
 from vr2.eval.metrics import averages
+from vr2.eval.output import html_report, write_reports
 from vr2.eval.report import (
     PAPER_ORDER,
     PAPER_ROWS,
     accuracy_table,
     ablation_table,
-    html_report,
     load_summary,
     make_summary,
     markdown_report,
     paper_summary,
     rich_tables,
-    write_reports,
 )
 
 DISPLAY = {"mvbench": "MVBench", "videomme": "VideoMME", "vsibench": "VSIBench", "mine": "My set"}

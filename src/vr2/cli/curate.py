@@ -7,7 +7,10 @@ from typing import Optional
 
 import typer
 
+from vr2.cli.display import progress_bar
 from vr2.cli.options import SetOption, recipe_argument
+from vr2.config import load_recipe
+from vr2.curate import pipeline
 
 SHOWN_BAD_ROWS = 5
 
@@ -23,9 +26,6 @@ def curate(
     """Curate training data: ingest, teach, verify, rank, split, write; resumable and cached."""
     from rich.console import Console
 
-    from vr2.curate import pipeline
-    from vr2.config import load_recipe
-    from vr2.cli.display import progress_bar
 
     config = load_recipe(recipe, sets)
     part = pipeline.Shard.parse(shard) if shard else None

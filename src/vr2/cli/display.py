@@ -6,9 +6,17 @@ from pathlib import Path
 
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 
+from vr2.model.prompts import format_question
+from vr2.scoring.batch import count_lines, score_jsonl, to_json
 from vr2.scoring.timestamps import format_clock
 
 console = Console()
@@ -95,8 +103,6 @@ def print_score(result: dict, item, config) -> None:
 
 
 def run_batch(trace: Path, out: Path, rewards: dict, weights: dict, *, resume: bool, force: bool = True):
-    from vr2.scoring.batch import count_lines, score_jsonl
-
     total = count_lines(trace)
     with progress_bar() as bar:
         task = bar.add_task("scoring", total=total)
@@ -111,8 +117,6 @@ def print_batch(report, summary: dict, out: Path, trace: Path, *, as_json: bool)
         err_console.print(f"[yellow]{escape(f'{trace}:{number}: skipped: {reason}')}[/yellow]",
                           highlight=False, soft_wrap=True)
     if as_json:
-        from vr2.scoring.batch import to_json
-
         console.print_json(to_json(summary))
         return
     table = Table(title=f"Summary of {summary['scored']} traces -> {out}", title_justify="left",
@@ -282,7 +286,6 @@ def print_explanation(explanation) -> None:
     if e.model:
         head += f"  model {e.model}"
     console.print(Text(head, style="dim"))
-    from vr2.model.prompts import format_question
 
     question = Text(format_question(e.question, e.options))
     console.print(Panel(question, title="Question", title_align="left"))

@@ -9,8 +9,21 @@ from typing import Optional
 
 import typer
 
+from vr2.cli import display
 from vr2.cli.options import SetOption, finite, load, recipe_argument
+from vr2.config import EvalConfig, with_changes
 from vr2.errors import Vr2Error
+from vr2.eval import benchmarks
+from vr2.eval.output import write_reports
+from vr2.eval.report import (
+    PAPER_ROWS,
+    footnotes,
+    load_summary,
+    paper_summary,
+    rich_tables,
+)
+from vr2.eval.runner import evaluate, score_sample_files
+from vr2.scoring.batch import to_json
 
 
 def eval_command(
@@ -72,7 +85,6 @@ def eval_command(
         "judge.url": judge_url, "judge.model": judge_model,
         "eval.output_dir": str(output) if output else None,
     })
-    from vr2.config import EvalConfig, with_changes
 
     if names:
         config = with_changes(config, "eval", benchmarks=names)
@@ -83,8 +95,6 @@ def eval_command(
     if from_samples is not None:
         _from_samples(from_samples, config, output, mode or "auto", others, as_json)
         return
-    from vr2.cli import display
-    from vr2.eval.runner import evaluate
 
     with display.progress_bar() as bar:
         tasks: dict[str, int] = {}
@@ -107,8 +117,6 @@ def _run_name(config) -> str:
 
 
 def _comparisons(paths: list[Path], paper: bool) -> list[dict]:
-    from vr2.eval.report import PAPER_ROWS, load_summary, paper_summary
-
     others = [load_summary(p) for p in paths]
     if paper:
         others += [paper_summary(row) for row in PAPER_ROWS]
@@ -118,9 +126,6 @@ def _comparisons(paths: list[Path], paper: bool) -> list[dict]:
 def _from_samples(folder: Path, config, output: Optional[Path], mode: str, others, as_json: bool) -> None:
     from rich.text import Text
 
-    from vr2.cli import display
-    from vr2.eval.runner import score_sample_files
-    from vr2.eval.report import write_reports
 
     if mode not in ("auto", "think", "direct"):
         raise Vr2Error(f"--mode: must be auto, think or direct, got {mode!r}")
@@ -137,14 +142,10 @@ def _from_samples(folder: Path, config, output: Optional[Path], mode: str, other
 def _show(summary: dict, out: Path, others, as_json: bool) -> None:
     from rich.text import Text
 
-    from vr2.cli import display
-    from vr2.eval.report import footnotes, rich_tables
 
     for warning in summary.get("warnings", []):
         display.err_console.print(Text(f"skipped: {warning}", style="yellow"), highlight=False, soft_wrap=True)
     if as_json:
-        from vr2.scoring.batch import to_json
-
         typer.echo(to_json(summary, indent=2))  # valid JSON even if a value is NaN
         return
     for table in rich_tables(summary, others):
@@ -167,8 +168,6 @@ def _print_benchmarks(as_json: bool = False) -> None:
     from rich.table import Table
     from rich.text import Text
 
-    from vr2.eval import benchmarks
-    from vr2.cli import display
 
     facts = [spec.describe() for spec in benchmarks.BENCHMARKS.values()]
     if as_json:

@@ -7,7 +7,11 @@ from typing import Optional
 
 import typer
 
+from vr2.cli import display
 from vr2.cli.options import RecipeOption, SetOption, finite, load
+from vr2.explain import explanation
+from vr2.explain import html as html_report
+from vr2.scoring.batch import to_json
 
 
 def explain(
@@ -42,9 +46,6 @@ def explain(
     """Answer a video question and explain it: cited times and their frames, TAC, VAS, TAR (--ref), HTML report."""
     from rich.markup import escape
 
-    from vr2.cli import display
-    from vr2.explain import explanation
-    from vr2.explain import html as html_report
 
     config = load(recipe, sets, {
         "video.fps": fps, "video.max_frames": max_frames, "video.min_pixels": min_pixels,
@@ -62,8 +63,6 @@ def explain(
         progress=lambda message: display.err_console.print(f"[dim]{escape(message)} ...[/dim]", highlight=False),
     )
     if as_json:
-        from vr2.scoring.batch import to_json
-
         typer.echo(to_json(result.to_dict(), indent=2))  # valid JSON even if a value is NaN
     else:
         display.print_explanation(result)

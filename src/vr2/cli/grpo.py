@@ -7,6 +7,9 @@ from pathlib import Path
 import typer
 
 from vr2.cli.options import SetOption, recipe_argument
+from vr2.config import load_recipe
+from vr2.train.grpo import run_grpo
+from vr2.train.plan import print_dry_run
 
 
 def grpo(
@@ -23,13 +26,9 @@ def grpo(
     """Reinforcement learning on videos (GRPO); the video reaches generation and every loss forward."""
     from rich.console import Console
 
-    from vr2.config import load_recipe
-    from vr2.train.grpo import run_grpo
 
     config = load_recipe(recipe, sets)
     if dry_run:
-        from vr2.train.plan import print_dry_run
-
         print_dry_run(config, "grpo", world_size=world_size or None, as_json=as_json)
         return
     path = run_grpo(config, resume=resume)

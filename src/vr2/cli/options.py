@@ -8,6 +8,7 @@ from typing import Any
 
 import typer
 
+from vr2.config import load_recipe
 from vr2.errors import Vr2Error
 
 # The rule (see vr2.cli.main): RECIPE is the first positional argument wherever a command runs from a
@@ -50,6 +51,4 @@ def flag_overrides(pairs: dict[str, Any]) -> list[str]:
 
 def load(recipe: Path | None, sets: list[str], flags: dict[str, Any]):
     """The recipe (or defaults) with --set overrides, then explicit flags on top."""
-    from vr2.config import load_recipe
-
     return load_recipe(recipe, [*sets, *flag_overrides(flags)])

@@ -10,6 +10,7 @@ import typer
 
 from vr2.cli.options import SetOption, load, recipe_argument
 from vr2.errors import Vr2Error
+from vr2.plugins.registry import KINDS, plugin_rows
 
 
 def plugins(
@@ -32,8 +33,6 @@ def plugins(
 
 def component_rows(config) -> list[dict]:
     """One row per component a plugin offers (a plugin that offers none gets one row of '-')."""
-    from vr2.plugins.registry import KINDS, plugin_rows
-
     selected = {
         f"extractor:{config.tar.extractor}", f"embedder:{config.tar.embedder}",
         f"consistency:{config.tar.consistency}", f"backend:{config.trainer.backend}",

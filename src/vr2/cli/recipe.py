@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from vr2.cli.options import SetOption
+from vr2.config import dump_toml, load_recipe
 
 app = typer.Typer(help="Check and show TOML recipes.", no_args_is_help=True)
 
@@ -17,8 +18,6 @@ def validate(
     sets: list[str] = SetOption,
 ) -> None:
     """Parse and validate each recipe (with the -s overrides applied); exit 2 on the first bad one."""
-    from vr2.config import load_recipe
-
     for path in files:
         load_recipe(path, sets)
         typer.echo(f"ok  {path}")
@@ -30,6 +29,4 @@ def show(
     sets: list[str] = SetOption,
 ) -> None:
     """Print every setting the recipe resolves to (defaults, extends and overrides applied)."""
-    from vr2.config import dump_toml, load_recipe
-
     typer.echo(dump_toml(load_recipe(file, sets)))

@@ -7,8 +7,11 @@ from typing import Optional
 
 import typer
 
+from vr2.cli import display
 from vr2.cli.options import RecipeOption, SetOption, finite, load
 from vr2.errors import Vr2Error
+from vr2.scoring import batch as scoring
+from vr2.scoring.rewards import reported_rewards
 
 
 def score(
@@ -36,9 +39,6 @@ def score(
     sets: list[str] = SetOption,
 ) -> None:
     """Score reasoning traces: claims, TAR (precision/recall/F1), gate, TAC, format and rewards."""
-    from vr2.cli import display
-    from vr2.scoring import batch as scoring
-    from vr2.scoring.rewards import reported_rewards
 
     config = load(recipe, sets, {
         "tar.buffer_seconds": buffer_seconds, "tar.tau": tau, "tar.gate": False if no_gate else None,

@@ -7,6 +7,9 @@ from pathlib import Path
 import typer
 
 from vr2.cli.options import SetOption, recipe_argument
+from vr2.config import load_recipe
+from vr2.train.plan import print_dry_run
+from vr2.train.sft import merge_run, run_sft
 
 
 def sft(
@@ -25,13 +28,9 @@ def sft(
     """Supervised fine-tuning on videos: only the assistant reply is learned."""
     from rich.console import Console
 
-    from vr2.config import load_recipe
-    from vr2.train.sft import merge_run, run_sft
 
     config = load_recipe(recipe, sets)
     if dry_run:
-        from vr2.train.plan import print_dry_run
-
         print_dry_run(config, "sft", world_size=world_size or None, as_json=as_json)
         return
     path = merge_run(config) if merge else run_sft(config, resume=resume)

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import typer
 
+from vr2.devtools.smoke import build_synthetic
+
 
 def synthetic(
     out: Path = typer.Argument(..., metavar="OUT", show_default=False, help="Folder to write into, e.g. runs/smoke (created if missing).",
@@ -15,8 +17,6 @@ def synthetic(
 ) -> None:
     """Build everything recipes/smoke/*.toml need: tiny Qwen2.5-VL, mp4s, subtitles, datasets."""
     from rich.console import Console
-
-    from vr2.devtools.smoke import build_synthetic
 
     paths = build_synthetic(out, warm_steps=sft_steps)
     console = Console(stderr=True, soft_wrap=True)

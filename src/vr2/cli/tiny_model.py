@@ -7,6 +7,8 @@ from typing import Annotated
 
 import typer
 
+from vr2.devtools.tiny import build_tiny_model
+
 
 def run(
     out: Annotated[Path, typer.Argument(metavar="OUT", help="Folder to write the model into (created if missing).")],
@@ -15,8 +17,6 @@ def run(
 ) -> None:
     """Build a tiny random Qwen2.5-VL (about 300k parameters) that loads like the real one."""
     from rich.console import Console
-
-    from vr2.devtools.tiny import build_tiny_model
 
     path = build_tiny_model(out, seed=seed, overwrite=force)
     Console().print(f"tiny Qwen2.5-VL (seed {seed}) written to [bold]{path}[/bold]")

@@ -44,8 +44,29 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from vr2.config import with_changes
+from vr2.curate.report import render_report
+from vr2.curate.sources import SourceSpec, load_source
+from vr2.curate.teacher import (
+    Teaching,
+    make_teacher,
+    parse_rating,
+    parse_teaching,
+    prepare_request,
+)
+from vr2.data.datasets import BadRow, Skipped, pick_video, subtitle_for
 from vr2.errors import JudgeFailure, Vr2Error
-from vr2.video.sampling import video_settings
+from vr2.eval.metrics import as_scored_completion
+from vr2.eval.runner import make_engine
+from vr2.files import drop_partial_line, read_text
+from vr2.model.prompts import format_question
+from vr2.plugins import registry as plugins
+from vr2.samples import Sample
+from vr2.scoring.answers import normalize_text
+from vr2.scoring.format import parse_completion
+from vr2.scoring.rewards import accuracy_reward, build_tar_reward, format_reward
+from vr2.scoring.timestamps import parse_time_key
+from vr2.video.sampling import probe_video, video_settings
 
 STAGES = ("ingest", "teach", "verify", "rank", "split", "write", "merge")
 SHARD_STAGES = ("ingest", "teach", "verify", "rank")
@@ -103,8 +124,6 @@ def write_json(path: Path, value: Any, sort_keys: bool = True) -> None:
 
 
 def read_json(path: Path) -> Any:
-    from vr2.files import read_text
-
     try:
         return json.loads(read_text(path, "curate state file"))
     except json.JSONDecodeError as error:
@@ -155,8 +174,6 @@ def stage_stats(inputs: Sequence[dict], kept: Sequence[dict], rejected: Iterable
 
 def _probe(path: str) -> tuple[float | None, str | None]:
     """(duration, None) or (None, reason); runs in a worker process."""
-    from vr2.video.sampling import probe_video
-
     if not os.path.isfile(path):
         return None, "video file not found"
     try:
@@ -194,8 +211,6 @@ def _record(sample, spec, video: str, file: str) -> dict:
 
 def _video_of(sample, spec, root: Path) -> str:
     """The sample's video relative to `root` (the first candidate path that exists)."""
-    from vr2.data.datasets import pick_video
-
     prefix = Path(spec.videos) if spec.videos else Path()
     candidates = [str(prefix / c) for c in sample.extra.get("video_candidates", [sample.video])]
     return pick_video(root, candidates).relative_to(root.resolve()).as_posix()
@@ -203,9 +218,6 @@ def _video_of(sample, spec, root: Path) -> str:
 
 def load_sources(settings) -> tuple[list[dict], dict]:
     """Every source's samples as records (duplicates dropped, sorted by key) and load stats."""
-    from vr2.scoring.answers import normalize_text
-    from vr2.data.datasets import BadRow, Skipped
-    from vr2.curate.sources import SourceSpec, load_source
 
     if not settings.sources:
         raise Vr2Error("curate.sources: no sources; list KIND=FILE entries in [curate] sources")
@@ -237,8 +249,6 @@ def load_sources(settings) -> tuple[list[dict], dict]:
 
 
 def _subtitle_of(settings, video: str) -> str | None:
-    from vr2.data.datasets import subtitle_for
-
     return subtitle_for(settings.subtitles_dir or None, video)
 
 
@@ -298,8 +308,6 @@ def teacher_fingerprint(recipe, teacher) -> str:
 
 def read_journal(path: Path) -> list[dict]:
     """The teach journal's entries (a half-written last line from a crash is cut off)."""
-    from vr2.files import drop_partial_line
-
     if not path.is_file():
         return []
     entries = []
@@ -311,8 +319,6 @@ def read_journal(path: Path) -> list[dict]:
 
 def _prepare(job: tuple) -> Any:
     """Frames for one sample (runs in a worker process); a video problem is returned as text."""
-    from vr2.curate.teacher import prepare_request
-
     key, record, path, subtitles, settings, width = job
     try:
         return prepare_request(key, record, path, subtitles, settings, width)
@@ -336,8 +342,6 @@ class Journal:
 
 
 def _teach_one(teacher, request, key: str, fingerprint: str) -> dict:
-    from vr2.curate.teacher import Teaching, parse_teaching
-
     if isinstance(request, str):
         return {"key": key, "teacher": fingerprint, "status": "unusable", "reason": "video cannot be sampled",
                 "detail": request}
@@ -424,8 +428,6 @@ class Verifier:
     """The training scorers, applied to a teacher trace (one instance reuses the embedder)."""
 
     def __init__(self, recipe):
-        from vr2.plugins import registry as plugins
-        from vr2.scoring.rewards import build_tar_reward
 
         self.settings = recipe.curate
         self.tar = build_tar_reward(recipe.tar, recipe.judge)
@@ -434,9 +436,6 @@ class Verifier:
 
     def first_problem(self, record: dict, entry: dict) -> str | None:
         """Why a trace is rejected (before TAR), or None when these checks pass."""
-        from vr2.scoring.format import parse_completion
-        from vr2.scoring.rewards import accuracy_reward, format_reward
-        from vr2.scoring.timestamps import parse_time_key
 
         completion, kind, opts = entry["completion"], record["answer_type"], record["options"]
         if format_reward([completion])[0] != 1.0:
@@ -529,8 +528,6 @@ RATE_FAILED = "difficulty rating failed (asked again on the next run)"
 
 def judge_difficulties(records: Sequence[dict], teacher, settings, progress: Progress) -> list[float | None]:
     """(rating - 1) / 4 from the teacher's 1-5 rating; None when rating failed."""
-    from vr2.scoring.format import parse_completion
-    from vr2.curate.teacher import parse_rating
 
     def rate(record: dict) -> float | None:
         think = parse_completion(record["completion"]).think or ""
@@ -552,11 +549,6 @@ def pass_rate_difficulties(records: Sequence[dict], recipe, progress: Progress,
     Each round sets the engine's recipe to a new `trainer.seed`, which the built-in transformers
     engine samples with; an engine plugin that seeds otherwise still gives k samples at
     `pass_rate_temperature`."""
-    from vr2.config import with_changes
-    from vr2.eval.runner import make_engine
-    from vr2.eval.metrics import as_scored_completion
-    from vr2.scoring.rewards import accuracy_reward
-    from vr2.samples import Sample
 
     c = recipe.curate
     recipe = with_changes(recipe, "eval", temperature=c.pass_rate_temperature)
@@ -731,8 +723,6 @@ def join_shards(out: Path, count: int | None) -> tuple[list[dict], dict]:
 
 def release_row(record: dict, grpo: bool) -> dict:
     """A row of the released Video-R2 format (what `vr2 sft` / `vr2 grpo` read)."""
-    from vr2.model.prompts import format_question
-
     row = {"id": record["key"], "video": record["video"],
            "conversations": [{"from": "human", "value": "<video>\n" + format_question(record["question"], record["options"])},
                              {"from": "assistant", "value": record["completion"]}],
@@ -748,8 +738,6 @@ def release_row(record: dict, grpo: bool) -> dict:
 
 
 def reasoning_tokens(records: Sequence[dict], tokenizer_path: str) -> list[int]:
-    from vr2.scoring.format import parse_completion
-
     if not records:
         return []
     try:
@@ -837,8 +825,6 @@ def tokenizer_of(recipe) -> str:
 def split_and_write(recipe, out: Path, count: int | None, teacher_info: dict,
                     progress: Progress = _no_progress, write: bool = True) -> dict:
     """Join the shards, split, and (with `write`) write the datasets, manifest and report."""
-    from vr2.curate.report import render_report
-
     if write:
         check_output(out)
     records, joined = join_shards(out, count)
@@ -909,8 +895,6 @@ class RunResult:
 def run(recipe, *, stage: str | None = None, shard: Shard | None = None, progress: Progress = _no_progress,
         teacher=None, engine=None) -> RunResult:
     """Run the stages `plan` names; returns what was done and how many samples each kept."""
-    from vr2.curate.teacher import make_teacher
-
     stages = plan(stage, shard)
     out = Path(recipe.curate.output_dir)
     ws = Workspace(out, shard or Shard())

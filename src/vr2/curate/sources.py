@@ -40,11 +40,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from vr2.scoring.answers import infer_answer_type, is_pure_number
-from vr2.data.datasets import BadRow, Skipped, check_options, finish_answer, split_question_options
+from vr2.data.datasets import (
+    BadRow,
+    RowContext,
+    Skipped,
+    check_options,
+    convert_rows,
+    finish_answer,
+    read_rows,
+    split_question_options,
+)
 from vr2.errors import Vr2Error
 from vr2.files import read_text
 from vr2.samples import Sample
+from vr2.scoring.answers import infer_answer_type, is_pure_number
 
 Row = Sample | Skipped
 
@@ -303,8 +312,6 @@ def load_clevrer(path: Path) -> Iterator[Row]:
 # vr2's own rows
 
 def load_jsonl(path: Path) -> Iterator[Row]:
-    from vr2.data.datasets import RowContext, convert_rows, read_rows
-
     # Paths stay relative here: the curate pipeline resolves and probes videos itself.
     result = convert_rows(read_rows(path), RowContext(Path("/"), check_videos=False))
     for sample in result.samples:

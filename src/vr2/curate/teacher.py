@@ -29,8 +29,13 @@ from typing import Any
 
 from vr2.config import JudgeConfig
 from vr2.errors import Vr2Error
+from vr2.explain.html import frame_data_uri
 from vr2.judge.client import extract_json_object, make_judge
+from vr2.model.prompts import format_question
+from vr2.plugins import registry as plugins
 from vr2.scoring.format import parse_completion
+from vr2.video.sampling import format_hms, sample_video
+from vr2.video.subtitles import load_srt
 
 SYSTEM = "You are an expert video analyst who writes careful, time-grounded reasoning."
 
@@ -111,15 +116,11 @@ def parse_rating(reply: str | None) -> int | None:
 
 
 def _clock(seconds: float) -> str:
-    from vr2.video.sampling import format_hms
-
     return format_hms(seconds)
 
 
 def teach_messages(request: TeachRequest) -> list[dict]:
     """OpenAI chat messages: each frame as an image after its time, then subtitles and question."""
-    from vr2.model.prompts import format_question
-
     content: list[dict] = [{"type": "text", "text": f"A video of {request.duration:.1f} seconds, "
                             f"{len(request.frames)} frames:"}]
     for seconds, uri in request.frames:
@@ -135,8 +136,6 @@ def teach_messages(request: TeachRequest) -> list[dict]:
 
 
 def rate_messages(question: str, options: list[str], answer: str, reasoning: str) -> list[dict]:
-    from vr2.model.prompts import format_question
-
     text = RATE_INSTRUCTION.format(question=format_question(question, options), answer=answer,
                                    reasoning=reasoning)
     return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": text}]
@@ -148,9 +147,6 @@ def prepare_request(key: str, sample: dict, video_path: str, subtitles: str | No
 
     `settings` are `vr2.video.sampling.sample_video` keyword arguments (the training protocol).
     """
-    from vr2.explain.html import frame_data_uri
-    from vr2.video.subtitles import load_srt
-    from vr2.video.sampling import sample_video
 
     cues = load_srt(subtitles) if subtitles else []
     video = sample_video(video_path, **settings, start=sample.get("start"), end=sample.get("end"),
@@ -196,6 +192,4 @@ class OpenAITeacher:
 
 def make_teacher(settings: Any, cache_dir: str | Path | None = None) -> Any:
     """The teacher `[curate] teacher` names (a `vr2_teachers` plugin)."""
-    from vr2.plugins import registry as plugins
-
     return plugins.create("vr2_teachers", settings.teacher, settings=settings, cache_dir=cache_dir)

@@ -43,7 +43,17 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from vr2.errors import Vr2Error
+from vr2.files import MAX_DATA_FILE_BYTES, read_text
 from vr2.samples import ANSWER_TYPES, Sample
+from vr2.scoring.answers import (
+    infer_answer_type,
+    normalize_options,
+    normalize_text,
+    parse_number,
+)
+from vr2.scoring.claims import read_reference
+from vr2.scoring.format import parse_completion
+from vr2.video.sampling import probe_video
 
 # Fields of the plain layout; anything else in a row is kept in `Sample.extra`.
 PLAIN_FIELDS = ("id", "video", "question", "options", "answer", "answer_type", "reasoning",
@@ -215,8 +225,6 @@ def gold_letter(answer: Any, options: Sequence[str]) -> str:
     after `vr2.scoring.answers.normalize_text`). Stricter than reading a model's answer: a gold answer
     must say exactly one thing.
     """
-    from vr2.scoring.answers import normalize_text
-
     if not isinstance(answer, str) or not answer.strip():
         raise BadRow("no gold answer")
     text = answer.strip()
@@ -244,8 +252,6 @@ def gold_letter(answer: Any, options: Sequence[str]) -> str:
 
 def check_options(options: Any) -> list[str]:
     """Plain option texts (letter prefixes stripped); raises BadRow for an unusable value."""
-    from vr2.scoring.answers import normalize_options
-
     try:
         texts = normalize_options(options)
     except Vr2Error as error:
@@ -262,8 +268,6 @@ def finish_answer(answer: Any, answer_type: Any, options: list[str]) -> tuple[st
 
     A multiple-choice gold answer becomes its option letter.
     """
-    from vr2.scoring.answers import infer_answer_type, parse_number
-
     if isinstance(answer, (int, float)) and not isinstance(answer, bool):
         answer = str(answer)
     if not isinstance(answer, str) or not answer.strip():
@@ -326,7 +330,6 @@ def read_rows(path: str | Path) -> Iterator[tuple[int, Any]]:
     JSON value; otherwise it must be a JSON array.
     """
     path = Path(path)
-    from vr2.files import MAX_DATA_FILE_BYTES, read_text
 
     text = read_text(path, "data file", max_bytes=MAX_DATA_FILE_BYTES)
     stripped = text.lstrip()
@@ -416,8 +419,6 @@ def video_problem(path: Path) -> str | None:
 @lru_cache(maxsize=65536)
 def _probe(path: str, mtime_ns: int, size: int) -> str | None:
     """Cached per file version: a video shared by many rows is opened once."""
-    from vr2.video.sampling import probe_video
-
     try:
         probe_video(path)
     except Vr2Error as error:
@@ -434,8 +435,6 @@ def _row_id(row: dict, number: int) -> str:
 
 def sample_from_release_row(row: dict, number: int, ctx: RowContext) -> Sample:
     """A Sample from a released Video-R2 row (`video` + `conversations`); raises BadRow."""
-    from vr2.scoring.format import parse_completion
-
     video, path = _video_path(row, ctx)
     human, reply = _turns(row.get("conversations"))
     question, options, after = split_question_options(human)
@@ -548,8 +547,6 @@ def convert_rows(rows: Iterable[tuple[int, Any]], ctx: RowContext) -> LoadResult
 
 
 def _bad_ref_keys(number: int, grounding: dict | None) -> list[Skipped]:
-    from vr2.scoring.claims import read_reference
-
     if not grounding:
         return []
     return [Skipped(number, f"temporal_grounding {bad.reason}: entry dropped")

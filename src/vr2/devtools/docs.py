@@ -104,7 +104,15 @@ def recipe_keys() -> str:
     """Markdown tables of every recipe key by section: type, default, allowed values, meaning."""
     parts = [KEYS_BEGIN, ""]
     for section, factory in config.SECTIONS.items():
-        parts += [f"### `[{section}]`", "", "| key | type | default | allowed | meaning |", "|---|---|---|---|---|"]
+        parts += [f"### `[{section}]`", ""]
+        if section in config.TABLES:  # an open table: any registered name -> a number
+            parts += [" ".join((factory.__doc__ or "").split()), "",
+                      "| key | type | default | allowed | meaning |", "|---|---|---|---|---|"]
+            parts += [f"| `{name}` | `float` | `{weight:g}` | 0 <= x | weight of the `{name}` reward |"
+                      for name, weight in config.default_reward_weights().items()]
+            parts.append("")
+            continue
+        parts += ["| key | type | default | allowed | meaning |", "|---|---|---|---|---|"]
         for spec in fields(factory):
             parts.append(_key_row(spec))
         parts.append("")

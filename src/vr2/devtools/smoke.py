@@ -23,6 +23,15 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from vr2.config import VideoConfig
+from vr2.data.datasets import load_dataset_file
+from vr2.devtools.synthetic import write_test_video
+from vr2.devtools.tiny import build_tiny_model
+from vr2.model.runtime import load_model
+from vr2.train.collate import SftCollator, collate_sft
+from vr2.train.data import sft_target
+from vr2.video.sampling import video_settings
+
 CLIPS = 4
 SECONDS = 4  # clip k lasts SECONDS + k seconds, so no two clips look the same
 FPS = 10
@@ -109,12 +118,6 @@ def warm_start(out: Path, steps: int = WARM_STEPS, lr: float = WARM_LR, seed: in
     """
     import torch
 
-    from vr2.train.collate import SftCollator, collate_sft
-    from vr2.data.datasets import load_dataset_file
-    from vr2.model.runtime import load_model
-    from vr2.train.data import sft_target
-    from vr2.config import VideoConfig
-    from vr2.video.sampling import video_settings
 
     loaded = load_model(str(out / "model"), dtype="float32", device="cpu")
     model, processor = loaded.model, loaded.processor
@@ -142,8 +145,6 @@ def warm_start(out: Path, steps: int = WARM_STEPS, lr: float = WARM_LR, seed: in
 
 def build_synthetic(out: str | Path, seed: int = 0, warm_steps: int = WARM_STEPS) -> dict[str, Path]:
     """Write the smoke model, videos, subtitles and datasets under `out`; returns their paths."""
-    from vr2.devtools.synthetic import write_test_video
-    from vr2.devtools.tiny import build_tiny_model
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)

@@ -16,6 +16,7 @@ import json
 import random
 from pathlib import Path
 
+from vr2.errors import Vr2Error
 from vr2.model import prompts
 
 # Qwen2.5-VL's special tokens, in Qwen's order; they get the ids right after the BPE vocabulary.
@@ -169,7 +170,11 @@ def build_processor(tokenizer):
     The pixel bounds are wide (56x56 up to the real model's cap) so that frames vr2 has
     already sized are passed through unchanged, and tests can use very small frames.
     """
-    from transformers import Qwen2_5_VLProcessor, Qwen2VLImageProcessor, Qwen2VLVideoProcessor
+    from transformers import (
+        Qwen2_5_VLProcessor,
+        Qwen2VLImageProcessor,
+        Qwen2VLVideoProcessor,
+    )
 
     size = {"shortest_edge": 56 * 56, "longest_edge": 28 * 28 * 768}
     return Qwen2_5_VLProcessor(
@@ -229,8 +234,6 @@ def build_tiny_model(out_dir: str | Path, seed: int = 0, *, overwrite: bool = Fa
     """
     out = Path(out_dir)
     if out.exists() and any(out.iterdir()) and not overwrite:
-        from vr2.errors import Vr2Error
-
         raise Vr2Error(f"{out}: folder is not empty; pass --force to overwrite it")
     import torch
     from transformers import Qwen2_5_VLForConditionalGeneration

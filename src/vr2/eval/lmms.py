@@ -34,6 +34,9 @@ from typing import Any
 
 from vr2.data.datasets import split_question_options
 from vr2.errors import Vr2Error
+from vr2.eval.metrics import CATEGORY_FIELDS
+from vr2.scoring.answers import normalize_options
+from vr2.scoring.batch import NOT_UTF8, ScoreInput, read_jsonl
 
 SAMPLES_MARK = "_samples_"
 _DOC_OPTION_KEYS = ("options", "candidates", "choices", "option")
@@ -104,8 +107,6 @@ def prompt_text(record: Mapping[str, Any]) -> str:
 
 def record_options(record: Mapping[str, Any]) -> list[str]:
     """Multiple-choice options: the record's own `options`, the doc's, else the prompt's."""
-    from vr2.scoring.answers import normalize_options
-
     sources = [record.get("options")]
     doc = record.get("doc")
     if isinstance(doc, Mapping):
@@ -167,8 +168,6 @@ def read_task_files(folder: str | Path, names: Iterable[str] = (),
                     aliases: Mapping[str, str] | None = None) -> list[TaskFile]:
     """Every samples file under `folder` with its records; lines that are not JSON objects or
     have no text in `resps` (and no `error`) are listed in `bad_lines`, not fatal."""
-    from vr2.scoring.batch import NOT_UTF8, read_jsonl
-
     names = list(names)
     files = []
     for path, task in find_sample_files(folder):
@@ -190,8 +189,6 @@ def read_task_files(folder: str | Path, names: Iterable[str] = (),
 
 def score_input(record: Mapping[str, Any], task: str, *, option_index: bool = False):
     """A `vr2.scoring.batch.ScoreInput` for one lmms-eval record (raw text from `resps`)."""
-    from vr2.scoring.batch import ScoreInput
-
     options = record_options(record)
     answer_type = record.get("answer_type")
     grounding = record.get("temporal_grounding")
@@ -210,8 +207,6 @@ def categories(record: Mapping[str, Any], task: str) -> dict[str, str]:
     """The record's category fields (`vr2.eval.metrics.CATEGORY_FIELDS`), as the task code logs them
     in its metric entry (`videomme_perception_score`, `lvb_acc`, ...) or in `doc`, plus `task`, the lmms-eval task name
     without its `_think` suffix (MVBench's 20 tasks and Video-MMMU's tracks are tasks)."""
-    from vr2.eval.metrics import CATEGORY_FIELDS
-
     found: dict[str, str] = {}
     # vr2's own rows carry the fields at the top level; lmms-eval's inside the metric entry.
     sources = [record] + [v for k, v in record.items() if isinstance(v, Mapping) and k != "arguments"]

@@ -37,6 +37,16 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from vr2.errors import Vr2Error
+from vr2.judge.client import vas_judge
+from vr2.scoring.answers import (
+    contains_answer,
+    gold_choice,
+    option_letters,
+    parse_choice,
+)
+from vr2.scoring.batch import score_inputs
+from vr2.scoring.format import parse_completion
+from vr2.scoring.rewards import reported_rewards
 
 METRICS = ("accuracy", "official_accuracy", "tac", "tac_correctness", "vas_attn", "vas_judge", "tar")
 GROUPS = ("generic", "reasoning", "overall")
@@ -50,8 +60,6 @@ OVERALL_NOTE = ("Overall = mean over the benchmarks covered; with all 11 it equa
 def build_scorer(recipe):
     """The rewards eval scores with, from the reward registry: `rewards.reported_rewards` (the
     built-ins, TAR's embedder loading on first use, plus any reward the recipe weights)."""
-    from vr2.scoring.rewards import reported_rewards
-
     return reported_rewards(recipe)
 
 
@@ -70,8 +78,6 @@ def score_responses(items: Sequence[Any], rewards, weights: Mapping[str, float],
     A sample whose gold answer cannot be read (a data error) gets `score_error` instead of
     scores; the others are unaffected. `judge` (from `vr2.judge.client.make_judge`) adds `vas_judge`.
     """
-    from vr2.scoring.batch import score_inputs
-
     try:
         results = score_inputs(list(items), rewards, dict(weights))
     except Vr2Error:
@@ -81,14 +87,11 @@ def score_responses(items: Sequence[Any], rewards, weights: Mapping[str, float],
                 results += score_inputs([item], rewards, dict(weights))
             except Vr2Error as exc:
                 results.append({"score_error": str(exc)})
-    from vr2.scoring.format import parse_completion
 
     rows = [_flatten(result) for result in results]
     for item, row in zip(items, rows):
         row["has_think"] = parse_completion(item.completion).think is not None
     if judge is not None:
-        from vr2.judge.client import vas_judge
-
         for k, (item, row) in enumerate(zip(items, rows)):
             if "score_error" in row:
                 continue
@@ -225,8 +228,6 @@ def sample_score(benchmark: str, row: Mapping[str, Any]) -> float | None:
     if benchmark == "mmvu" and kind not in (None, "multiple_choice"):
         return None
     if benchmark == "videommmu" and kind not in (None, "multiple_choice", "numeric"):
-        from vr2.scoring.answers import contains_answer
-
         return 1.0 if accuracy == 1.0 or contains_answer(row.get("final_answer"), row.get("target")) else 0.0
     return float(accuracy)
 
@@ -270,8 +271,6 @@ def random_fill_accuracy(benchmark: str, rows: Sequence[Mapping[str, Any]], seed
     no option letter parses gets a random letter (drawn with `seed`, in row order) that counts
     when it happens to be the gold one. None for other benchmarks or rows without options."""
     import random
-
-    from vr2.scoring.answers import gold_choice, option_letters, parse_choice
 
     if benchmark not in RANDOM_FILL:
         return None

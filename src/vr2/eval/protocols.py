@@ -24,7 +24,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from vr2.errors import Vr2Error
-from vr2.model.prompts import PAPER_SYSTEM_PROMPT
+from vr2.eval.release_prompts import describe as release_describe
+from vr2.eval.release_prompts import for_recipe, tasks_dir
+from vr2.model.prompts import (
+    PAPER_SYSTEM_PROMPT,
+    SYSTEM_PROMPT,
+    option_letter,
+    strip_label,
+)
 from vr2.video.sampling import video_settings
 
 PROTOCOLS = ("paper", "vr2")
@@ -47,8 +54,6 @@ def check(protocol: str, mode: str) -> None:
 
 
 def _lettered(options: Sequence[str], style: str = "{L}. {text}") -> list[str]:
-    from vr2.model.prompts import option_letter, strip_label
-
     return [style.format(L=option_letter(i), text=strip_label(o, option_letter(i)))
             for i, o in enumerate(options)]
 
@@ -159,8 +164,6 @@ def model_item(sample, benchmark: str, recipe, frames) -> tuple:
     """(video, question, options) for the engine. Under `paper` the question is the task's whole
     prompt and options are None (the prompt already lists them; see prompt mode "paper")."""
     if recipe.eval.protocol == "paper":
-        from vr2.eval.release_prompts import for_recipe
-
         return frames, paper_prompt(benchmark, sample, for_recipe(recipe)), None
     return frames, sample.question, list(sample.options) or None
 
@@ -179,8 +182,6 @@ def describe(recipe) -> dict:
               "decoding": "greedy" if e.temperature == 0 else f"sampling at temperature {e.temperature}",
               "engine": e.engine, "batch_size": e.batch_size}
     if e.protocol == "paper":
-        from vr2.eval.release_prompts import describe as release_describe, for_recipe, tasks_dir
-
         return {**common, "frames": (f"qwen-vl-utils at {v.fps:g} fps capped at {v.max_frames}, "
                                      f"re-indexed by linspace to exactly {v.max_frames} (+ last frame)"),
                 "pixels": f"{v.min_pixels:,}-{v.max_pixels:,} per frame (qwen-vl-utils resize)",
@@ -191,7 +192,6 @@ def describe(recipe) -> dict:
                 "system_prompt": PAPER_SYSTEM_PROMPT,
                 "max_new_tokens": f"{PAPER_MAX_NEW_TOKENS} (Video-MMMU "
                                   f"{PAPER_MAX_NEW_TOKENS_BY_BENCHMARK['videommmu']})"}
-    from vr2.model.prompts import SYSTEM_PROMPT
 
     overlays = [name for name, on in (("time", v.timestamp_overlay), ("subtitles", v.subtitles)) if on]
     return {**common, "frames": f"{v.fps:g} fps, at most {v.max_frames}, no duplication",

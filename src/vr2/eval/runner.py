@@ -38,8 +38,38 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from vr2.errors import MissingExtra, Vr2Error
+from vr2.config import with_changes
+from vr2.errors import Vr2Error
+from vr2.eval import benchmarks, lmms, release_prompts, sharding
+from vr2.eval.metrics import (
+    CATEGORY_FIELDS,
+    as_scored_completion,
+    averages,
+    benchmark_metrics,
+    build_scorer,
+    official_metrics,
+    score_responses,
+)
+from vr2.eval.output import write_reports
+from vr2.eval.protocols import (
+    check,
+    describe,
+    generate_overrides,
+    model_item,
+    paper_prompt,
+    video,
+)
+from vr2.eval.release_prompts import for_recipe
+from vr2.eval.report import make_summary
+from vr2.eval.sharding import PARTS_DIR
+from vr2.files import drop_partial_line
 from vr2.judge.client import make_judge
+from vr2.model.prompts import build_messages, format_question
+from vr2.model.runtime import generate_batch, load_model
+from vr2.model.vas import vas_attn
+from vr2.plugins import registry as plugins
+from vr2.scoring.batch import ScoreInput
+from vr2.video.prefetch import Failed, load_or_fail, prefetched
 
 SAMPLES_DIR = "samples"
 SAMPLES_PREFIX = "vr2_samples_"
@@ -71,17 +101,14 @@ def run_settings(recipe) -> dict:
     }
     if e.protocol == "paper":
         # Other words make other rows: record each release prompt's file and hash.
-        from vr2.eval.release_prompts import describe, for_recipe
 
         settings["release_prompts"] = {name: f"{d['file']} {d['sha256'][:16]}"
-                                       for name, d in describe(for_recipe(recipe)).items()}
+                                       for name, d in release_prompts.describe(release_prompts.for_recipe(recipe)).items()}
     return settings
 
 
 def protocol(recipe) -> dict:
     """The protocol line of the report: every setting (`vr2.eval.protocols.describe`)."""
-    from vr2.eval.protocols import describe
-
     return describe(recipe)
 
 
@@ -98,8 +125,6 @@ def _check_settings(out: Path, settings: dict, force: bool) -> None:
                 f"{out}: holds results made with other settings ({', '.join(changed) or 'run.json unreadable'});"
                 " pass --force to start over or choose another --output")
     if force:
-        from vr2.eval.sharding import PARTS_DIR
-
         for stale in [*(out / SAMPLES_DIR).glob(f"{SAMPLES_PREFIX}*.jsonl"),
                       *(out / SAMPLES_DIR / PARTS_DIR).glob("rank*_*.jsonl")]:
             stale.unlink()
@@ -154,8 +179,6 @@ def load_benchmarks(recipe, names: Sequence[str]) -> list[tuple[Any, Any]]:
     schema, named after the file, with videos relative to `[eval] video_dir` (default: the
     file's folder).
     """
-    from vr2.eval import benchmarks
-
     e = recipe.eval
     out = []
     for name in names:
@@ -193,7 +216,6 @@ def read_results(path: Path) -> dict[str, dict]:
     a repeated doc_id keeps its first row."""
     if not path.exists():
         return {}
-    from vr2.files import drop_partial_line
 
     data = drop_partial_line(path)
     rows: dict[str, dict] = {}
@@ -226,8 +248,6 @@ class TransformersEngine:
     supports_vas_attn = True
 
     def __init__(self, recipe):
-        from vr2.model.runtime import load_model
-
         m = recipe.model
         self.recipe = recipe
         self.loaded = load_model(m.name_or_path, dtype=m.dtype, device=m.device,
@@ -236,8 +256,6 @@ class TransformersEngine:
     def run(self, items: Sequence[tuple], *, vas: bool, mode: str | None = None,
             max_new_tokens: int | None = None) -> list[Output]:
         """`mode` and `max_new_tokens` (a protocol's per-benchmark values) override the recipe's."""
-        from vr2.model.runtime import generate_batch
-
         e = self.recipe.eval
         generations = generate_batch(self.loaded, items, max_new_tokens=max_new_tokens or e.max_new_tokens,
                                      temperature=e.temperature, seed=self.recipe.trainer.seed,
@@ -246,8 +264,6 @@ class TransformersEngine:
         for generation in generations:
             score = None
             if vas:
-                from vr2.model.vas import vas_attn
-
                 score = vas_attn(self.loaded, generation).score
                 generation.inputs = None  # the pixels are not needed any more
             outputs.append(Output(generation.text, score, int(generation.output_ids.shape[0])))
@@ -256,8 +272,6 @@ class TransformersEngine:
 
 def make_engine(recipe):
     """The generation engine `[eval] engine` names (a plugin; built-in: transformers)."""
-    from vr2.plugins import registry as plugins
-
     return plugins.make_engine(recipe.eval.engine, recipe)
 
 
@@ -280,8 +294,6 @@ class DeferredEngine:
 
 
 def _video(sample, recipe):
-    from vr2.eval.protocols import video
-
     return video(sample, recipe)
 
 
@@ -289,11 +301,7 @@ def prompt_input(sample, mode: str, benchmark: str | None = None, protocol: str 
                  pieces: dict | None = None) -> str:
     """The user text of the prompt (question, lettered options, instruction): lmms' `input`.
     Under `paper`, `pieces` are the release's words (`vr2.eval.release_prompts`)."""
-    from vr2.model.prompts import build_messages
-
     if protocol == "paper":
-        from vr2.eval.protocols import paper_prompt
-
         return paper_prompt(benchmark or "", sample, pieces or {})
     content = build_messages(sample.question, sample.options or None, mode=mode, system=None)[-1]["content"]
     return next(part["text"] for part in content if part.get("type") == "text")
@@ -313,7 +321,6 @@ def _base_row(sample, benchmark: str, mode: str, protocol: str = "vr2", pieces: 
     }
     if sample.temporal_grounding:
         row["temporal_grounding"] = sample.temporal_grounding
-    from vr2.eval.metrics import CATEGORY_FIELDS
 
     # The category fields of the official breakdowns, so any aggregation can be redone from rows.
     row.update({k: v for k, v in (sample.extra or {}).items()
@@ -325,18 +332,11 @@ def evaluate_batch(batch: Sequence, benchmark: str, recipe, engine, rewards, jud
               videos: Sequence | None = None) -> list[dict]:
     """Rows for one batch of samples: sample videos (or take `videos`, decoded ahead by
     `vr2.video.prefetch`), generate, score (errors recorded per sample)."""
-    from vr2.eval.metrics import as_scored_completion, score_responses
-    from vr2.video.prefetch import Failed, load_or_fail
-    from vr2.scoring.batch import ScoreInput
-
-    from vr2.eval.protocols import generate_overrides, model_item
 
     mode = recipe.eval.mode
     started = time.perf_counter()
     pieces = None
     if recipe.eval.protocol == "paper":
-        from vr2.eval.release_prompts import for_recipe
-
         pieces = for_recipe(recipe)
     rows = [_base_row(sample, benchmark, mode, recipe.eval.protocol, pieces) for sample in batch]
     if videos is None:
@@ -358,7 +358,6 @@ def evaluate_batch(batch: Sequence, benchmark: str, recipe, engine, rewards, jud
                             answer_type=s.answer_type, options=list(s.options or []),
                             question=s.question, id=str(s.id))
                  for (s, _, _), out in zip(ready, outputs)]
-        from vr2.model.prompts import format_question
 
         judged = judge if mode == "think" else None
         questions = [format_question(s.question, s.options or None) for s, _, _ in ready]
@@ -387,8 +386,6 @@ def prepare(recipe, out: Path, samples: Mapping[str, Sequence] | None = None, sh
     """Benchmarks with their samples and the rows already written for them (the merged file
     and every rank's part file): the recipe's benchmarks from the registry, or the given
     `samples` per benchmark name. A sharded rank writes new rows to its own part file."""
-    from vr2.eval import sharding
-
     shard = shard or sharding.Shard()
     loaded: list[tuple[str, Any, list, list]] = []
     if samples is None:
@@ -419,8 +416,6 @@ def prepare(recipe, out: Path, samples: Mapping[str, Sequence] | None = None, sh
 
 def _merge_parts(runs: Sequence[BenchmarkRun], out: Path) -> None:
     """Rank 0, after every rank finished: part files into each benchmark's samples file."""
-    from vr2.eval import sharding
-
     for run in runs:
         parts = sharding.part_files(out / SAMPLES_DIR, run.name)
         run.path = out / SAMPLES_DIR / f"{SAMPLES_PREFIX}{run.name}.jsonl"
@@ -440,11 +435,6 @@ def evaluate(recipe, *, output_dir: str | Path | None = None, force: bool = Fals
     benchmarks; `engine` replaces the one `[eval] engine` names (any object with
     `supports_vas_attn` and `run(items, vas=...) -> [Output]`).
     """
-    from vr2.eval.metrics import build_scorer
-    from vr2.video.prefetch import prefetched
-    from vr2.eval import sharding
-    from vr2.config import with_changes
-    from vr2.eval.protocols import check
 
     if samples is None and not recipe.eval.benchmarks:
         raise Vr2Error("eval.benchmarks: name at least one benchmark (vr2 eval --list shows them)")
@@ -494,7 +484,6 @@ def evaluate(recipe, *, output_dir: str | Path | None = None, force: bool = Fals
         summary = summarize(runs, label=recipe.name or out.name, info={
             "source": "vr2 eval", "model": recipe.model.name_or_path, "protocol": protocol(recipe),
             "output_dir": str(out), "warnings": _capped(skipped)}, notes=_notes(recipe, engine))
-        from vr2.eval.report import write_reports
 
         write_reports(summary, out, compare)
     return summary
@@ -521,8 +510,6 @@ def summarize(runs: Sequence[BenchmarkRun], *, label: str, info: dict | None = N
               notes: Sequence[str] = ()) -> dict:
     """Summary of the rows of the samples each benchmark has now (rows of samples no longer
     selected, e.g. after lowering `limit`, are left out)."""
-    from vr2.eval.metrics import averages, benchmark_metrics, official_metrics
-    from vr2.eval.report import make_summary
 
     per_benchmark = {}
     for run in runs:
@@ -550,9 +537,6 @@ def score_sample_files(folder: str | Path, recipe, *, mode: str = "auto",
     Lines that cannot be scored are skipped, counted per benchmark (`log_lines` vs `samples`)
     and listed with their reasons in the summary's `skipped`.
     """
-    from vr2.eval import lmms
-    from vr2.eval.metrics import averages, benchmark_metrics, build_scorer, official_metrics
-    from vr2.eval.report import make_summary
 
     known, aliases, specs = _registry()
     files = lmms.read_task_files(folder, known, aliases)
@@ -595,8 +579,6 @@ class _FileScorer:
         self.weights = recipe.rewards
 
     def rows(self, f, spec) -> list[dict]:
-        from vr2.eval import lmms
-
         rows = [{"doc_id": f"{f.task}:{r.get('doc_id')}", "task": f.task, "error": r["error"],
                  **lmms.categories(r, f.task)} for r in f.records if r.get("error")]
         scorable = [r for r in f.records if not r.get("error")]
@@ -608,8 +590,6 @@ class _FileScorer:
         return rows
 
     def _score(self, records, items, task: str, spec) -> list[dict]:
-        from vr2.eval import lmms
-        from vr2.eval.metrics import as_scored_completion, score_responses
 
         modes = [_mode_of(item.completion, self.mode) for item in items]
         for item, item_mode in zip(items, modes):
@@ -637,8 +617,6 @@ def _mode_of(text: str, mode: str) -> str:
 
 def _registry() -> tuple[list[str], dict[str, str], dict[str, Any]]:
     """Benchmark names, lmms-eval task aliases and specs from the registry."""
-    from vr2.eval import benchmarks
-
     specs = dict(benchmarks.BENCHMARKS)
     aliases: dict[str, str] = {}
     for name, spec in specs.items():

@@ -20,11 +20,24 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from vr2.scoring.claims import Claim
-from vr2.scoring.format import parse_completion
-from vr2.scoring.consistency import Consistency, check_consistency
+from vr2.config import ModelConfig
 from vr2.errors import Vr2Error
-from vr2.scoring.timestamps import TimeMention, find_times
+from vr2.model.runtime import (
+    Generation,
+    generate,
+    load_model,
+    prepare_inputs,
+    split_batch,
+)
+from vr2.model.vas import vas_attn
+from vr2.plugins import registry as plugins
+from vr2.samples import ANSWER_TYPES
+from vr2.scoring.batch import load_reference, load_trace, reference_fields
+from vr2.scoring.claims import Claim, RuleExtractor
+from vr2.scoring.consistency import Consistency, check_consistency
+from vr2.scoring.format import parse_completion
+from vr2.scoring.rewards import accuracy_reward, build_tar_reward, resolve_answer_type
+from vr2.scoring.timestamps import TimeMention, find_times, format_clock
 from vr2.video.sampling import video_settings
 
 if TYPE_CHECKING:
@@ -32,8 +45,8 @@ if TYPE_CHECKING:
 
     from vr2.config import Recipe
     from vr2.model.runtime import Generation, LoadedModel
-    from vr2.scoring.rewards import TarDetail, TarReward
     from vr2.model.vas import VasResult
+    from vr2.scoring.rewards import TarDetail, TarReward
     from vr2.video.sampling import SampledVideo
 
 DEFAULT_MODEL = "MBZUAI/Video-R2"
@@ -61,8 +74,6 @@ class Reference:
 def load_reference_file(path: str | Path) -> Reference:
     """Read and check a reference JSON ({temporal_grounding, answer?, answer_type?, options?} or a
     bare {timestamp: sentence}); every problem raises Vr2Error naming the file."""
-    from vr2.scoring.batch import load_reference, reference_fields
-
     source = str(path)
     data = load_reference(path)
     if data.get("temporal_grounding") is None:
@@ -74,8 +85,6 @@ def load_reference_file(path: str | Path) -> Reference:
 
 def read_completion(path: str | Path) -> str:
     """A completion to explain instead of generating one: a text file, or JSON with `completion`."""
-    from vr2.scoring.batch import load_trace
-
     record = load_trace(path)
     completion = record.get("completion")
     if not isinstance(completion, str) or not completion.strip():
@@ -246,8 +255,6 @@ def highlight_segments(text: str, claims: Sequence[ClaimView] = ()) -> list[tupl
 
 def resolve_type(answer_type: str | None, reference: Reference | None, options: Sequence[str]) -> str:
     """Explicit type > the reference's > inferred (options -> multiple_choice)."""
-    from vr2.scoring.rewards import resolve_answer_type
-    from vr2.samples import ANSWER_TYPES
 
     if answer_type is not None and answer_type not in ANSWER_TYPES:
         raise Vr2Error(f"--answer-type: must be one of {', '.join(ANSWER_TYPES)}, got {answer_type!r}")
@@ -275,8 +282,6 @@ def analyze(
     (default: the rule extractor). `frame_times` are the sampled frames' times; `duration`
     defaults to the last frame time. Pure apart from the embedder inside `tar`.
     """
-    from vr2.scoring.claims import RuleExtractor
-
     options = list(options)
     times = [float(t) for t in frame_times]
     parsed = parse_completion(completion)
@@ -329,16 +334,12 @@ def analyze(
 
 
 def _accuracy(completion: str, reference: Reference | None, kind: str, options: list[str]) -> float | None:
-    from vr2.scoring.rewards import accuracy_reward
-
     if reference is None or reference.answer is None:
         return None
     return accuracy_reward([completion], answer=[reference.answer], answer_type=[kind], options=[options])[0]
 
 
 def _beyond_notes(views: list[ClaimView], end: float) -> list[str]:
-    from vr2.scoring.timestamps import format_clock
-
     return [f"claim {v.index + 1} cites {format_clock(v.claim.start)}, after the end of the video "
             f"({end:.1f} s)" for v in views if not v.in_video]
 
@@ -371,8 +372,6 @@ def replay_generation(loaded: LoadedModel, video: SampledVideo, question: str,
     """A Generation holding a given completion, as if the model had written it (for VAS)."""
     import torch
 
-    from vr2.model.runtime import Generation, prepare_inputs, split_batch
-
     inputs = split_batch(prepare_inputs(loaded, video, question, list(options) or None))[0]
     ids = loaded.tokenizer(completion, add_special_tokens=False)["input_ids"]
     return Generation(text=completion, prompt_ids=inputs["input_ids"][0],
@@ -383,8 +382,6 @@ def replay_generation(loaded: LoadedModel, video: SampledVideo, question: str,
 def model_name(flag: str | None, recipe: Recipe) -> str:
     """--model, else the recipe's model when it names one other than the built-in default,
     else the released Video-R2."""
-    from vr2.config import ModelConfig
-
     if flag:
         return flag
     if recipe.model.name_or_path != ModelConfig().name_or_path:
@@ -420,8 +417,6 @@ def run_explain(
     kind = resolve_type(answer_type, reference, options)  # check before the slow steps
     tar, extractor = None, None
     if reference is not None:
-        from vr2.scoring.rewards import build_tar_reward
-
         tar = build_tar_reward(recipe.tar, recipe.judge)
     else:
         extractor = make_extractor(recipe)
@@ -447,7 +442,6 @@ def run_explain(
     vas_result, vas_note = None, (None if vas else "not measured (switched off)")
     if generation is not None and vas:
         say("measuring attention")
-        from vr2.model.vas import vas_attn
 
         vas_result = vas_attn(loaded, generation)
     if reference is not None:
@@ -468,8 +462,6 @@ def load(name: str, recipe: Recipe) -> LoadedModel:
     """The model with the recipe's [model] dtype, device and attention implementation."""
     from transformers.utils import logging as hf_logging
 
-    from vr2.model.runtime import load_model
-
     hf_logging.disable_progress_bar()  # vr2 reports its own steps; no "Loading weights" bar
     m = recipe.model
     return load_model(name, dtype=m.dtype, device=m.device, attn_implementation=m.attn_implementation)
@@ -477,15 +469,11 @@ def load(name: str, recipe: Recipe) -> LoadedModel:
 
 def make_extractor(recipe: Recipe) -> Any:
     """The claim extractor the recipe's [tar] names (the same one TAR would use)."""
-    from vr2.plugins import registry as plugins
-
     return plugins.make_extractor(recipe.tar.extractor, judge=recipe.judge)
 
 
 def _generate(loaded: LoadedModel, video: SampledVideo, question: str, options: list[str],
               recipe: Recipe) -> Generation:
-    from vr2.model.runtime import generate
-
     return generate(loaded, video, question, options or None,
                     max_new_tokens=recipe.eval.max_new_tokens, temperature=recipe.eval.temperature,
                     seed=recipe.trainer.seed, mode="think", keep_inputs=True)

@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
 from vr2.errors import Vr2Error
+from vr2.explain.explanation import claim_frames
+from vr2.model.prompts import option_letter, strip_label
 from vr2.scoring.timestamps import format_clock
 
 if TYPE_CHECKING:
@@ -181,8 +183,6 @@ def _header(e: Explanation) -> str:
 
 
 def _question(e: Explanation) -> str:
-    from vr2.model.prompts import option_letter, strip_label
-
     items = "".join(f"<li><b>{option_letter(i)}.</b> {esc(strip_label(o, option_letter(i)))}</li>"
                     for i, o in enumerate(e.options))
     listing = f'<ul style="list-style:none;padding-left:0">{items}</ul>' if items else ""
@@ -275,8 +275,6 @@ def _claims(e: Explanation, thumbs: _Thumbs) -> str:
 
 
 def _references(e: Explanation, thumbs: _Thumbs) -> str:
-    from vr2.explain.explanation import claim_frames
-
     if e.reference is None:
         return ""
     by_ref = {c.match[0]: c.index for c in e.claims if c.match is not None}

@@ -37,6 +37,9 @@ from vr2.errors import JudgeFailure, Vr2Error
 from vr2.plugins import registry as plugins
 from vr2.scoring.claims import Claim
 from vr2.scoring.format import parse_completion, without_think_blocks
+from vr2.scoring.timestamps import (
+    parse_time_key,  # lazy: only the LLM extractor needs it
+)
 
 __all__ = [
     "JudgeStats", "JudgeClient", "JudgeFailure", "cache_key",
@@ -440,8 +443,6 @@ def claims_from_reply(reply: str) -> list[Claim] | None:
     Keys are read by ``vr2.scoring.timestamps.parse_time_key``; a key it cannot read is skipped (logged)
     because the other claims are still good. A value that is a list gives one claim per item.
     """
-    from vr2.scoring.timestamps import parse_time_key  # lazy: only the LLM extractor needs it
-
     obj = extract_json_object(_strip_judge_reasoning(reply))
     if obj is None:
         return None

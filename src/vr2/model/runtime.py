@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from vr2.model import prompts
 from vr2.errors import Vr2Error
+from vr2.model import prompts
 
 if TYPE_CHECKING:
     from vr2.video.sampling import SampledVideo

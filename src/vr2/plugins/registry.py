@@ -11,10 +11,9 @@ from typing import Any, Callable
 
 import pluggy
 
+from vr2.errors import MissingExtra, Vr2Error
 from vr2.plugins import hookspecs
 from vr2.plugins.hookspecs import hookimpl  # noqa: F401  (kept importable from here)
-from vr2.errors import Vr2Error
-
 
 ENTRY_POINT_GROUP = "vr2"
 BUILTIN = "vr2-builtin"
@@ -124,8 +123,6 @@ def create(hook: str, name: str, **options: Any) -> Any:
     if name not in available:
         hint = INSTALL_HINTS.get((KINDS[hook], name))
         if hint:
-            from vr2.errors import MissingExtra
-
             raise MissingExtra(f"vr2-{name}", hint)
         known = ", ".join(sorted(available)) or "none"
         raise Vr2Error(f"unknown {KINDS[hook]} '{name}' (installed: {known})")

@@ -32,6 +32,7 @@ from typing import Any
 
 from vr2.errors import Vr2Error
 from vr2.samples import ANSWER_TYPES
+from vr2.scoring.timestamps import find_times
 
 _MAX_LETTERS_WITHOUT_OPTIONS = 10  # A-J: the most options any supported benchmark uses
 
@@ -306,8 +307,6 @@ def parse_number(text: Any) -> float | None:
 
 def without_times(text: str) -> str:
     """`text` with every time mention (`vr2.scoring.timestamps.find_times`) blanked out."""
-    from vr2.scoring.timestamps import find_times
-
     pieces, pos = [], 0
     for mention in find_times(text):
         pieces.append(text[pos:mention.char_start])

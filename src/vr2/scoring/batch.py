@@ -15,11 +15,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
-from vr2.scoring.format import parse_completion
 from vr2.errors import Vr2Error
 from vr2.files import MAX_FILE_BYTES, check_regular_file, drop_partial_line, read_text
-from vr2.scoring.rewards import RewardFn, TarDetail, TarReward, resolve_answer_type, total_reward
 from vr2.samples import ANSWER_TYPES
+from vr2.scoring.answers import check_gold
+from vr2.scoring.claims import reference_claims
+from vr2.scoring.consistency import check_consistency, tac_correctness
+from vr2.scoring.format import parse_completion
+from vr2.scoring.rewards import (
+    RewardFn,
+    TarDetail,
+    TarReward,
+    resolve_answer_type,
+    total_reward,
+)
 
 REF_FIELDS = ("temporal_grounding", "answer", "answer_type", "options")
 
@@ -113,8 +122,6 @@ def reference_fields(record: dict, source: str) -> dict:
         raise Vr2Error(f"{source}: 'temporal_grounding' must be an object or a JSON string")
     claims = None
     if grounding is not None:
-        from vr2.scoring.claims import reference_claims
-
         claims = reference_claims(grounding, source=source)
     answer = record.get("answer")
     if isinstance(answer, float) and not math.isfinite(answer):
@@ -129,8 +136,6 @@ def reference_fields(record: dict, source: str) -> dict:
 def _check_gold(answer: str, answer_type: str | None, options: list[str], source: str) -> None:
     """A gold answer the accuracy reward could not read fails here, on its own line, instead of
     failing the whole chunk it would be scored with."""
-    from vr2.scoring.answers import check_gold
-
     try:
         check_gold(answer, resolve_answer_type(answer_type, answer, options), options or None)
     except Vr2Error as exc:
@@ -159,8 +164,6 @@ def score_inputs(items: list[ScoreInput], rewards: dict[str, RewardFn], weights:
 
 
 def _result(item: ScoreInput, detail, rewards: dict, total) -> dict:
-    from vr2.scoring.consistency import check_consistency, tac_correctness
-
     kind = resolve_answer_type(item.answer_type, item.answer, item.options)
     rule = check_consistency(item.completion, kind, item.options)
     tac = detail.consistent

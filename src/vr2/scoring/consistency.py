@@ -37,12 +37,12 @@ from typing import Any
 
 from vr2.scoring.answers import (
     check_answer_type,
-    remove_option_texts,
     format_number,
     normalize_words,
     numbers_equal,
     parse_choice,
     parse_number,
+    remove_option_texts,
     score_answer,
 )
 from vr2.scoring.format import parse_completion

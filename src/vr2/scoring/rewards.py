@@ -11,10 +11,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
-from vr2.scoring.claims import Claim, read_reference
-from vr2.scoring.format import format_ok, parse_completion
 from vr2.errors import JudgeFailure, Vr2Error
-from vr2.scoring.tar import TarResult, TarScorer
+from vr2.plugins import registry as plugins
+from vr2.plugins.registry import components, is_builtin
+from vr2.scoring.answers import infer_answer_type, score_answer
+from vr2.scoring.claims import Claim, read_reference
+from vr2.scoring.embedding import CachedEmbedder, LazyEmbedder
+from vr2.scoring.format import format_ok, parse_completion
+from vr2.scoring.tar import TarResult, TarScorer, TarSettings
 
 RewardFn = Callable[..., list]
 
@@ -40,16 +44,12 @@ def column(kwargs: dict, key: str, n: int) -> list:
 
 
 def resolve_answer_type(answer_type: str | None, answer: str | None, options) -> str:
-    from vr2.scoring.answers import infer_answer_type
-
     return answer_type or infer_answer_type(answer, options or [])
 
 
 def accuracy_reward(completions: Sequence, **kwargs) -> list[float | None]:
     """1 for a correct answer (by the sample's answer type, docs/method.md#accuracy-by-answer-type), partial for
     regression/ocr/free-form, None when the sample has no gold answer."""
-    from vr2.scoring.answers import score_answer
-
     n = len(completions)
     answers = column(kwargs, "answer", n)
     types = column(kwargs, "answer_type", n)
@@ -201,9 +201,6 @@ def total_reward(parts: dict[str, list[float | None]], weights: dict[str, float]
 
 def build_tar_reward(tar_config, judge_config=None) -> TarReward:
     """A TarReward with the components a recipe's [tar] section names."""
-    from vr2.plugins import registry as plugins
-    from vr2.scoring.embedding import CachedEmbedder, LazyEmbedder
-    from vr2.scoring.tar import TarSettings
 
     embedder_opts = {"model": tar_config.embedder_model} if tar_config.embedder_model else {}
     embedder = CachedEmbedder(LazyEmbedder(tar_config.embedder, **embedder_opts))
@@ -221,8 +218,6 @@ def reward_weights(recipe) -> dict[str, float]:
 
 def make_rewards(recipe, names) -> dict[str, RewardFn]:
     """name -> reward function, built by the reward registry (`vr2_rewards` hook)."""
-    from vr2.plugins.registry import components
-
     available = components("vr2_rewards")
     for name in names:
         if name not in available:
@@ -238,8 +233,6 @@ def reward_functions(recipe) -> dict[str, RewardFn]:
 def reported_rewards(recipe) -> dict[str, RewardFn]:
     """What `vr2 score` and `vr2 eval` compute: every built-in reward (their diagnostics are
     reported even at weight 0) and every other reward the recipe weights."""
-    from vr2.plugins.registry import components, is_builtin
-
     weights = reward_weights(recipe)
     names = [name for name, c in components("vr2_rewards").items() if is_builtin(c.plugin) or name in weights]
     return make_rewards(recipe, names)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Sequence
 
 from vr2.errors import Vr2Error
+from vr2.model.runtime import LoadedModel, prepare_inputs
 from vr2.samples import Sample
 
 if TYPE_CHECKING:
@@ -45,8 +46,6 @@ def sample_frames(sample: Sample, settings: VideoSettings):
 
 def encode_prompt(processor: Any, sample: Sample, settings: VideoSettings, mode: str = "think") -> EncodedPrompt:
     """Tokens and video tensors of one sample's prompt, ending with the assistant turn opener."""
-    from vr2.model.runtime import LoadedModel, prepare_inputs
-
     video = sample_frames(sample, settings)
     loaded = LoadedModel(model=None, processor=processor, device="cpu")
     inputs = prepare_inputs(loaded, video, sample.question, sample.options or None, mode)

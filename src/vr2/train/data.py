@@ -11,7 +11,9 @@ import json
 from typing import Any, Sequence
 
 from vr2.console import stderr_console
+from vr2.data.datasets import load_dataset_file
 from vr2.errors import Vr2Error
+from vr2.model.prompts import build_messages
 from vr2.samples import Sample
 
 SHOWN_SKIPS = 20  # report this many skipped rows one by one, then only the count
@@ -38,8 +40,6 @@ def _row_and_reason(item: Any) -> tuple[Any, str]:
 
 def load_samples(recipe) -> list[Sample]:
     """The recipe's training samples (bad rows reported and skipped, `data.limit` applied)."""
-    from vr2.data.datasets import load_dataset_file
-
     data = recipe.data
     if not data.train_file:
         raise Vr2Error(f"{recipe.source}: data.train_file is not set")
@@ -102,8 +102,6 @@ def grpo_rows(samples: Sequence[Sample]) -> list[dict]:
     The prompt text is for TRL's logs only; the model's prompt (with its video) is built by
     `vr2.train.collate.encode_prompt` from the sample itself.
     """
-    from vr2.model.prompts import build_messages
-
     rows = []
     for index, sample in enumerate(samples):
         user = build_messages(sample.question, sample.options, system=None)[0]["content"][-1]["text"]

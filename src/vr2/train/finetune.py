@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from vr2.errors import Vr2Error
+from vr2.model.runtime import resolve_dtype
 
 PARTS = ("vision", "merger", "llm")
 
@@ -101,8 +102,6 @@ def merge_adapter(base: str, adapter: str | Path, out: str | Path, dtype: str = 
     """Load the base model, merge the LoRA adapter into it and save a full checkpoint (+ processor)."""
     from peft import PeftModel
     from transformers import AutoModelForImageTextToText, AutoProcessor
-
-    from vr2.model.runtime import resolve_dtype
 
     adapter, out = Path(adapter), Path(out)
     if not is_adapter(adapter):

@@ -14,10 +14,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from vr2.plugins import registry as plugins
+
 
 def run_grpo(recipe, *, resume: bool = False) -> Path:
     """Train as the recipe says; returns the folder of the final model."""
-    from vr2.plugins import registry as plugins
-
     backend = plugins.make_backend(recipe.trainer.backend)
     return Path(backend.grpo(recipe, resume=resume))

@@ -32,6 +32,7 @@ import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from vr2.data.datasets import read_rows
 from vr2.errors import Vr2Error
 
 LOW_PRECISION = {"bf16": "bfloat16", "fp16": "float16"}
@@ -154,8 +155,6 @@ def gradient_accumulation(recipe, stage: str, world_size: int) -> tuple[int, int
 
 def count_rows(recipe) -> int | None:
     """Rows in the training file (before bad rows are dropped; `data.limit` applied); None if absent."""
-    from vr2.data.datasets import read_rows
-
     path = recipe.data.train_file
     if not path or not Path(path).is_file():
         return None

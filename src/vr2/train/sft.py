@@ -13,20 +13,19 @@ from __future__ import annotations
 from pathlib import Path
 
 from vr2.errors import Vr2Error
+from vr2.plugins import registry as plugins
+from vr2.train.checkpoints import last_checkpoint
+from vr2.train.finetune import is_adapter, merge_adapter
 
 
 def run_sft(recipe, *, resume: bool = False) -> Path:
     """Train as the recipe says; returns the merged checkpoint (LoRA + lora.merge) or the final model."""
-    from vr2.plugins import registry as plugins
-
     backend = plugins.make_backend(recipe.trainer.backend)
     return Path(backend.sft(recipe, resume=resume))
 
 
 def adapter_to_merge(output_dir: str | Path) -> Path:
     """The adapter of a run: `final/` when training finished, else the newest complete checkpoint."""
-    from vr2.train.checkpoints import last_checkpoint
-    from vr2.train.finetune import is_adapter
 
     final = Path(output_dir) / "final"
     if is_adapter(final):
@@ -39,8 +38,6 @@ def adapter_to_merge(output_dir: str | Path) -> Path:
 
 def merge_run(recipe) -> Path:
     """Merge the run's LoRA adapter into the recipe's base model: `<output_dir>/merged`."""
-    from vr2.train.finetune import merge_adapter
-
     output = Path(recipe.trainer.output_dir)
     return merge_adapter(recipe.model.name_or_path, adapter_to_merge(output), output / "merged",
                          dtype=recipe.model.dtype)

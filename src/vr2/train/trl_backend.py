@@ -23,8 +23,16 @@ import json
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
+from vr2.config import dump_toml
 from vr2.console import stderr_console
 from vr2.errors import MissingExtra, Vr2Error
+from vr2.model.runtime import load_model
+from vr2.scoring.rewards import reward_functions
+from vr2.train.checkpoints import make_callbacks, resume_point
+from vr2.train.collate import PromptEncoder, SftCollator
+from vr2.train.data import grpo_rows, load_samples, sft_pairs, sft_rows
+from vr2.train.finetune import apply_freezing, is_adapter, lora_config, merge_adapter
+from vr2.train.plan import builtin_deepspeed_config, make_plan, on_gpu
 from vr2.video.sampling import video_settings
 
 DEEPSPEED_INSTALL = "DS_BUILD_OPS=0 pip install 'vr2[deepspeed]'"
@@ -39,15 +47,11 @@ def machine_has_gpu(recipe) -> bool:
     """Whether this run computes on a bf16-capable GPU."""
     import torch
 
-    from vr2.train.plan import on_gpu
-
     return on_gpu(recipe) and torch.cuda.is_available() and torch.cuda.is_bf16_supported()
 
 
 def backend_plan(recipe, stage: str):
     """The run's TrainingPlan on this machine and launch; its warnings are printed once."""
-    from vr2.train.plan import make_plan
-
     plan = make_plan(recipe, stage, gpu=machine_has_gpu(recipe))
     if plan.deepspeed_config:
         check_deepspeed(plan.deepspeed_config)
@@ -76,8 +80,6 @@ def check_deepspeed(path: str) -> str | None:
 
 def deepspeed_arg(plan) -> str | dict | None:
     """What TrainingArguments.deepspeed gets: the recipe's file, the built-in config, or None."""
-    from vr2.train.plan import builtin_deepspeed_config
-
     if plan.deepspeed_config:
         return plan.deepspeed_config
     return builtin_deepspeed_config(plan.deepspeed_stage) if plan.deepspeed_stage else None
@@ -135,8 +137,6 @@ def load_policy(recipe, plan):
     The weights are loaded in the plan's dtype: float32 master weights unless DeepSpeed keeps the
     masters or the recipe asked for low-precision weights.
     """
-    from vr2.model.runtime import load_model
-
     loaded = load_model(recipe.model.name_or_path, dtype=plan.weights_dtype, device="cpu",
                         attn_implementation=recipe.model.attn_implementation)
     loaded.model.train()
@@ -145,8 +145,6 @@ def load_policy(recipe, plan):
 
 def trainable_setup(model, recipe):
     """The peft config with LoRA, else None after setting requires_grad by the freezing switches."""
-    from vr2.train.finetune import apply_freezing, lora_config
-
     if recipe.lora.enabled:
         return lora_config(model, recipe)
     apply_freezing(model, recipe.model)
@@ -171,8 +169,6 @@ class NamedReward:
 
 
 def recipe_rewards(recipe) -> tuple[list[NamedReward], list[float]]:
-    from vr2.scoring.rewards import reward_functions
-
     functions = reward_functions(recipe)
     if not functions:
         raise Vr2Error(f"{recipe.source}: every reward weight is 0; nothing to learn (weight one in [rewards])")
@@ -184,8 +180,6 @@ def recipe_rewards(recipe) -> tuple[list[NamedReward], list[float]]:
 
 
 def _start(recipe, resume: bool) -> Path | None:
-    from vr2.train.checkpoints import resume_point
-    from vr2.config import dump_toml
 
     if recipe.trainer.deepspeed:
         check_deepspeed(recipe.trainer.deepspeed)  # before any data or model is loaded
@@ -218,8 +212,6 @@ def _train(trainer, checkpoint: Path | None, processor) -> Path:
 
 
 def _merge(recipe, final: Path) -> Path | None:
-    from vr2.train.finetune import is_adapter, merge_adapter
-
     if not (recipe.lora.enabled and recipe.lora.merge and is_adapter(final)):
         return None
     return merge_adapter(recipe.model.name_or_path, final, Path(recipe.trainer.output_dir) / "merged",
@@ -228,8 +220,6 @@ def _merge(recipe, final: Path) -> Path | None:
 
 def _with_run_log(trainer):
     """Add the step/metrics logs and checkpoint markers of vr2.train.checkpoints to a trainer."""
-    from vr2.train.checkpoints import make_callbacks
-
     for callback in make_callbacks(trainer.args.output_dir, trainer.step_samples):
         trainer.add_callback(callback)
     return trainer
@@ -240,8 +230,6 @@ def build_sft_trainer(recipe, samples: Sequence, targets: Sequence[str]):
     from datasets import Dataset
     from trl import SFTConfig
 
-    from vr2.train.collate import SftCollator
-    from vr2.train.data import sft_rows
     from vr2.train.trl_trainers import VideoSFTTrainer
 
     plan = backend_plan(recipe, "sft")
@@ -267,8 +255,6 @@ def build_grpo_trainer(recipe, samples: Sequence, reward_funcs: Sequence | None 
     from datasets import Dataset
     from trl import GRPOConfig
 
-    from vr2.train.collate import PromptEncoder
-    from vr2.train.data import grpo_rows
     from vr2.train.trl_trainers import VideoGRPOTrainer
 
     if reward_funcs is None:
@@ -307,8 +293,6 @@ class TrlBackend:
     name = "trl"
 
     def sft(self, recipe, *, resume: bool = False) -> Path:
-        from vr2.train.data import sft_pairs
-
         checkpoint = _start(recipe, resume)
         samples, targets = sft_pairs(recipe)
         trainer = build_sft_trainer(recipe, samples, targets)
@@ -317,8 +301,6 @@ class TrlBackend:
         return merged or final
 
     def grpo(self, recipe, *, resume: bool = False) -> Path:
-        from vr2.train.data import load_samples
-
         checkpoint = _start(recipe, resume)
         trainer = build_grpo_trainer(recipe, load_samples(recipe))
         final = _train(trainer, checkpoint, trainer.processing_class)

@@ -26,7 +26,14 @@ from accelerate.utils import gather_object
 from trl import GRPOTrainer, SFTTrainer
 
 from vr2.console import stderr_console
-from vr2.train.collate import VIDEO_TOKEN, EncodedPrompt, PromptEncoder, concat_video, video_token_types
+from vr2.train.checkpoints import load_checkpoint_weights, record_skipped
+from vr2.train.collate import (
+    VIDEO_TOKEN,
+    EncodedPrompt,
+    PromptEncoder,
+    concat_video,
+    video_token_types,
+)
 
 
 class StepRecorder:
@@ -34,8 +41,6 @@ class StepRecorder:
     with the checkpoint's weights really loaded (vr2.train.checkpoints.load_checkpoint_weights)."""
 
     def _load_from_checkpoint(self, resume_from_checkpoint, model=None):
-        from vr2.train.checkpoints import load_checkpoint_weights
-
         if getattr(self, "is_fsdp_enabled", False):
             return super()._load_from_checkpoint(resume_from_checkpoint, model)
         load_checkpoint_weights(self.model if model is None else model, resume_from_checkpoint)
@@ -44,7 +49,6 @@ class StepRecorder:
         """Samples whose video failed mid-run (vr2.train.collate.VideoFallback): counted, logged, kept on record."""
         if not records:
             return
-        from vr2.train.checkpoints import record_skipped
 
         self._skipped_count = getattr(self, "_skipped_count", 0) + len(records)
         if self.accelerator.is_main_process:

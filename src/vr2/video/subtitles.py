@@ -23,6 +23,8 @@ from pathlib import Path
 
 import srt
 
+from vr2.files import read_bytes
+
 
 @dataclass(frozen=True)
 class Cue:
@@ -151,8 +153,6 @@ def _decode(data: bytes) -> str:
 
 def load_srt(path: str | Path) -> list[Cue]:
     """Read and parse an SRT file; a file that cannot be read raises Vr2Error naming it."""
-    from vr2.files import read_bytes
-
     return parse_srt(_decode(read_bytes(path, "subtitle file")))
 
 
