@@ -40,6 +40,7 @@ _PUBLIC = {
     "load_samples": "vr2.train.data",
     "ScoreInput": "vr2.scoring.batch",
     "score_inputs": "vr2.scoring.batch",
+    "deepspeed_stage_of": "vr2.train.plan",
 }
 
 __all__ = ["MissingExtra", "Vr2Error", "__version__", "hookimpl", *_PUBLIC]

@@ -674,7 +674,7 @@ def test_paper_recipe_becomes_this_command(orl, tmp_path):
         "--rollout.batch_size": ["1"], "--train.batch_size": ["8"], "--train.micro_batch_size": ["1"],
         "--rollout.micro_batch_size": ["1"], "--train.max_epochs": ["1"], "--train.num_episodes": ["1"],
         "--ckpt.save_steps": ["100"], "--ckpt.save_hf": [], "--ckpt.path": [str(tmp_path / "run" / "openrlhf" / "ckpt")],
-        "--ckpt.output_dir": [str(tmp_path / "run" / "final")], "--ds.zero_stage": ["2"], "--ds.param_dtype": ["bf16"],
+        "--ckpt.output_dir": [str(tmp_path / "run" / "final")], "--ds.zero_stage": ["3"], "--ds.param_dtype": ["bf16"],
         "--train.agent_func_path": [str(tmp_path / "run" / "openrlhf" / "agent.py")],
         "--data.prompt_dataset": [str(tmp_path / "run" / "openrlhf" / "prompts.jsonl")],
         "--data.input_key": ["prompt"], "--data.label_key": ["label"], "--data.max_len": ["4800"],

@@ -14,7 +14,7 @@ completions. The mapping from the recipe (paper settings in brackets):
 | trainer.prompts_per_step | --rollout.batch_size (prompts per step); x n = --train.batch_size: one optimizer step per rollout, on-policy like TRL; trainer.completions_per_device = micro batches |
 | trainer.epochs / max_steps | --train.num_episodes / --data.max_samples = max_steps x prompts per step |
 | trainer.save_steps, output_dir | --ckpt.save_steps --ckpt.save_hf, --ckpt.path <out>/openrlhf/ckpt, --ckpt.output_dir <out>/final |
-| trainer.deepspeed (a ZeRO JSON) | --ds.zero_stage (its zero_optimization.stage; 2 without a file) |
+| trainer.deepspeed (a ZeRO JSON) or trainer.deepspeed_stage | --ds.zero_stage (the file's zero_optimization.stage, else the recipe's stage; 2 when neither) |
 | model.freeze_vision = freeze_merger = true | --actor.freeze_visual_encoder |
 
 Launch settings that a recipe does not hold come from `Launch` (the environment, or the
@@ -25,7 +25,6 @@ argument list, so a typo fails here and not after Ray has started.
 
 from __future__ import annotations
 
-import json
 import os
 import shlex
 import sys
@@ -33,7 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping, Sequence
 
-from vr2 import Vr2Error
+from vr2 import Vr2Error, deepspeed_stage_of
 
 # Every option `openrlhf.cli.train_ppo_ray` 0.11.2 accepts (from its argument parser).
 _ENTITY_OPTIONS = ("optim", "muon.lr", "muon.momentum", "muon.ns_steps", "muon.nesterov", "muon.no_nesterov",
@@ -196,20 +195,11 @@ class RunFiles:
 
 
 def zero_stage(recipe) -> int:
-    """The ZeRO stage of `trainer.deepspeed` (a DeepSpeed JSON), or 2 (OpenRLHF's default)."""
-    path = recipe.trainer.deepspeed
-    if not path:
-        return 2
-    try:
-        config = json.loads(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise Vr2Error(f"{path}: DeepSpeed config file not found (trainer.deepspeed)") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise Vr2Error(f"{path}: not a valid DeepSpeed JSON config ({exc})") from None
-    stage = config.get("zero_optimization", {}).get("stage", 2) if isinstance(config, dict) else None
-    if stage not in (0, 1, 2, 3):
-        raise Vr2Error(f"{path}: zero_optimization.stage must be 0-3, got {stage!r}")
-    return int(stage)
+    """The ZeRO stage vr2's own plan gives the recipe on several GPUs (`trainer.deepspeed` file, else
+    `trainer.deepspeed_stage`: 3 in the paper recipes, as the release ran); 2, OpenRLHF's default, when
+    the recipe asks for none (OpenRLHF always runs DeepSpeed)."""
+    stage, _ = deepspeed_stage_of(recipe, world_size=2)
+    return stage or 2
 
 
 def param_dtype(recipe) -> str:
