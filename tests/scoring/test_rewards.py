@@ -254,3 +254,12 @@ def test_vr2_plugins_marks_the_weighted_rewards(capsys, brevity):
 
     assert "*" not in row(run_vr2(capsys, "plugins").out)
     assert "*" in row(run_vr2(capsys, "plugins", "-s", "rewards.brevity=0.5").out)
+
+
+def test_training_logs_the_embedding_cache_hit_rate_across_steps():
+    tar = build_tar_reward(load_recipe().tar)  # a fresh cache
+    logged = []
+    for _ in range(2):  # two GRPO steps on the same prompt: the second finds every sentence cached
+        tar([GOOD, FLIPPED], temporal_grounding=[GROUNDING] * 2, options=[OPTIONS] * 2,
+            log_metric=lambda name, value: logged.append(value) if name == "tar/embedding_cache_hit_rate" else None)
+    assert logged[0] == 0.0 and logged[1] == 0.5

@@ -102,6 +102,9 @@ class TarReward:
         details = self.details(completions, **kwargs)
         if callable(kwargs.get("log_metric")):
             log_tar_stats(details, kwargs["log_metric"])
+            hit_rate = getattr(self.scorer.embedder, "hit_rate", None)
+            if hit_rate is not None:  # since the run began: references and repeated clauses
+                kwargs["log_metric"]("tar/embedding_cache_hit_rate", hit_rate)
         return [d.value for d in details]
 
     def details(self, completions: Sequence, **kwargs) -> list[TarDetail]:
