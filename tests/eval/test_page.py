@@ -4,20 +4,16 @@ breakdowns, failures and the full protocol; checked in a real browser where one 
 from __future__ import annotations
 
 import re
-import shutil
-import subprocess
-from html.parser import HTMLParser
-from pathlib import Path
 
 import numpy as np
 import pytest
+from html_helpers import CHROMIUM, chromium, parse
 
-from vr2.eval.page import PAPER_COLOUR, PALETTE, render
 from vr2.eval.metrics import averages
 from vr2.eval.output import write_reports
+from vr2.eval.page import PALETTE, PAPER_COLOUR, render
 from vr2.eval.report import PAPER_ROWS, make_summary, paper_summary
 
-CHROMIUM = shutil.which("chromium") or ("/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None)
 CATEGORIES = {"mvbench": "generic", "videomme": "generic", "vsibench": "reasoning"}
 
 
@@ -44,23 +40,6 @@ def _summary(label, mv, vm, vsi, *, tac=80.0):
         "skipped": ["logs/x_samples_videomme.jsonl:9: not valid JSON"], "skipped_lines": 1})
 
 
-class _Collect(HTMLParser):
-    def __init__(self):
-        super().__init__()
-        self.tags: list[tuple[str, dict]] = []
-        self.text: list[str] = []
-
-    def handle_starttag(self, tag, attrs):
-        self.tags.append((tag, dict(attrs)))
-
-    def handle_data(self, data):
-        self.text.append(data)
-
-
-def _parse(page: str) -> _Collect:
-    parser = _Collect()
-    parser.feed(page)
-    return parser
 
 
 @pytest.fixture()
@@ -71,7 +50,7 @@ def page():
 
 
 def test_self_contained_and_escaped(page):
-    parsed = _parse(page)
+    parsed = parse(page)
     tags = [tag for tag, _ in parsed.tags]
     assert "script" not in tags and "link" not in tags and "img" not in tags
     assert not any(k in ("src", "href") for _, attrs in parsed.tags for k in attrs)
@@ -79,7 +58,7 @@ def test_self_contained_and_escaped(page):
 
 
 def test_sections_and_protocol(page):
-    text = " ".join(_parse(page).text)
+    text = " ".join(parse(page).text)
     for heading in ("Protocol", "Accuracy per benchmark (paper layout)", "Per benchmark across runs",
                     "Averages: Generic / Reasoning / Overall", "Official aggregation per benchmark",
                     "Per-category breakdowns", "Errors and skipped samples", "Notes"):
@@ -99,7 +78,7 @@ def test_paper_rows_beside_the_run(page):
 
 
 def test_bars_across_runs(page):
-    bars = [attrs["style"] for tag, attrs in _parse(page).tags if tag == "div" and attrs.get("class") == "bar"]
+    bars = [attrs["style"] for tag, attrs in parse(page).tags if tag == "div" and attrs.get("class") == "bar"]
     section = page.split("Per benchmark across runs")[1].split("Averages: Generic")[0]
     accuracy = section.split("<h3>TAC</h3>")[0]
     # this run and sft: 3 benchmarks each; the paper's Video-R2 row: all 11
@@ -117,12 +96,6 @@ def test_write_reports_uses_the_page(tmp_path):
     assert "Per benchmark across runs" in paths["html"].read_text()
 
 
-def _chromium(profile: Path, *args: str) -> subprocess.CompletedProcess:
-    command = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-               "--disable-background-networking", "--disable-component-update", "--disable-sync",
-               f"--user-data-dir={profile}", *args]
-    return subprocess.run(command, capture_output=True, text=True, timeout=90)
-
 
 @pytest.mark.browser
 @pytest.mark.skipif(CHROMIUM is None, reason="needs Debian chromium")
@@ -131,11 +104,11 @@ def test_renders_in_chromium_with_its_bars(page, tmp_path):
 
     path = tmp_path / "report.html"
     path.write_text(page, encoding="utf-8")
-    dom = _chromium(tmp_path / "p1", "--dump-dom", path.resolve().as_uri())
+    dom = chromium(tmp_path / "p1", "--dump-dom", path.resolve().as_uri())
     assert dom.returncode == 0, dom.stderr[-2000:]
     assert "Per benchmark across runs" in dom.stdout and "<script>" not in dom.stdout.split("</head>")[1]
     shot = tmp_path / "shot.png"
-    result = _chromium(tmp_path / "p2", f"--screenshot={shot}", "--window-size=1200,2400", path.resolve().as_uri())
+    result = chromium(tmp_path / "p2", f"--screenshot={shot}", "--window-size=1200,2400", path.resolve().as_uri())
     assert shot.exists(), result.stderr[-2000:]
     pixels = np.asarray(Image.open(shot).convert("RGB")).reshape(-1, 3).astype(int)
     for colour in (PALETTE[0], PALETTE[1]):  # the bars were painted in each run's colour

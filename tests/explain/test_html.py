@@ -6,21 +6,18 @@ import base64
 import html
 import io
 import re
-import shutil
-import subprocess
-from html.parser import HTMLParser
-from pathlib import Path
 
 import numpy as np
 import pytest
+from html_helpers import CHROMIUM, chromium, parse
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from vr2.config import load_recipe
+from vr2.devtools.synthetic import read_frame_number, second_colour
+from vr2.errors import Vr2Error
 from vr2.explain import explanation as ex
 from vr2.explain import html as hr
-from vr2.config import load_recipe
-from vr2.errors import Vr2Error
-from vr2.devtools.synthetic import read_frame_number, second_colour
 from vr2.model.vas import VasResult
 
 OPTIONS = ["A. red <b>", "B. green & blue"]
@@ -28,7 +25,6 @@ COMPLETION = ("<think>At 00:00 the screen is red. Around 00:01 the background tu
               "to 00:03 the number changes on the screen. At 05:00 a dog <script>alert(1)</script> appears. "
               "So the answer is B.</think><answer>B</answer>")
 REF = {"00:01": "The background turns green.", "00:03": "The number changes on the screen."}
-CHROMIUM = shutil.which("chromium") or ("/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None)
 
 
 @pytest.fixture(scope="module")
@@ -42,8 +38,8 @@ def video(tmp_path_factory):
 @pytest.fixture(scope="module")
 def report(video):
     """An explanation of a hand-written completion, with a reference and a made-up attention profile."""
-    from vr2.scoring.claims import reference_claims
     from vr2.config import Recipe
+    from vr2.scoring.claims import reference_claims
     from vr2.scoring.rewards import build_tar_reward
 
     recipe = Recipe()
@@ -57,23 +53,6 @@ def report(video):
     return e
 
 
-class _Collect(HTMLParser):
-    def __init__(self):
-        super().__init__()
-        self.tags: list[tuple[str, dict]] = []
-        self.text: list[str] = []
-
-    def handle_starttag(self, tag, attrs):
-        self.tags.append((tag, dict(attrs)))
-
-    def handle_data(self, data):
-        self.text.append(data)
-
-
-def _parse(text: str) -> _Collect:
-    parser = _Collect()
-    parser.feed(text)
-    return parser
 
 
 def _decode(uri: str) -> np.ndarray:
@@ -88,7 +67,7 @@ def _decode(uri: str) -> np.ndarray:
 
 def test_everything_is_escaped(report):
     page = hr.render(report)
-    parsed = _parse(page)
+    parsed = parse(page)
     tags = {tag for tag, _ in parsed.tags}
     assert "script" not in tags and "b" in tags  # our own <b>, never the model's or the options'
     text = "".join(parsed.text)
@@ -99,7 +78,7 @@ def test_everything_is_escaped(report):
 
 def test_self_contained(report):
     page = hr.render(report)
-    parsed = _parse(page)
+    parsed = parse(page)
     for tag, attrs in parsed.tags:
         for name in ("src", "href"):
             value = attrs.get(name)
@@ -110,7 +89,7 @@ def test_self_contained(report):
 
 
 def test_claim_thumbnails_are_the_frames_at_the_claimed_times(report):
-    parsed = _parse(hr.render(report))
+    parsed = parse(hr.render(report))
     figures = [(attrs["alt"], attrs["src"]) for tag, attrs in parsed.tags if tag == "img"]
     by_caption = {}
     for alt, src in figures:
@@ -129,7 +108,7 @@ def test_claim_thumbnails_are_the_frames_at_the_claimed_times(report):
 
 def test_scores_reasoning_and_plot(report):
     page = hr.render(report)
-    text = "".join(_parse(page).text)
+    text = "".join(parse(page).text)
     for needle in ("consistent", "42.0", "TAR (gated)", "precision 0.50", "recall 1.00", "F1 0.67",
                    "2 of 4 claims matched 2 reference moments", "Accuracy", "beyond the video"):
         assert needle in text, needle
@@ -154,7 +133,7 @@ def test_any_text_is_shown_literally_and_adds_no_markup(question, think, option)
     completion = f"<think>{think} at 00:01 {think}</think><answer>{option}</answer>"
     e = ex.analyze(completion, question=question, options=[option], frame_times=[0.0, 1.0], duration=2.0)
     page = hr.render(e)
-    assert {tag for tag, _ in _parse(page).tags} <= OUR_TAGS
+    assert {tag for tag, _ in parse(page).tags} <= OUR_TAGS
     assert html.escape(question, quote=True) in page
 
 
@@ -196,12 +175,6 @@ def test_never_overwrites_without_force(report, tmp_path):
 # --- in a real browser -------------------------------------------------------------------------
 
 
-def _chromium(profile: Path, *args: str) -> subprocess.CompletedProcess:
-    command = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-               "--disable-background-networking", "--disable-component-update", "--disable-sync",
-               f"--user-data-dir={profile}", *args]
-    return subprocess.run(command, capture_output=True, text=True, timeout=90)
-
 
 @pytest.mark.browser
 @pytest.mark.skipif(CHROMIUM is None, reason="needs Debian chromium")
@@ -209,15 +182,15 @@ def test_renders_in_chromium_with_its_images(report, tmp_path):
     from PIL import Image
 
     page = hr.write_report(report, tmp_path / "report.html")
-    dom = _chromium(tmp_path / "profile1", "--dump-dom", page.resolve().as_uri())
+    dom = chromium(tmp_path / "profile1", "--dump-dom", page.resolve().as_uri())
     assert dom.returncode == 0, dom.stderr[-2000:]
-    images = [attrs for tag, attrs in _parse(dom.stdout).tags if tag == "img"]
+    images = [attrs for tag, attrs in parse(dom.stdout).tags if tag == "img"]
     assert len(images) >= 5 + len(report.frame_times)
     assert all(attrs["src"].startswith("data:image/jpeg;base64,") for attrs in images)
     assert "<svg" in dom.stdout and "Claims timeline" in dom.stdout
 
     shot = tmp_path / "shot.png"
-    result = _chromium(tmp_path / "profile2", f"--screenshot={shot}", "--window-size=1200,2000",
+    result = chromium(tmp_path / "profile2", f"--screenshot={shot}", "--window-size=1200,2000",
                        page.resolve().as_uri())
     assert shot.exists(), result.stderr[-2000:]
     pixels = np.asarray(Image.open(shot).convert("RGB")).reshape(-1, 3).astype(int)
