@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 
-from vr2.explain.html import esc
+from vr2.html import esc
 
 BAR_HEIGHT = 18
 LABEL_WIDTH = 260

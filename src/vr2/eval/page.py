@@ -11,11 +11,11 @@ reasons. The tables are the ones `vr2.eval.report` builds for report.md, so both
 
 from __future__ import annotations
 
-import html
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from vr2.eval import report as rp
+from vr2.html import esc
 
 PALETTE = ("#3b6fd6", "#e07b39", "#2e9e6a", "#a452c7", "#c0392b", "#7a8699", "#d4a017", "#17a2b8")
 PAPER_COLOUR = "#8a93a3"
@@ -53,10 +53,6 @@ tr.paper td{color:#5b6475;font-style:italic}
 ul.plain{margin:4px 0;padding-left:20px}
 li{margin:2px 0}
 """
-
-
-def esc(value: Any) -> str:
-    return html.escape("" if value is None else str(value), quote=True)
 
 
 def _fmt(value: Any, digits: int = 1) -> str:

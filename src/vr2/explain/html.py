@@ -8,7 +8,6 @@ resource. Every piece of text from the model, the question or the reference is e
 from __future__ import annotations
 
 import base64
-import html
 import io
 import math
 import os
@@ -18,6 +17,7 @@ from typing import TYPE_CHECKING, Sequence
 
 from vr2.errors import Vr2Error
 from vr2.explain.explanation import claim_frames
+from vr2.html import esc
 from vr2.model.prompts import option_letter, strip_label
 from vr2.scoring.timestamps import format_clock
 
@@ -104,10 +104,6 @@ def _umask() -> int:
 
 
 # --- pieces ------------------------------------------------------------------------------------
-
-
-def esc(value: object) -> str:
-    return html.escape(str(value), quote=True)
 
 
 def frame_data_uri(frame: np.ndarray, width: int, quality: int = JPEG_QUALITY) -> str:
