@@ -81,7 +81,7 @@ def main() -> None:
         parallel = run_teach(Path(many), url, args.questions, args.concurrency)
     httpd.shutdown()
     print(f"{args.questions} questions, teacher latency {args.latency} s")
-    print(f"| concurrency | wall s | questions/s |\n|---|---|---|")
+    print("| concurrency | wall s | questions/s |\n|---|---|---|")
     print(f"| 1 (baseline) | {serial:.2f} | {args.questions / serial:.1f} |")
     print(f"| {args.concurrency} (vr2) | {parallel:.2f} | {args.questions / parallel:.1f} |")
     print(f"speed-up: {serial / parallel:.1f}x")

@@ -15,19 +15,23 @@ Run: .venv/bin/python benchmarks/bench_eval.py [--videos 8 --seconds 30 --max-ne
 from __future__ import annotations
 
 import argparse
-import functools
 import tempfile
 import time
 from pathlib import Path
 
-from vr2.config import load_recipe
-from vr2.eval.runner import TransformersEngine, _video, chunks, evaluate
-from vr2.samples import Sample
-from vr2.devtools.synthetic import write_test_video
-from vr2.devtools.tiny import build_tiny_model
 
 
 def main() -> None:
+    # Imported here and not at the top: the decode workers (spawn) re-import this script as their
+    # main module, and a top-level torch import would add its ~1.5 s to each worker's start.
+    # `vr2 eval` itself gives its workers only the light CLI entry point to import.
+    from vr2.config import load_recipe
+    from vr2.devtools.synthetic import write_test_video
+    from vr2.devtools.tiny import build_tiny_model
+    from vr2.eval.protocols import video
+    from vr2.eval.runner import TransformersEngine, chunks, evaluate
+    from vr2.samples import Sample
+
     parser = argparse.ArgumentParser()
     parser.add_argument("--videos", type=int, default=8)
     parser.add_argument("--seconds", type=float, default=30.0)
@@ -58,10 +62,10 @@ def main() -> None:
             f"eval.batch_size={args.batch_size}", "eval.vas_attn=false"]
     recipe = load_recipe(None, base)
     engine = TransformersEngine(recipe)
-    engine.run([(_video(samples[0], recipe), "warm up", None)], vas=False)
+    engine.run([(video(samples[0], recipe), "warm up", None)], vas=False)
 
     def decode():
-        return [_video(s, recipe) for s in samples]
+        return [video(s, recipe) for s in samples]
 
     videos = decode()
 

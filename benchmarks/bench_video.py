@@ -28,7 +28,7 @@ import numpy as np
 
 from vr2.devtools.synthetic import write_test_video
 from vr2.config import load_recipe
-from vr2.video.sampling import VideoSettings, fit_pixels, sample_times, sample_video, video_settings
+from vr2.video.sampling import VideoSettings, fit_pixels, sample_times, video_settings
 
 FPS = 30
 RECIPES = Path(__file__).resolve().parents[1] / "recipes"

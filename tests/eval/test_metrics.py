@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from vr2.config import JudgeConfig, TarConfig, load_recipe
+from vr2.config import JudgeConfig, load_recipe
 from vr2.judge.client import JudgeClient
 from vr2.eval.metrics import (
     as_scored_completion,

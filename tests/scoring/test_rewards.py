@@ -2,7 +2,6 @@ import json
 
 import pytest
 
-from vr2.scoring.claims import Claim
 from vr2.config import load_recipe
 from pathlib import Path
 
@@ -10,7 +9,6 @@ from vr2 import hookimpl
 from vr2.errors import Vr2Error
 from vr2.scoring.rewards import (TarReward, accuracy_reward, build_tar_reward, completion_text, format_reward,
                                  reward_functions, reward_weights, total_reward)
-from vr2.scoring.tar import TarScorer
 
 REPO = Path(__file__).resolve().parents[2]
 OPTIONS = ["He washes his hands", "He pours oil into the pan", "He leaves", "He opens the fridge"]

@@ -12,7 +12,7 @@ from vr2.plugins import registry as plugins
 from vr2.config import load_recipe
 from vr2.errors import MissingExtra, Vr2Error
 from vr2.train.trl_backend import (
-    DEEPSPEED_INSTALL, TrlBackend, backend_plan, check_deepspeed, common_args, deepspeed_arg,
+    DEEPSPEED_INSTALL, TrlBackend, backend_plan, check_deepspeed, common_args,
 )
 from vr2.train.plan import make_plan
 

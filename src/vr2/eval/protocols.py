@@ -21,7 +21,9 @@ The release evaluated only reasoning (think) prompts this way, so `paper` needs 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import functools
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from vr2.errors import Vr2Error
 from vr2.eval.release_prompts import describe as release_describe
@@ -32,7 +34,7 @@ from vr2.model.prompts import (
     option_letter,
     strip_label,
 )
-from vr2.video.sampling import video_settings
+from vr2.video.sampling import load_sample_video, video_settings
 
 PROTOCOLS = ("paper", "vr2")
 PAPER_MAX_NEW_TOKENS = 1024
@@ -153,11 +155,13 @@ def max_new_tokens(recipe, benchmark: str) -> int:
 
 def video(sample, recipe):
     """The sampled frames of one sample under the recipe's protocol."""
-    settings = video_settings(recipe.video)
-    if recipe.eval.protocol == "paper":
-        return settings.sample_release(sample.video, start=sample.start, end=sample.end)
-    return settings.sample(sample.video, start=sample.start, end=sample.end,
-                           subtitles=settings.subtitles_for(sample.subtitles))
+    return video_loader(recipe)(sample)
+
+
+def video_loader(recipe) -> Callable[[Any], Any]:
+    """`video` for this recipe as a picklable function of the sample alone (for decode workers)."""
+    return functools.partial(load_sample_video, settings=video_settings(recipe.video),
+                             release=recipe.eval.protocol == "paper")
 
 
 def model_item(sample, benchmark: str, recipe, frames) -> tuple:

@@ -29,7 +29,6 @@ evaluates its share of the samples into its own part file and rank 0 merges and 
 
 from __future__ import annotations
 
-import functools
 import json
 import os
 import time
@@ -57,7 +56,7 @@ from vr2.eval.protocols import (
     generate_overrides,
     model_item,
     paper_prompt,
-    video,
+    video_loader,
 )
 from vr2.eval.release_prompts import for_recipe
 from vr2.eval.report import make_summary
@@ -293,10 +292,6 @@ class DeferredEngine:
 # --------------------------------------------------------------------------- one batch
 
 
-def _video(sample, recipe):
-    return video(sample, recipe)
-
-
 def prompt_input(sample, mode: str, benchmark: str | None = None, protocol: str = "vr2",
                  pieces: dict | None = None) -> str:
     """The user text of the prompt (question, lettered options, instruction): lmms' `input`.
@@ -340,7 +335,7 @@ def evaluate_batch(batch: Sequence, benchmark: str, recipe, engine, rewards, jud
         pieces = for_recipe(recipe)
     rows = [_base_row(sample, benchmark, mode, recipe.eval.protocol, pieces) for sample in batch]
     if videos is None:
-        videos = [load_or_fail(functools.partial(_video, recipe=recipe), s) for s in batch]
+        videos = [load_or_fail(video_loader(recipe), s) for s in batch]
     ready = []
     for sample, row, video in zip(batch, rows, videos):
         if isinstance(video, Failed):
@@ -464,7 +459,7 @@ def evaluate(recipe, *, output_dir: str | Path | None = None, force: bool = Fals
             with run.path.open("a", encoding="utf-8") as handle:
                 # Videos of the next batches decode in worker processes during generation.
                 for batch, videos in prefetched(chunks(todo, recipe.eval.batch_size),
-                                                functools.partial(_video, recipe=recipe),
+                                                video_loader(recipe),
                                                 workers=recipe.eval.decode_workers):
                     rows = evaluate_batch(batch, run.name, recipe, engine, rewards, judge, weights, videos)
                     # One write per batch, then flush: a kill loses at most this batch, and a

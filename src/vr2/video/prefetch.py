@@ -7,6 +7,7 @@ larger of the two.
 
 - Bounded: at most `ahead` batches are decoded or waiting beyond the one being processed, so
   memory stays at a few batches of frames however long the run.
+- Quick to start: the first batch is loaded in this process while the workers start up.
 - Ordered: batches come out in the order they went in, each with its items in order, so the rows
   written (and what `--resume` skips) are exactly those of a sequential run.
 - Failures are values: a load that raises `Vr2Error` comes back as that error (the caller records
@@ -53,16 +54,28 @@ def prefetched(batches: Iterable[Sequence], load: Callable[[Any], Any], *, worke
         for batch in batches:
             yield batch, [load_or_fail(load, item) for item in batch]
         return
+    source = iter(batches)
+    first = next(source, None)
+    if first is None:
+        return
     pool = _Pool(workers)
     pending: deque[tuple[Sequence, list[Future]]] = deque()
-    source = iter(batches)
+
+    def fill(limit: int) -> None:
+        while len(pending) < limit:
+            batch = next(source, None)
+            if batch is None:
+                return
+            pending.append((batch, [pool.submit(load_or_fail, load, item) for item in batch]))
+
     try:
+        # The first batch loads here while the batches behind it go to the workers: a spawned
+        # worker needs ~0.5 s to start and import before its first item, and this process would
+        # only wait for it.
+        fill(ahead)
+        yield first, [load_or_fail(load, item) for item in first]
         while True:
-            while len(pending) <= ahead:
-                batch = next(source, None)
-                if batch is None:
-                    break
-                pending.append((batch, [pool.submit(load_or_fail, load, item) for item in batch]))
+            fill(ahead + 1)
             if not pending:
                 return
             batch, futures = pending.popleft()

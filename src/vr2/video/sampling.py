@@ -87,6 +87,18 @@ class VideoSettings:
                                     start=start, end=end)
 
 
+def load_sample_video(sample: Any, settings: VideoSettings, *, release: bool = False) -> SampledVideo:
+    """The frames of one `vr2.samples.Sample` (its clip window and subtitles) under `settings`;
+    `release` samples the way qwen-vl-utils does (the `paper` eval protocol, no overlays).
+
+    Module-level in this light module on purpose: eval's decode workers unpickle it, and a worker
+    that had to import the eval runner first would start ~0.5 s later (measured)."""
+    if release:
+        return settings.sample_release(sample.video, start=sample.start, end=sample.end)
+    return settings.sample(sample.video, start=sample.start, end=sample.end,
+                           subtitles=settings.subtitles_for(sample.subtitles))
+
+
 def video_settings(video: Any) -> VideoSettings:
     """A recipe's `[video]` section (`vr2.config.VideoConfig`) as sampling settings.
 
