@@ -3,10 +3,9 @@ import itertools
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from vr2.scoring.claims import Claim
 from scipy.optimize import linear_sum_assignment
 
+from vr2.scoring.claims import Claim
 from vr2.scoring.matching import (greedy_matching, match_claims, max_weight_assignment, optimal_matching,
                                   temporal_matrix, time_gaps)
 
