@@ -150,3 +150,31 @@ def test_plugin_module_imports_vllm_only_inside_functions(glue):
     modules = [alias.name for node in top if isinstance(node, ast.Import) for alias in node.names]
     modules += [node.module for node in top if isinstance(node, ast.ImportFrom)]
     assert modules and not any(m.split(".")[0] in ("vllm", "torch", "transformers") for m in modules)
+
+
+def test_each_rank_pins_its_own_gpu(glue):
+    env = {}
+    assert glue.pin_gpu("cuda:3", env) == "3" and env == {"CUDA_VISIBLE_DEVICES": "3"}
+    env = {"CUDA_VISIBLE_DEVICES": "4, 5,6,7"}  # a launcher that already restricted the GPUs
+    assert glue.pin_gpu("cuda:1", env) == "5" and env["CUDA_VISIBLE_DEVICES"] == "5"
+    for device in ("auto", "cuda", "cpu"):
+        env = {"CUDA_VISIBLE_DEVICES": "0,1"}
+        assert glue.pin_gpu(device, env) is None and env == {"CUDA_VISIBLE_DEVICES": "0,1"}
+    with pytest.raises(Vr2Error, match="lists 2 GPU"):
+        glue.pin_gpu("cuda:2", {"CUDA_VISIBLE_DEVICES": "0,1"})
+    with pytest.raises(Vr2Error, match="cuda:<number>"):
+        glue.pin_gpu("cuda:x", {})
+
+
+def test_a_sharded_run_gives_the_engine_its_ranks_gpu(glue, monkeypatch, tiny_model_dir):
+    # What `vr2 eval` under torchrun hands the engine on rank 2: model.device = "cuda:2".
+    from vr2.config import load_recipe
+
+    seen = {}
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")  # setenv, not delenv: restored after the test
+    monkeypatch.setattr(glue, "VllmEngine", lambda *a, **k: seen.setdefault(
+        "visible", glue.os.environ.get("CUDA_VISIBLE_DEVICES")))
+    recipe = load_recipe(None, ['eval.engine="vllm"', f'model.name_or_path="{tiny_model_dir}"',
+                                'model.device="cuda:2"'])
+    glue.VllmEvalEngine(recipe)
+    assert seen == {"visible": "2"}

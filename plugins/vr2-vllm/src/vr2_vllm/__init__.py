@@ -16,14 +16,15 @@ Only `VllmEngine` (and `sampling_params`) import vllm, lazily; without it they r
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import os
+from collections.abc import MutableMapping, Sequence
 from typing import Any
 
 from vr2 import MissingExtra, Vr2Error
 from vr2 import hookimpl
 
 __all__ = ["VllmEngine", "VllmEvalEngine", "make_engine", "build_request", "sampling_kwargs", "sampling_params", "video_input",
-           "require_vllm", "INSTALL"]
+           "require_vllm", "pin_gpu", "INSTALL"]
 
 INSTALL = "pip install vllm (or, from a vr2 checkout: pip install ./plugins/vr2-vllm)"
 
@@ -112,14 +113,40 @@ class VllmEngine:
         return [output.outputs[0].text for output in outputs]
 
 
+def pin_gpu(device: str, environ: MutableMapping[str, str] = os.environ) -> str | None:
+    """Make GPU `N` of `device` ("cuda:N") the only one vLLM sees; returns what was set.
+
+    `vllm.LLM` takes no device: it uses the first GPU visible to its engine process. `vr2 eval`
+    under torchrun or accelerate sets `model.device` to "cuda:<LOCAL_RANK>" in each process, so
+    without this every rank would load its engine on GPU 0. As in vLLM's own data-parallel
+    example, CUDA_VISIBLE_DEVICES is set before the engine starts; an existing list is indexed
+    (with CUDA_VISIBLE_DEVICES=4,5,6,7, "cuda:1" means GPU 5). "auto", "cuda" and "cpu" change
+    nothing.
+    """
+    kind, _, index = device.partition(":")
+    if kind != "cuda" or not index:
+        return None
+    if not index.isdigit():
+        raise Vr2Error(f"model.device: {device!r} is not cuda:<number>")
+    visible = [v.strip() for v in environ.get("CUDA_VISIBLE_DEVICES", "").split(",") if v.strip()]
+    if visible and int(index) >= len(visible):
+        raise Vr2Error(f"model.device: {device} but CUDA_VISIBLE_DEVICES={environ['CUDA_VISIBLE_DEVICES']} "
+                       f"lists {len(visible)} GPU(s)")
+    chosen = visible[int(index)] if visible else index
+    environ["CUDA_VISIBLE_DEVICES"] = chosen
+    return chosen
+
+
 class VllmEvalEngine:
-    """`vr2 eval`'s engine interface over `VllmEngine`: text only, no attention VAS."""
+    """`vr2 eval`'s engine interface over `VllmEngine`: text only, no attention VAS, on the GPU
+    that `model.device` names (see `pin_gpu`)."""
 
     name = "vllm"
     supports_vas_attn = False
 
     def __init__(self, recipe: Any):
         self.recipe = recipe
+        pin_gpu(recipe.model.device)
         self.engine = VllmEngine(recipe.model.name_or_path, dtype=recipe.model.dtype, seed=recipe.trainer.seed)
 
     def run(self, items: Sequence[tuple], *, vas: bool, mode: str | None = None,
