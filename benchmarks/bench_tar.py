@@ -13,7 +13,7 @@ prompt share its reference (8 claims). Same embedder (all-MiniLM-L6-v2) for ever
 Then: equivalence of the two encoders (cosine on a few thousand sentences, TAR decisions on the
 batch) and the cache hit rate over a simulated GRPO run (prompts recur across epochs).
 
-Run: .venv/bin/python benchmarks/bench_tar.py [--repeats 3]
+Run: .venv/bin/python benchmarks/bench_tar.py [--repeats 3] [--device cuda]
 """
 
 from __future__ import annotations
@@ -163,8 +163,11 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=0,
                         help="threads for both encoders (0: their defaults); 1 gives a per-core ratio "
                              "that CPU contention from other processes distorts least")
+    parser.add_argument("--device", default="cpu", help="cpu, or cuda to encode both sides on the GPU")
     args = parser.parse_args()
-    embedder = make_embedder("minilm")  # ONNX Runtime when onnxruntime is installed
+    # On a GPU both sides encode there: the release loaded `SentenceTransformer('all-MiniLM-L6-v2')`
+    # with its default device, i.e. the training GPU; vr2's minilm then runs sentence-transformers.
+    embedder = make_embedder("minilm", device=args.device)  # ONNX Runtime on the CPU
     if args.threads:
         import torch
 
@@ -172,7 +175,7 @@ def main() -> None:
 
         torch.set_num_threads(args.threads)
         embedder = OnnxEmbedder(minilm_path(), threads=args.threads)
-    release = SentenceTransformerEmbedder(minilm_path())  # what the release encodes with
+    release = SentenceTransformerEmbedder(minilm_path(), device=args.device)  # the release's encoder
     batch = make_batch()
     embedder.encode(["warm up"])
     release.encode(["warm up"])
@@ -209,6 +212,7 @@ def main() -> None:
     print(f"vr2 greedy mode reproduces the official loop on {agree}/{n} completions")
     if args.threads:
         print(f"threads: {args.threads} for each encoder")
+    print(f"device: {args.device}")
     equivalence(embedder, release, args.sentences)
     cache_run(embedder, args.steps, pool=32)
 
