@@ -96,6 +96,8 @@ class TarConfig:
     extractor: str = opt("rule", help="claim extractor plugin name")
     embedder: str = opt("minilm", help="embedder plugin name")
     embedder_model: str = opt("", help="model folder for the embedder, if it takes one")
+    embedder_device: str = opt("cpu", help="where the embedder runs: cpu (minilm through ONNX Runtime), cuda or "
+                               "cuda:N (sentence-transformers on that GPU, as the release encoded)")
     consistency: str = opt("rule", help="consistency checker plugin name (the gate)")
 
 

