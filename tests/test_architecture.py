@@ -120,6 +120,15 @@ def test_vr2_modules_are_imported_at_the_top():
     assert not local, "\n".join(local)
 
 
+def test_worker_processes_come_only_from_vr2_processes():
+    # Its pools spawn workers that end with their parent; a bare pool would leave idle workers
+    # behind every killed run (tests/test_processes.py).
+    wrong = [f"{path.relative_to(REPO)}:{node.lineno}" for name, path, tree in _sources() if name != "vr2.processes"
+             for node in ast.walk(tree) if isinstance(node, ast.Call)
+             and getattr(node.func, "id", getattr(node.func, "attr", "")) in ("ProcessPoolExecutor", "Pool", "Process")]
+    assert not wrong, "start worker processes with vr2.processes.process_pool:\n" + "\n".join(wrong)
+
+
 def test_only_the_lazy_modules_import_heavy_packages_at_the_top():
     wrong = []
     for name, path, tree in _sources():

@@ -23,7 +23,7 @@ def test_fast_and_deterministic(tmp_path):
     first = write_test_video(tmp_path / "a.mp4")
     elapsed = time.perf_counter() - began
     second = write_test_video(tmp_path / "b.mp4")
-    assert elapsed < 2.0
+    assert elapsed < 10.0  # ~0.3 s idle; only a pathological slowdown fails (timings live in benchmarks/)
     assert first.read_bytes() == second.read_bytes()
 
 

@@ -39,7 +39,7 @@ import os
 import threading
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -61,6 +61,7 @@ from vr2.eval.runner import make_engine
 from vr2.files import drop_partial_line, read_text
 from vr2.model.prompts import format_question
 from vr2.plugins import registry as plugins
+from vr2.processes import process_pool
 from vr2.samples import Sample
 from vr2.scoring.answers import normalize_text
 from vr2.scoring.format import parse_completion
@@ -190,7 +191,7 @@ def _pool_map(function: Callable, items: Sequence, workers: int, progress: Calla
             out.append(function(item))
             progress(len(out))
         return out
-    with ProcessPoolExecutor(max_workers=workers) as pool:
+    with process_pool(workers) as pool:
         out = []
         for result in pool.map(function, items, chunksize=max(1, len(items) // (workers * 8))):
             out.append(result)
@@ -401,7 +402,7 @@ def teach(recipe, ws: Workspace, teacher, progress: Progress = _no_progress) -> 
     frames = frame_options(recipe)
     work = _Teaching(teacher, Journal(ws.path("teach")), fingerprint, settings.concurrency * 2, one_done)
     workers = min(worker_count(settings), max(1, len(todo)))
-    pool = ProcessPoolExecutor(max_workers=workers) if workers > 1 else None
+    pool = process_pool(workers) if workers > 1 else None
     try:
         with ThreadPoolExecutor(max_workers=settings.concurrency) as threads:
             futures = []

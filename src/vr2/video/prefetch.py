@@ -17,7 +17,6 @@ larger of the two.
 
 from __future__ import annotations
 
-import multiprocessing
 from collections import deque
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -25,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from vr2.errors import Vr2Error
+from vr2.processes import process_pool
 
 
 @dataclass
@@ -99,8 +99,7 @@ class _Pool:
         self._executor = self._new()
 
     def _new(self) -> ProcessPoolExecutor:
-        # spawn, not fork: the parent holds a model and torch's thread pools, which fork copies badly.
-        return ProcessPoolExecutor(max_workers=self.workers, mp_context=multiprocessing.get_context("spawn"))
+        return process_pool(self.workers)  # spawn: the parent holds a model and torch's threads
 
     def submit(self, fn, *args) -> Future:
         if self.breaks >= self.MAX_BREAKS:
