@@ -52,6 +52,7 @@ class OrtVariant(OnnxEmbedder):
         options.log_severity_level = 3
         options.add_session_config_entry("session.intra_op.allow_spinning", "1" if spinning else "0")
         options.enable_profiling = profile
+        options.profile_file_prefix = str(Path(tempfile.gettempdir()) / "vr2-bench-encoder")
         path = onnx_file or exported_path(minilm_path())
         self._session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
@@ -118,7 +119,9 @@ def where_time_goes(unique: list[str]) -> None:
     """fp32 ONNX Runtime profile by operator, and the MatMuls' arithmetic rate."""
     embedder = OrtVariant(profile=True)
     embedder.encode(unique)
-    trace = json.loads(Path(embedder._session.end_profiling()).read_text())
+    profile = Path(embedder._session.end_profiling())
+    trace = json.loads(profile.read_text())
+    profile.unlink()
     per_op = collections.Counter()
     for event in trace:
         if event.get("cat") == "Node":
