@@ -18,6 +18,8 @@ import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
 
+from vr2.errors import Vr2Error
+
 PARENT_CHECK_SECONDS = 1.0
 
 
@@ -36,3 +38,10 @@ def exit_with_parent(parent: int) -> None:
         os._exit(1)
 
     threading.Thread(target=watch, name="vr2-exit-with-parent", daemon=True).start()
+
+
+def pool_died(what: str) -> Vr2Error:
+    """The one-line error for a pool whose worker died (`BrokenProcessPool`)."""
+    return Vr2Error(f"{what}: a worker process died (out of memory, a crashing decoder, or a Python script "
+                    f"that calls vr2 without `if __name__ == \"__main__\":`, which spawned workers need); "
+                    f"run the same command again to resume")

@@ -304,3 +304,9 @@ def test_cap_keeps_the_hardest_and_unranked_data_splits_by_source():
     unranked = [{**r, "difficulty": None} for r in records]
     sft, grpo = curate.split_records(unranked, load_recipe(None, ["curate.sft_fraction=0.5"]).curate)
     assert sorted(r["source"] for r in grpo) == ["a", "b"]
+
+
+def test_a_worker_that_dies_is_a_one_line_error():
+    # os._exit in the worker stands in for the OOM killer or a crashing decoder.
+    with pytest.raises(curate.Vr2Error, match="curate: a worker process died .* run the same command again"):
+        curate._pool_map(os._exit, [3, 3, 3, 3], workers=2, progress=lambda done: None)

@@ -40,6 +40,7 @@ import threading
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -61,7 +62,7 @@ from vr2.eval.runner import make_engine
 from vr2.files import drop_partial_line, read_text
 from vr2.model.prompts import format_question
 from vr2.plugins import registry as plugins
-from vr2.processes import process_pool
+from vr2.processes import pool_died, process_pool
 from vr2.samples import Sample
 from vr2.scoring.answers import normalize_text
 from vr2.scoring.format import parse_completion
@@ -193,9 +194,12 @@ def _pool_map(function: Callable, items: Sequence, workers: int, progress: Calla
         return out
     with process_pool(workers) as pool:
         out = []
-        for result in pool.map(function, items, chunksize=max(1, len(items) // (workers * 8))):
-            out.append(result)
-            progress(len(out))
+        try:
+            for result in pool.map(function, items, chunksize=max(1, len(items) // (workers * 8))):
+                out.append(result)
+                progress(len(out))
+        except BrokenProcessPool as exc:
+            raise pool_died("curate") from exc
         return out
 
 
@@ -414,6 +418,8 @@ def teach(recipe, ws: Workspace, teacher, progress: Progress = _no_progress) -> 
                 futures.append(threads.submit(work.ask, r["key"], request))
             for future in futures:
                 future.result()  # a bug in a thread surfaces here, not silently
+    except BrokenProcessPool as exc:
+        raise pool_died("curate teach") from exc
     finally:
         if pool is not None:
             pool.shutdown(cancel_futures=True)
