@@ -28,8 +28,6 @@ def check_device(device: str) -> str:
     return device
 
 
-
-
 def make_minilm(model: str | Path | None = None, *, backend: str = "auto", device: str = "cpu",
                 batch_size: int | None = None):
     """The paper's embedder. ``backend="auto"`` runs it through ONNX Runtime when onnxruntime is
