@@ -178,3 +178,12 @@ def test_a_sharded_run_gives_the_engine_its_ranks_gpu(glue, monkeypatch, tiny_mo
                                 'model.device="cuda:2"'])
     glue.VllmEvalEngine(recipe)
     assert seen == {"visible": "2"}
+
+
+def test_under_a_launcher_vllm_spawns_its_engine(glue):
+    env = {"WORLD_SIZE": "8"}
+    assert glue.keep_out_of_the_launchers_group(env) and env["VLLM_WORKER_MULTIPROC_METHOD"] == "spawn"
+    env = {"WORLD_SIZE": "8", "VLLM_WORKER_MULTIPROC_METHOD": "fork"}  # the user's choice stays
+    assert not glue.keep_out_of_the_launchers_group(env) and env["VLLM_WORKER_MULTIPROC_METHOD"] == "fork"
+    for single in ({}, {"WORLD_SIZE": "1"}):
+        assert not glue.keep_out_of_the_launchers_group(single) and "VLLM_WORKER_MULTIPROC_METHOD" not in single

@@ -24,7 +24,7 @@ from vr2 import MissingExtra, Vr2Error
 from vr2 import hookimpl
 
 __all__ = ["VllmEngine", "VllmEvalEngine", "make_engine", "build_request", "sampling_kwargs", "sampling_params", "video_input",
-           "require_vllm", "pin_gpu", "INSTALL"]
+           "require_vllm", "pin_gpu", "keep_out_of_the_launchers_group", "INSTALL"]
 
 INSTALL = "pip install vllm (or, from a vr2 checkout: pip install ./plugins/vr2-vllm)"
 
@@ -137,6 +137,17 @@ def pin_gpu(device: str, environ: MutableMapping[str, str] = os.environ) -> str 
     return chosen
 
 
+def keep_out_of_the_launchers_group(environ: MutableMapping[str, str] = os.environ) -> bool:
+    """Under a launcher (WORLD_SIZE > 1) `vr2 eval` has joined a gloo group of all ranks. A vLLM
+    engine process forked from this one would inherit that group and refuse its world size, so
+    vLLM is told to spawn its processes instead (unless the user chose a method). Returns whether
+    it was set."""
+    if int(environ.get("WORLD_SIZE", "1") or 1) <= 1 or "VLLM_WORKER_MULTIPROC_METHOD" in environ:
+        return False
+    environ["VLLM_WORKER_MULTIPROC_METHOD"] = "spawn"
+    return True
+
+
 class VllmEvalEngine:
     """`vr2 eval`'s engine interface over `VllmEngine`: text only, no attention VAS, on the GPU
     that `model.device` names (see `pin_gpu`)."""
@@ -147,6 +158,7 @@ class VllmEvalEngine:
     def __init__(self, recipe: Any):
         self.recipe = recipe
         pin_gpu(recipe.model.device)
+        keep_out_of_the_launchers_group()
         self.engine = VllmEngine(recipe.model.name_or_path, dtype=recipe.model.dtype, seed=recipe.trainer.seed)
 
     def run(self, items: Sequence[tuple], *, vas: bool, mode: str | None = None,
