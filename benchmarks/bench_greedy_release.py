@@ -27,6 +27,7 @@ import time
 from collections import Counter
 
 import numpy as np
+from release_loop import release_greedy
 
 from vr2.scoring.claims import Claim, RuleExtractor, reference_claims
 from vr2.scoring.embedding import SentenceTransformerEmbedder, minilm_path
@@ -163,7 +164,6 @@ def _sanitised(d: dict) -> dict[tuple[int, int], str]:
 
 def release_tar(oracle: dict, reference: dict, table, buffer: int = 2, threshold: float = 0.75) -> float:
     import torch
-    from sentence_transformers import util
 
     def claims(d):
         rows = [(s, e, v.strip()) for (s, e), v in _sanitised(d).items() if (v or "").strip()]
@@ -174,18 +174,7 @@ def release_tar(oracle: dict, reference: dict, table, buffer: int = 2, threshold
         return 0.0
     pe = [torch.from_numpy(table[p[2]]) for p in pred]
     ge = [torch.from_numpy(table[g[2]]) for g in gold]
-    used, hits = set(), 0
-    for i, (ps, pend, _) in enumerate(pred):
-        best, best_sim = None, -1.0
-        for j, (gs, gend, _) in enumerate(gold):
-            if j in used or not (ps - buffer <= gend + buffer and gs - buffer <= pend + buffer):
-                continue
-            sim = util.cos_sim(pe[i], ge[j]).item()
-            if sim >= threshold and sim > best_sim:
-                best, best_sim = j, sim
-        if best is not None:
-            used.add(best)
-            hits += 1
+    hits = release_greedy([p[:2] for p in pred], [g[:2] for g in gold], pe, ge, buffer, threshold)
     return hits / max(1, len(pred))
 
 

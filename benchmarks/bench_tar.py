@@ -23,6 +23,7 @@ import random
 import time
 
 import numpy as np
+from release_loop import release_greedy
 
 from vr2.scoring.claims import Claim
 from vr2.scoring.embedding import CachedEmbedder, SentenceTransformerEmbedder, minilm_path
@@ -78,27 +79,13 @@ def release_form(claims):
 def official(model, batch, buffer_seconds=2, tau=0.75):
     """The release's algorithm after its LLM call, re-implemented: per completion, encode its
     claims and its reference claims in two calls, cosine per candidate pair, greedy."""
-    from sentence_transformers import util
-
     scores = []
     for pred, ref in batch:
         pred, ref = release_form(pred), release_form(ref)
         p = model.encode([text for _, text in pred])
         r = model.encode([text for _, text in ref])
-        used, matched = set(), 0
-        for i, (pt, _) in enumerate(pred):
-            best, best_sim = None, -1.0
-            for j, (rt, _) in enumerate(ref):
-                if j in used or not (pt - buffer_seconds <= rt + buffer_seconds
-                                     and rt - buffer_seconds <= pt + buffer_seconds):
-                    continue
-                sim = util.cos_sim(p[i], r[j]).item()
-                if sim >= tau and sim > best_sim:
-                    best, best_sim = j, sim
-            if best is not None:
-                used.add(best)
-                matched += 1
-        scores.append(matched / max(1, len(pred)))
+        hits = release_greedy([(t, t) for t, _ in pred], [(t, t) for t, _ in ref], p, r, buffer_seconds, tau)
+        scores.append(hits / max(1, len(pred)))
     return scores
 
 
