@@ -23,7 +23,6 @@ import random
 import time
 
 import numpy as np
-from release_loop import release_greedy
 
 from vr2.scoring.claims import Claim
 from vr2.scoring.embedding import CachedEmbedder, SentenceTransformerEmbedder, minilm_path
@@ -79,6 +78,9 @@ def release_form(claims):
 def official(model, batch, buffer_seconds=2, tau=0.75):
     """The release's algorithm after its LLM call, re-implemented: per completion, encode its
     claims and its reference claims in two calls, cosine per candidate pair, greedy."""
+    # Imported here: tests load this file by path for `make_batch` alone, without sentence-transformers.
+    from release_loop import release_greedy
+
     scores = []
     for pred, ref in batch:
         pred, ref = release_form(pred), release_form(ref)
