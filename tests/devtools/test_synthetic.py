@@ -18,13 +18,18 @@ def _decode_all(path):
         return [(frame.time, frame.key_frame, frame.to_ndarray(format="rgb24")) for frame in container.decode(video=0)]
 
 
-def test_fast_and_deterministic(tmp_path):
+def test_fast_and_deterministic_frames(tmp_path):
     began = time.perf_counter()
-    first = write_test_video(tmp_path / "a.mp4")
+    first = write_test_video(tmp_path / "a.mp4", seconds=3)
     elapsed = time.perf_counter() - began
-    second = write_test_video(tmp_path / "b.mp4")
-    assert elapsed < 10.0  # ~0.3 s idle; only a pathological slowdown fails (timings live in benchmarks/)
-    assert first.read_bytes() == second.read_bytes()
+    second = write_test_video(tmp_path / "b.mp4", seconds=3)
+    assert elapsed < 10.0  # ~0.1 s idle; only a pathological slowdown fails (timings live in benchmarks/)
+    for index in range(30):
+        assert np.array_equal(make_frame(index), make_frame(index))
+    # The encoded bytes may differ in rare runs (module docstring); what is read back may not.
+    a, b = _decode_all(first), _decode_all(second)
+    assert [(t, read_frame_number(x)) for t, _, x in a] == [(t, read_frame_number(x)) for t, _, x in b]
+    assert max(np.abs(x.astype(int) - y.astype(int)).mean() for (_, _, x), (_, _, y) in zip(a, b)) < 2.0
 
 
 def test_every_frame_identifies_its_time(tmp_path):

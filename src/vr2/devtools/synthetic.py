@@ -9,8 +9,10 @@ Each frame carries its own index in two ways that survive compression and resizi
 - the index drawn as text, for a human looking at the frames.
 
 With the "clock" pattern the background colour also changes every second (`second_colour`), so a
-frame's second can be checked from any pixel outside the drawings. The output is deterministic for
-given arguments.
+frame's second can be checked from any pixel outside the drawings. The frames are deterministic
+for given arguments (`make_frame`). The encoded bytes nearly always are too, but not quite: with
+another thread of the same process busy, about 1 file in 15-30 came out a few bytes different
+(x264 through PyAV, one encoder thread). Nothing relies on the bytes; tests read the frames back.
 """
 
 from __future__ import annotations
@@ -140,7 +142,7 @@ def write_test_video(
     gop: int | None = None,
     pattern: str = "clock",
 ) -> Path:
-    """Encode a deterministic test video; frame i is shown at exactly i / fps seconds.
+    """Encode a test video of deterministic frames; frame i is shown at exactly i / fps seconds.
 
     `size` is (width, height), both even. `gop` is the keyframe interval in frames (None: the
     encoder's default, with scene-cut keyframes); giving it also turns scene-cut keyframes off so
@@ -164,7 +166,7 @@ def write_test_video(
         stream = container.add_stream(codec, rate=fps)
         stream.width, stream.height = width, height
         stream.pix_fmt = "yuv420p"
-        # One encoder thread: x264's output then depends only on the input (deterministic files).
+        # One encoder thread: with more, x264's output depends on how its threads are scheduled.
         options = {"threads": "1"}
         if gop is not None:
             stream.codec_context.gop_size = gop
