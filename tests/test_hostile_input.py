@@ -304,3 +304,47 @@ def test_an_over_long_batch_line_is_skipped_in_bounded_memory(tmp_path, monkeypa
     got = list(scoring.read_jsonl(batch))
     assert got[0] == (1, "line longer than 0 MiB") and got[1][0] == 2 and isinstance(got[1][1], dict)
     assert got[2] == (3, "expected a JSON object")
+
+
+# ---------------------------------------------------------------- round 3: one bad row, not the run
+
+DEEP_STRING = "[" * 100_000 + "]" * 100_000  # a grounding given as deeply nested JSON text
+HUGE_INT = "1" * 5000  # CPython refuses to convert an integer of over 4,300 digits
+
+
+def test_deep_or_huge_groundings_and_numbers_skip_their_line_only(tmp_path, capsys):
+    lines = _lines()
+    deep_grounding = _with(lines[0], temporal_grounding=DEEP_STRING)
+    huge_in_grounding = _with(lines[0], temporal_grounding='{"00:05": ' + HUGE_INT + "}")
+    huge_answer = lines[1][:-1] + ', "n": ' + HUGE_INT + "}"
+    batch = _batch(tmp_path, [lines[0], deep_grounding, huge_in_grounding, huge_answer, *lines[1:]])
+    r = run_vr2(capsys, "score", batch, "--json")
+    assert r.code == 0, r.err
+    assert json.loads(r.out)["scored"] == 4 and json.loads(r.out)["skipped"] == 3
+    assert "traces.jsonl:2: skipped: temporal_grounding: JSON nested too deeply" in r.err
+    assert "traces.jsonl:3: skipped: temporal_grounding: JSON holds a number with too many digits" in r.err
+    assert "traces.jsonl:4: skipped: JSON holds a number with too many digits" in r.err
+    out = tmp_path / "traces.scores.jsonl"
+    assert [json.loads(x)["line"] for x in out.read_text().splitlines()] == [1, 5, 6, 7]
+    out.write_text(out.read_text().splitlines(keepends=True)[0])  # a crash after line 1
+    r = run_vr2(capsys, "score", batch, "--resume", "--json")
+    assert r.code == 0 and [json.loads(x)["line"] for x in out.read_text().splitlines()] == [1, 5, 6, 7]
+
+
+@pytest.mark.parametrize("ref_text, fragment", [
+    (json.dumps({"temporal_grounding": DEEP_STRING}), "temporal_grounding: JSON nested too deeply"),
+    ('{"00:05": "x", "n": ' + HUGE_INT + "}", "ref.json: JSON holds a number with too many digits"),
+    (json.dumps({"temporal_grounding": '{"00:05": ' + HUGE_INT + "}"}), "too many digits"),
+])
+def test_deep_or_huge_reference_file_is_one_line(tmp_path, capsys, ref_text, fragment):
+    ref = tmp_path / "ref.json"
+    ref.write_text(ref_text)
+    r = run_vr2(capsys, "score", EXAMPLES / "trace.json", "--ref", ref)
+    assert r.code == 2 and fragment in r.err and "Traceback" not in r.err
+
+
+def test_huge_integer_in_a_trace_file_is_one_line(tmp_path, capsys):
+    trace = tmp_path / "t.json"
+    trace.write_text('{"completion": "x", "id": ' + HUGE_INT + "}")
+    r = run_vr2(capsys, "score", trace, "--ref", EXAMPLES / "ref.json")
+    assert r.code == 2 and "t.json: JSON holds a number with too many digits" in r.err

@@ -7,7 +7,6 @@ themselves and returns one plain dict per trace with every number and the eviden
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import tempfile
@@ -16,7 +15,14 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from vr2.errors import Vr2Error
-from vr2.files import MAX_FILE_BYTES, check_regular_file, drop_partial_line, read_text
+from vr2.files import (
+    MAX_FILE_BYTES,
+    check_regular_file,
+    drop_partial_line,
+    dumps_json,
+    loads_json,
+    read_text,
+)
 from vr2.samples import ANSWER_TYPES
 from vr2.scoring.answers import check_gold
 from vr2.scoring.claims import reference_claims
@@ -47,28 +53,11 @@ class ScoreInput:
 
 
 def _read_json(path: Path) -> Any:
-    text = read_text(path)
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise Vr2Error(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
-    except RecursionError:
-        raise Vr2Error(f"{path}: JSON nested too deeply") from None
+    return loads_json(read_text(path), str(path))
 
 
-def to_json(value: Any, **kwargs) -> str:
-    """JSON text that is always valid JSON: a NaN or infinity anywhere becomes null."""
-    return json.dumps(_finite(value), allow_nan=False, **kwargs)
-
-
-def _finite(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_finite(v) for v in value]
-    return value
+# JSON text that is always valid JSON (a NaN or infinity becomes null); the CLI's name for it.
+to_json = dumps_json
 
 
 def load_trace(path: str | Path) -> dict:
@@ -249,12 +238,10 @@ def _parse_line(raw: bytes, first: bool) -> dict | str | None:
         return NOT_UTF8
     if not line.strip():
         return None
-    try:
-        record = json.loads(line)
-    except json.JSONDecodeError as exc:
-        return f"not valid JSON ({exc.msg})"
-    except RecursionError:
-        return "JSON nested too deeply"
+    try:  # bad syntax, deep nesting, an integer of over 4,300 digits: this line's reason
+        record = loads_json(line, "line")
+    except Vr2Error as exc:
+        return str(exc).removeprefix("line: ")
     return record if isinstance(record, dict) else "expected a JSON object"
 
 

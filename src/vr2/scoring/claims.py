@@ -7,12 +7,12 @@ sample's `temporal_grounding` (`reference_claims`). TAR matches the two (docs/me
 
 from __future__ import annotations
 
-import json
 import re
 from bisect import bisect_left, bisect_right
 from dataclasses import asdict, dataclass
 
 from vr2.errors import Vr2Error
+from vr2.files import loads_json
 from vr2.scoring.timestamps import TimeMention, find_times, parse_time_key
 
 
@@ -224,11 +224,8 @@ def _short(value: object) -> str:
 
 def _grounding_dict(temporal_grounding: dict | str, source: str) -> dict:
     if isinstance(temporal_grounding, str):
-        try:
-            temporal_grounding = json.loads(temporal_grounding)
-        except json.JSONDecodeError as exc:
-            raise Vr2Error(f"{source}: temporal_grounding is not valid JSON ({exc.msg} at "
-                           f"character {exc.pos})") from None
+        # bad syntax, deep nesting or a huge integer is one line naming the field
+        temporal_grounding = loads_json(temporal_grounding, f"{source}: temporal_grounding")
     if not isinstance(temporal_grounding, dict):
         raise Vr2Error(f"{source}: temporal_grounding must be an object {{timestamp: sentence}}, "
                        f"got {type(temporal_grounding).__name__}")
