@@ -43,7 +43,14 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from vr2.errors import Vr2Error
-from vr2.files import MAX_DATA_FILE_BYTES, read_text
+from vr2.files import (
+    MAX_DATA_FILE_BYTES,
+    MAX_FILE_BYTES,
+    check_regular_file,
+    iter_lines,
+    loads_json,
+    read_text,
+)
 from vr2.samples import ANSWER_TYPES, Sample
 from vr2.scoring.answers import (
     infer_answer_type,
@@ -126,7 +133,7 @@ def pick_video(video_dir: str | Path, candidates: Sequence[str]) -> Path:
     """
     resolved = [resolve_video(video_dir, c) for c in candidates]
     for path in resolved:
-        if path.exists():
+        if _is_file(path):
             return path
     return resolved[0]
 
@@ -140,9 +147,18 @@ def subtitle_for(subtitles_dir: str | Path | None, video: str) -> str | None:
     if not relative.name:
         return None
     for candidate in (root / relative.with_suffix(".srt"), root / f"{relative.stem}.srt"):
-        if ".." not in candidate.parts and candidate.is_file():
+        if ".." not in candidate.parts and _is_file(candidate):
             return str(candidate)
     return None
+
+
+def _is_file(path: Path) -> bool:
+    """Whether `path` is a file; False (not an exception) for a name the system refuses, such
+    as one over 255 bytes, so a hostile row costs only itself."""
+    try:
+        return path.is_file()
+    except OSError:
+        return False
 
 
 # ---------------------------------------------------------------------------------------------
@@ -291,10 +307,11 @@ def check_grounding(value: Any) -> dict[str, str] | None:
     if value is None or value == "" or value == {}:
         return None
     if isinstance(value, str):
-        try:
-            value = json.loads(value)
-        except json.JSONDecodeError:
-            raise BadRow("temporal_grounding is a string but not JSON") from None
+        try:  # bad syntax, deep nesting or a huge integer costs this row only
+            value = loads_json(value, "temporal_grounding")
+        except Vr2Error as error:
+            reason = str(error).removeprefix("temporal_grounding: ")
+            raise BadRow(f"temporal_grounding is a string but not JSON: {reason}") from None
     if not isinstance(value, dict):
         raise BadRow(f"temporal_grounding must be a dict, got {type(value).__name__}")
     return {str(k): str(v) for k, v in value.items()} or None
@@ -325,49 +342,77 @@ def check_window(start: float | None, end: float | None) -> None:
 def read_rows(path: str | Path) -> Iterator[tuple[int, Any]]:
     """(row number, row) of a JSON array or JSONL file; raises Vr2Error for a bad file.
 
-    A JSONL line that is not JSON comes back as a `Skipped` in place of the row, so one broken
-    line does not lose the file. The file is JSONL only when its first non-empty line is a
-    JSON value; otherwise it must be a JSON array.
+    A JSONL line that cannot be read (not JSON, nested too deeply, an integer of over 4,300
+    digits, longer than the line cap) comes back as a `Skipped` in place of the row, so one
+    broken line does not lose the file. The file is JSONL only when its first non-empty line is
+    a JSON value; otherwise it must be a JSON array. JSONL is streamed line by line; an array is
+    read whole (by its size, never by the cap) and parsed at once.
     """
-    path = Path(path)
-
-    text = read_text(path, "data file", max_bytes=MAX_DATA_FILE_BYTES)
-    stripped = text.lstrip()
-    if not stripped:
+    path = check_regular_file(path, "data file")
+    first = _first_byte(path)
+    if first is None:
         raise Vr2Error(f"{path}: empty file")
-    if stripped.startswith("["):
-        yield from _json_array_rows(path, text)
+    if first == b"[":
+        yield from _json_array_rows(path)
     else:
-        yield from _jsonl_rows(path, text)
+        yield from _jsonl_rows(path)
 
 
-def _json_array_rows(path: Path, text: str) -> Iterator[tuple[int, Any]]:
+def _first_byte(path: Path) -> bytes | None:
+    """The file's first byte that is not whitespace or a UTF-8 byte-order mark, or None. Read
+    in small pieces: a JSON array may be one line of gigabytes."""
     try:
-        data = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise Vr2Error(f"{path}: not valid JSON ({error.msg} at line {error.lineno})") from None
+        with path.open("rb") as handle:
+            start = True
+            while piece := handle.read(64 * 1024):
+                text = piece.removeprefix(b"\xef\xbb\xbf") if start else piece
+                start = False
+                text = text.lstrip()
+                if text:
+                    return text[:1]
+    except OSError as error:
+        raise Vr2Error(f"{path}: cannot read data file ({error.strerror or error})") from None
+    return None
+
+
+def _json_array_rows(path: Path) -> Iterator[tuple[int, Any]]:
+    data = loads_json(read_text(path, "data file", max_bytes=MAX_DATA_FILE_BYTES), str(path))
     if not isinstance(data, list):
         raise Vr2Error(f"{path}: expected a JSON array of rows or JSONL")
     yield from enumerate(data, start=1)
 
 
-def _jsonl_rows(path: Path, text: str) -> Iterator[tuple[int, Any]]:
+def _jsonl_rows(path: Path) -> Iterator[tuple[int, Any]]:
     seen_good = False
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
+    for number, raw in iter_lines(path, "data file"):
         try:
-            row = json.loads(line)
-        except json.JSONDecodeError as error:
+            row = _jsonl_row(raw, f"{path}:{number}", number == 1)
+        except Vr2Error as error:
+            reason = str(error).removeprefix(f"{path}:{number}: ")
             if not seen_good:
-                raise Vr2Error(f"{path}: neither a JSON array nor JSONL "
-                               f"(line {number}: {error.msg})") from None
-            yield number, Skipped(number, f"not valid JSON ({error.msg})")
+                raise Vr2Error(f"{path}: neither a JSON array nor JSONL (line {number}: {reason})") from None
+            yield number, Skipped(number, reason)
+            continue
+        if row is _BLANK:
             continue
         if not seen_good and not isinstance(row, dict):
             raise Vr2Error(f"{path}: expected a JSON array of rows or JSONL (one object a line)")
         seen_good = True
         yield number, row
+
+
+_BLANK = object()
+
+
+def _jsonl_row(raw: bytes | None, where: str, first: bool) -> Any:
+    """One JSONL line parsed (`_BLANK` for an empty one); any failure is a Vr2Error."""
+    if raw is None:
+        raise Vr2Error(f"{where}: line longer than {MAX_FILE_BYTES // (1024 * 1024)} MiB")
+    try:
+        text = raw.decode("utf-8-sig" if first else "utf-8")
+    except UnicodeDecodeError:
+        raise Vr2Error(f"{where}: not UTF-8 text") from None
+    return loads_json(text, where) if text.strip() else _BLANK
 
 
 # ---------------------------------------------------------------------------------------------
@@ -394,13 +439,24 @@ def _video_path(row: dict, ctx: RowContext) -> tuple[str, Path]:
     if not isinstance(video, str) or not video.strip():
         raise BadRow("no video")
     path = resolve_video(ctx.video_dir, video)
-    if ctx.check_videos and not path.is_file():
-        raise BadRow(f"video file not found: {path}")
+    if ctx.check_videos:
+        _check_video_file(path)
     if ctx.probe_videos:
         problem = video_problem(path)
         if problem:
             raise BadRow(problem)
     return video, path
+
+
+def _check_video_file(path: Path) -> None:
+    """Raise BadRow unless `path` is a file; a name the system refuses (a part over 255 bytes,
+    a path over 4,096) is that row's reason, not a crash."""
+    try:
+        if path.is_file():
+            return
+    except OSError as error:
+        raise BadRow(f"video path cannot be used ({error.strerror or error}): {str(path)[:120]}...") from None
+    raise BadRow(f"video file not found: {path}")
 
 
 def video_problem(path: Path) -> str | None:
