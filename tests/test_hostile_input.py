@@ -11,6 +11,7 @@ import pytest
 from cli_helpers import run_vr2
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+RECIPES = Path(__file__).resolve().parents[1] / "recipes"
 
 
 def _lines():
@@ -348,3 +349,216 @@ def test_huge_integer_in_a_trace_file_is_one_line(tmp_path, capsys):
     trace.write_text('{"completion": "x", "id": ' + HUGE_INT + "}")
     r = run_vr2(capsys, "score", trace, "--ref", EXAMPLES / "ref.json")
     assert r.code == 2 and "t.json: JSON holds a number with too many digits" in r.err
+
+
+def _training_rows(videos: Path) -> list[str]:
+    (videos / "a.mp4").write_bytes(b"")
+    good = {"video": "a.mp4", "question": "What colour?", "options": ["red", "blue"], "answer": "B"}
+    return [
+        json.dumps(good),
+        '{"video": "a.mp4", "question": ' + '{"q": ' * 100_000 + "1" + "}" * 100_000 + "}",
+        '{"video": "a.mp4", "question": "Q?", "answer": ' + HUGE_INT + "}",
+        json.dumps({**good, "temporal_grounding": DEEP_STRING}),
+        json.dumps({**good, "temporal_grounding": '{"00:05": ' + HUGE_INT + "}"}),
+        json.dumps({**good, "video": "v" * 300 + ".mp4"}),
+        json.dumps({**good, "video": "d/" * 3000 + "a.mp4"}),
+        json.dumps(good),
+    ]
+
+
+def test_deep_huge_and_overlong_training_rows_skip_their_row_only(tmp_path):
+    from vr2.data.datasets import load_dataset_file
+
+    videos = tmp_path / "videos"
+    videos.mkdir()
+    data = tmp_path / "train.jsonl"
+    data.write_text("\n".join(_training_rows(videos)) + "\n")
+    (tmp_path / "subs").mkdir()
+    result = load_dataset_file(data, videos, subtitles_dir=tmp_path / "subs")
+    assert len(result.samples) == 2
+    reasons = dict(result.skipped)
+    assert sorted(reasons) == [2, 3, 4, 5, 6, 7]
+    assert "nested too deeply" in reasons[2] and "too many digits" in reasons[3]
+    assert "temporal_grounding" in reasons[4] and "nested too deeply" in reasons[4]
+    assert "temporal_grounding" in reasons[5] and "too many digits" in reasons[5]
+    assert "File name too long" in reasons[6] and "File name too long" in reasons[7]
+
+
+@pytest.mark.parametrize("text, fragment", [
+    ("[" * 100_000 + "]" * 100_000, "nested too deeply"),
+    ('[{"video": "a.mp4", "answer": ' + HUGE_INT + "}]", "too many digits"),
+    ('[{"video": "a.mp4", "x": ' + "[" * 70 + "]" * 70 + "}]", "nested too deeply"),
+])
+def test_deep_or_huge_training_file_is_one_line(tmp_path, capsys, text, fragment):
+    from vr2.data.datasets import load_dataset_file
+    from vr2.errors import Vr2Error
+
+    (tmp_path / "videos").mkdir()
+    data = tmp_path / "train.json"
+    data.write_text(text)
+    with pytest.raises(Vr2Error, match=fragment) as caught:
+        load_dataset_file(data, tmp_path / "videos")
+    assert str(data) in str(caught.value)
+    recipe = tmp_path / "r.toml"  # the dry run counts the rows: the same one line
+    recipe.write_text(f'extends = "{RECIPES / "tar_gated.toml"}"\n[data]\ntrain_file = "{data}"\n')
+    r = run_vr2(capsys, "grpo", recipe, "--dry-run")
+    assert r.code == 2 and fragment in r.err and "Traceback" not in r.err
+
+
+def test_jsonl_training_data_is_streamed_not_read_whole(tmp_path):
+    import tracemalloc
+
+    from vr2.data.datasets import read_rows
+
+    data = tmp_path / "big.jsonl"
+    row = json.dumps({"video": "a.mp4", "question": "q" * 1000, "answer": "A"}) + "\n"
+    data.write_text(row * 20_000)  # ~20 MB
+    tracemalloc.start()
+    count = sum(1 for _ in read_rows(data))
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert count == 20_000 and peak < 2_000_000
+
+
+def test_grpo_dry_run_works_under_a_3_gb_address_space_limit(smoke_dir):
+    """`read(4 GiB + 1)` on a 1.5 KB file failed under `ulimit -v 3000000`."""
+    import resource
+    import subprocess
+    import sys
+
+    def limit():
+        resource.setrlimit(resource.RLIMIT_AS, (3_000_000 * 1024, 3_000_000 * 1024))
+
+    recipe = RECIPES / "smoke" / "tar_gated.toml"
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "src")}
+    result = subprocess.run([sys.executable, "-m", "vr2", "grpo", str(recipe), "--dry-run"],
+                            cwd=smoke_dir.parent.parent, env=env, preexec_fn=limit,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "training rows: 4" in result.stdout
+
+
+def test_a_json_array_after_a_byte_order_mark_and_blank_lines_is_an_array(tmp_path):
+    from vr2.data.datasets import read_rows
+
+    data = tmp_path / "train.json"
+    data.write_bytes(b"\xef\xbb\xbf \n" + json.dumps([{"video": "a.mp4", "q": "x" * 200}] * 3).encode())
+    assert [n for n, _ in read_rows(data)] == [1, 2, 3]
+
+
+# ---------------------------------------------------------------- round 3: full disks, unwritable folders
+
+
+def _smoke_overrides(smoke_dir: Path, out: Path) -> list[str]:
+    return ["-s", f'model.name_or_path="{smoke_dir / "model"}"', "-s", f'data.train_file="{smoke_dir / "grpo.json"}"',
+            "-s", f'data.video_dir="{smoke_dir / "videos"}"', "-s", f'data.subtitles_dir="{smoke_dir / "subtitles"}"',
+            "-s", f'trainer.output_dir="{out}"', "-s", "trainer.max_steps=2", "-s", "trainer.save_steps=1"]
+
+
+@pytest.mark.parametrize("command", ["grpo", "sft"])
+def test_an_unwritable_output_folder_is_one_line_before_any_work(tmp_path, capsys, monkeypatch, command):
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o500)
+    if os.access(locked, os.W_OK):  # root ignores permissions: simulate the refusal
+        real_mkdir = os.mkdir
+
+        def refuse(path, *args, **kwargs):
+            if str(path).startswith(str(locked)):
+                raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(path))
+            return real_mkdir(path, *args, **kwargs)
+
+        monkeypatch.setattr(os, "mkdir", refuse)
+    recipe = RECIPES / "smoke" / ("tar_gated.toml" if command == "grpo" else "sft.toml")
+    r = run_vr2(capsys, command, recipe, "-s", f'trainer.output_dir="{locked / "run"}"')
+    locked.chmod(0o700)
+    assert r.code == 2 and "Traceback" not in r.err, r.err[-2000:]
+    assert "cannot create the output folder" in r.err and "Permission denied" in r.err and "locked" in r.err
+    assert len(r.err.strip().splitlines()) == 1
+
+
+def test_an_output_path_under_a_file_is_one_line(tmp_path, capsys):
+    (tmp_path / "file").write_text("precious")
+    r = run_vr2(capsys, "grpo", RECIPES / "smoke" / "tar_gated.toml",
+                "-s", f'trainer.output_dir="{tmp_path / "file" / "run"}"')
+    assert r.code == 2 and "cannot create the output folder" in r.err and "Traceback" not in r.err
+    assert (tmp_path / "file").read_text() == "precious"
+
+
+def test_a_disk_that_fills_mid_run_is_one_line_keeps_the_checkpoints_and_resume_finishes(
+        smoke_dir, tmp_path, capsys, monkeypatch):
+    """torch.save's own words for a short write name no errno; the run still ends in one line."""
+    import torch
+
+    real_save = torch.save
+
+    def full_at_checkpoint_2(obj, f, *args, **kwargs):
+        if "checkpoint-2" in str(f):
+            raise RuntimeError("[enforce fail at inline_container.cc:672] . unexpected pos 64 vs 0")
+        return real_save(obj, f, *args, **kwargs)
+
+    monkeypatch.setattr(torch, "save", full_at_checkpoint_2)
+    out = tmp_path / "run"
+    args = ["grpo", RECIPES / "smoke" / "grpo.toml", *_smoke_overrides(smoke_dir, out)]
+    r = run_vr2(capsys, *args)
+    assert r.code == 2 and "Traceback" not in r.err, r.err[-3000:]
+    last = r.err.strip().splitlines()[-1]
+    assert f"{out}: cannot write the run's output" in last and "newest complete checkpoint-1" in last
+    assert "--resume" in last
+    assert (out / "checkpoint-1" / "vr2_checkpoint.json").is_file()
+    monkeypatch.setattr(torch, "save", real_save)
+    r = run_vr2(capsys, *args, "--resume")
+    assert r.code == 0, r.err[-3000:]
+    steps = [json.loads(x)["step"] for x in (out / "steps.jsonl").read_text().splitlines()]
+    assert steps == [1, 2] and (out / "final" / "model.safetensors").is_file()
+
+
+@pytest.mark.parametrize("error, reason", [
+    (OSError(errno.ENOSPC, os.strerror(errno.ENOSPC)), "No space left on device"),
+    (OSError(errno.EDQUOT, os.strerror(errno.EDQUOT)), "Disk quota exceeded"),
+    (RuntimeError("Error while serializing: I/O error: No space left on device (os error 28)"),
+     "No space left on device"),
+    (RuntimeError("[enforce fail at inline_container.cc:672] . PytorchStreamWriter failed writing file "
+                  "data/0: file write failed"), "written only in part"),
+])
+def test_write_failures_while_training_are_one_line(tmp_path, error, reason):
+    from vr2.errors import Vr2Error
+    from vr2.train.checkpoints import saving_to
+
+    with pytest.raises(Vr2Error, match=reason) as caught:
+        with saving_to(tmp_path):
+            raise error
+    assert str(tmp_path) in str(caught.value) and "nothing was saved yet" in str(caught.value)
+
+
+@pytest.mark.parametrize("error", [
+    RuntimeError("CUDA out of memory"), ValueError("bad shape"),
+    PermissionError(errno.EACCES, "Permission denied", "/somewhere/else/video.mp4"),
+])
+def test_other_failures_while_training_keep_their_traceback(tmp_path, error):
+    from vr2.train.checkpoints import saving_to
+
+    with pytest.raises(type(error)):
+        with saving_to(tmp_path):
+            raise error
+
+
+def test_training_logs_refuse_a_symlink_and_report_a_full_disk(tmp_path, monkeypatch):
+    from vr2.errors import Vr2Error
+    from vr2.train import checkpoints
+
+    (tmp_path / "elsewhere.txt").write_text("precious\n")
+    (tmp_path / checkpoints.SKIPPED_LOG).symlink_to(tmp_path / "elsewhere.txt")
+    with pytest.raises(Vr2Error, match="symbolic link"):
+        checkpoints.record_skipped(tmp_path, 1, [{"id": "x"}])
+    assert (tmp_path / "elsewhere.txt").read_text() == "precious\n"
+    (tmp_path / checkpoints.METRICS_LOG).write_text('{"step": 1}\n{"step": 2}\n')
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(checkpoints.os, "fsync", full)  # write_atomic flushes, then syncs
+    with pytest.raises(Vr2Error, match="No space left on device"):
+        checkpoints.trim_logs(tmp_path, 1)
+    assert (tmp_path / checkpoints.METRICS_LOG).read_text() == '{"step": 1}\n{"step": 2}\n'
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]

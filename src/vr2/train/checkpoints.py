@@ -13,13 +13,17 @@ and `skipped_videos.jsonl` the samples whose video failed to decode mid-run (vr2
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable
 
 from vr2.errors import Vr2Error
+from vr2.files import dumps_json, iter_lines, loads_json, open_append, write_atomic
 
 MARKER = "vr2_checkpoint.json"
 STEPS_LOG = "steps.jsonl"
@@ -82,11 +86,13 @@ def read_log(path: str | Path) -> list[dict]:
     if not path.is_file():
         return []
     rows = []
-    for line in path.read_text(encoding="utf-8").splitlines():
+    for number, line in iter_lines(path, "training log"):
         try:
-            rows.append(json.loads(line))
-        except json.JSONDecodeError:
-            continue  # a line cut short by a kill
+            row = loads_json(line or b"", f"{path}:{number}")
+        except Vr2Error:
+            continue  # a line cut short by a kill or a full disk
+        if isinstance(row, dict):
+            rows.append(row)
     return rows
 
 
@@ -97,19 +103,19 @@ def trim_logs(output_dir: str | Path, step: int) -> None:
         if not path.exists():
             continue
         kept = [row for row in read_log(path) if row.get("step", 0) <= step]
-        _write_atomic(path, "".join(json.dumps(row) + "\n" for row in kept))
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+        write_atomic(path, "".join(dumps_json(row) + "\n" for row in kept), "training log")
 
 
 def _append(path: Path, row: dict) -> None:
-    with path.open("a", encoding="utf-8") as handle:
-        handle.write(json.dumps(row) + "\n")
-        handle.flush()
+    """One log line; refuses a symlink, and a full disk is one line (the run stops; what the log
+    held stays, and a line cut short is dropped on --resume)."""
+    with open_append(path, "training log") as handle:
+        try:
+            handle.write((dumps_json(row) + "\n").encode("utf-8"))
+            handle.flush()
+        except OSError as error:
+            raise Vr2Error(f"{path}: cannot write training log ({error.strerror or error}); "
+                           f"{kept_after_failure(path.parent)}") from None
 
 
 def _plain(value: Any) -> Any:
@@ -149,9 +155,73 @@ def make_callbacks(output_dir: str | Path, step_samples: Callable[[], list]) -> 
         def on_save(self, args, state, control, **kwargs):
             checkpoint = folder / f"checkpoint-{state.global_step}"
             if state.is_world_process_zero and checkpoint.is_dir():
-                _write_atomic(checkpoint / MARKER, json.dumps({"step": state.global_step}) + "\n")
+                write_atomic(checkpoint / MARKER, json.dumps({"step": state.global_step}) + "\n", "checkpoint marker")
 
     return [RunLog()]
+
+
+# --- a full disk or an unwritable folder while training ----------------------------------------
+
+# The errors that mean "the output could not be written" (a full disk, a quota, a read-only or
+# unwritable folder, a size limit), and the same in the words of the libraries that save
+# checkpoints: safetensors ends its message with "(os error N)"; torch.save's short-write checks
+# name no errno at all.
+_WRITE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EFBIG}
+_OS_ERROR_TEXT = re.compile(r"(No space left on device|Disk quota exceeded|Read-only file system|"
+                            r"Permission denied|File too large) \(os error \d+\)")
+_SHORT_WRITE_TEXT = re.compile(r"file write failed|unexpected pos \d+ vs \d+")
+
+
+def write_failure(error: BaseException, output_dir: str | Path) -> str | None:
+    """Why `error` is a failure to write into `output_dir`, or None when it is something else
+    (an OS error that names a file elsewhere, say a video it could not read, is something else)."""
+    seen: set[int] = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        if isinstance(error, OSError) and error.errno in _WRITE_ERRNOS:
+            if error.filename is None or _inside(error.filename, output_dir):
+                return error.strerror or os.strerror(error.errno)
+        text = str(error)
+        if found := _OS_ERROR_TEXT.search(text):
+            return found.group(1)
+        if _SHORT_WRITE_TEXT.search(text):
+            return "a file was written only in part; is the disk full?"
+        error = error.__cause__ or error.__context__
+    return None
+
+
+def _inside(path: Any, folder: str | Path) -> bool:
+    full, root = os.path.abspath(os.fsdecode(path)), os.path.abspath(folder)
+    return os.path.commonpath([full, root]) == root
+
+
+def kept_after_failure(output_dir: str | Path) -> str:
+    """What a stopped run left in `output_dir` and how to go on from it."""
+    newest = last_checkpoint(output_dir)
+    if newest is not None:
+        return (f"the logs and complete checkpoints are kept (newest complete {newest.name}); "
+                "make room and rerun with --resume")
+    partial = [folder.name for _, folder in checkpoints(output_dir, complete_only=False)]
+    if partial:
+        return (f"no checkpoint was completed ({', '.join(partial)} only in part); make room, "
+                "delete them and run again")
+    return "nothing was saved yet; make room (or choose another trainer.output_dir) and run again"
+
+
+@contextmanager
+def saving_to(output_dir: str | Path) -> Iterator[None]:
+    """Run training and saving; a failure to write the output folder becomes one line naming the
+    folder, the reason, what is kept and how to go on. Any other failure is left as it is."""
+    try:
+        yield
+    except Vr2Error:
+        raise
+    except Exception as error:
+        reason = write_failure(error, output_dir)
+        if reason is None:
+            raise
+        raise Vr2Error(f"{output_dir}: cannot write the run's output ({reason}); "
+                       f"{kept_after_failure(output_dir)}") from None
 
 
 # --- reloading weights on resume ---------------------------------------------------------------

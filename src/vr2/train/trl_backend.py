@@ -26,9 +26,10 @@ from typing import Any, Callable, Sequence
 from vr2.config import dump_toml
 from vr2.console import stderr_console
 from vr2.errors import MissingExtra, Vr2Error
+from vr2.files import write_atomic
 from vr2.model.runtime import load_model
 from vr2.scoring.rewards import reward_functions
-from vr2.train.checkpoints import make_callbacks, resume_point
+from vr2.train.checkpoints import make_callbacks, resume_point, saving_to
 from vr2.train.collate import PromptEncoder, SftCollator
 from vr2.train.data import grpo_rows, load_samples, sft_pairs, sft_rows
 from vr2.train.finetune import apply_freezing, is_adapter, lora_config, merge_adapter
@@ -184,14 +185,18 @@ def _start(recipe, resume: bool) -> Path | None:
     if recipe.trainer.deepspeed:
         check_deepspeed(recipe.trainer.deepspeed)  # before any data or model is loaded
     output = Path(recipe.trainer.output_dir)
+    try:  # an unwritable folder is found here, before any data or model is loaded
+        output.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise Vr2Error(f"{output}: cannot create the output folder (trainer.output_dir): "
+                       f"{error.strerror or error}") from None
     checkpoint = resume_point(output, resume)
-    output.mkdir(parents=True, exist_ok=True)
     text = dump_toml(recipe)
     saved = output / "recipe.toml"
     if checkpoint is not None and saved.is_file() and saved.read_text(encoding="utf-8") != text:
         stderr_console().print(f"[yellow]note[/yellow]: the recipe differs from the one {output} was started with")
         saved = output / "recipe.resumed.toml"
-    saved.write_text(text, encoding="utf-8")
+    write_atomic(saved, text, "recipe copy")
     if checkpoint is not None:
         stderr_console().print(f"resuming from {checkpoint}", highlight=False)
     return checkpoint
@@ -200,22 +205,23 @@ def _start(recipe, resume: bool) -> Path | None:
 def _train(trainer, checkpoint: Path | None, processor) -> Path:
     import warnings
 
-    with warnings.catch_warnings():
+    final = Path(trainer.args.output_dir) / "final"
+    with warnings.catch_warnings(), saving_to(trainer.args.output_dir):  # a full disk: one line
         # TRL 1.16 calls a transformers method that 5.x deprecates, once per step: noise to a user.
         warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
         trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
-    final = Path(trainer.args.output_dir) / "final"
-    trainer.save_model(str(final))
-    if trainer.accelerator.is_main_process:
-        processor.save_pretrained(str(final))
+        trainer.save_model(str(final))
+        if trainer.accelerator.is_main_process:
+            processor.save_pretrained(str(final))
     return final
 
 
 def _merge(recipe, final: Path) -> Path | None:
     if not (recipe.lora.enabled and recipe.lora.merge and is_adapter(final)):
         return None
-    return merge_adapter(recipe.model.name_or_path, final, Path(recipe.trainer.output_dir) / "merged",
-                         dtype=recipe.model.dtype)
+    with saving_to(recipe.trainer.output_dir):
+        return merge_adapter(recipe.model.name_or_path, final, Path(recipe.trainer.output_dir) / "merged",
+                             dtype=recipe.model.dtype)
 
 
 def _with_run_log(trainer):
