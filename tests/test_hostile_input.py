@@ -562,3 +562,21 @@ def test_training_logs_refuse_a_symlink_and_report_a_full_disk(tmp_path, monkeyp
         checkpoints.trim_logs(tmp_path, 1)
     assert (tmp_path / checkpoints.METRICS_LOG).read_text() == '{"step": 1}\n{"step": 2}\n'
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+
+
+@pytest.mark.parametrize("text, fragment", [
+    ("[" * 100_000 + "]" * 100_000, "nested too deeply"),
+    ('{"zero_optimization": {"stage": ' + HUGE_INT + "}}", "too many digits"),
+])
+def test_a_deep_or_huge_deepspeed_config_is_one_line(tmp_path, capsys, text, fragment):
+    config = tmp_path / "ds.json"
+    config.write_text(text)
+    r = run_vr2(capsys, "grpo", RECIPES / "tar_gated.toml", "--dry-run", "-s", f'trainer.deepspeed="{config}"')
+    assert r.code == 2 and fragment in r.err and "ds.json" in r.err and "Traceback" not in r.err
+
+
+def test_a_fifo_as_deepspeed_config_does_not_hang(tmp_path, capsys):
+    fifo = tmp_path / "ds.json"
+    os.mkfifo(fifo)
+    r = run_vr2(capsys, "grpo", RECIPES / "tar_gated.toml", "--dry-run", "-s", f'trainer.deepspeed="{fifo}"')
+    assert r.code == 2 and "not a regular file" in r.err

@@ -58,7 +58,7 @@ def test_deepspeed_config_file_is_checked(tmp_path):
         check_deepspeed(str(tmp_path / "missing.json"))
     bad = tmp_path / "bad.json"
     bad.write_text("{zero")
-    with pytest.raises(Vr2Error, match="bad.json: not a valid DeepSpeed JSON config"):
+    with pytest.raises(Vr2Error, match="bad.json: not valid JSON"):
         check_deepspeed(str(bad))
     assert check_deepspeed("") is None
 

@@ -34,6 +34,7 @@ from pathlib import Path
 
 from vr2.data.datasets import read_rows
 from vr2.errors import Vr2Error
+from vr2.files import loads_json, read_text
 
 LOW_PRECISION = {"bf16": "bfloat16", "fp16": "float16"}
 STAGES = (0, 2, 3)
@@ -94,12 +95,8 @@ def deepspeed_stage_of(recipe, world_size: int) -> tuple[int, str | None]:
 
 
 def _file_stage(path: str) -> int:
-    try:
-        config = json.loads(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise Vr2Error(f"{path}: DeepSpeed config file not found (trainer.deepspeed)") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise Vr2Error(f"{path}: not a valid DeepSpeed JSON config ({exc})") from None
+    # regular files only, size-capped; deep nesting or a huge integer is one line
+    config = loads_json(read_text(path, "DeepSpeed config file"), str(path))
     stage = config.get("zero_optimization", {}).get("stage", 0) if isinstance(config, dict) else 0
     return int(stage) if isinstance(stage, (int, float)) else 0
 

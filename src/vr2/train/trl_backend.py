@@ -19,14 +19,13 @@ your own (both need the `deepspeed` extra).
 from __future__ import annotations
 
 import importlib.util
-import json
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from vr2.config import dump_toml
 from vr2.console import stderr_console
 from vr2.errors import MissingExtra, Vr2Error
-from vr2.files import write_atomic
+from vr2.files import loads_json, read_text, write_atomic
 from vr2.model.runtime import load_model
 from vr2.scoring.rewards import reward_functions
 from vr2.train.checkpoints import make_callbacks, resume_point, saving_to
@@ -68,12 +67,7 @@ def check_deepspeed(path: str) -> str | None:
     if not path:
         return None
     config = Path(path)
-    if not config.is_file():
-        raise Vr2Error(f"{path}: DeepSpeed config file not found (trainer.deepspeed)")
-    try:
-        json.loads(config.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise Vr2Error(f"{path}: not a valid DeepSpeed JSON config ({exc})") from None
+    loads_json(read_text(config, "DeepSpeed config file"), str(path))
     if importlib.util.find_spec("deepspeed") is None:
         raise MissingExtra("deepspeed", DEEPSPEED_INSTALL)
     return str(config)
