@@ -33,7 +33,6 @@ rule: the video's relative path with its suffix replaced) or else `<subs>/<video
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from collections.abc import Iterable, Iterator, Sequence
