@@ -580,3 +580,99 @@ def test_a_fifo_as_deepspeed_config_does_not_hang(tmp_path, capsys):
     os.mkfifo(fifo)
     r = run_vr2(capsys, "grpo", RECIPES / "tar_gated.toml", "--dry-run", "-s", f'trainer.deepspeed="{fifo}"')
     assert r.code == 2 and "not a regular file" in r.err
+
+
+# ---------------------------------------------------------------- round 3: the ONNX cache
+
+
+def _planted_model() -> bytes:
+    """An ONNX model with the embedder's inputs whose every sentence vector is the same unit
+    vector: every claim then 'matches' every reference sentence."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    inputs = [helper.make_tensor_value_info(name, TensorProto.INT64, ["batch", "tokens"])
+              for name in ("input_ids", "attention_mask", "token_type_ids")]
+    output = helper.make_tensor_value_info("sentence_embedding", TensorProto.FLOAT, ["batch", 384])
+    nodes = [
+        helper.make_node("Shape", ["input_ids"], ["shape"]),
+        helper.make_node("Slice", ["shape", "zero", "one"], ["batch"]),
+        helper.make_node("Concat", ["batch", "width"], ["out_shape"], axis=0),
+        helper.make_node("ConstantOfShape", ["out_shape"], ["sentence_embedding"],
+                         value=helper.make_tensor("v", TensorProto.FLOAT, [1], [384 ** -0.5])),
+    ]
+    consts = [helper.make_tensor("zero", TensorProto.INT64, [1], [0]),
+              helper.make_tensor("one", TensorProto.INT64, [1], [1]),
+              helper.make_tensor("width", TensorProto.INT64, [1], [384])]
+    graph = helper.make_graph(nodes, "planted", inputs, [output], initializer=consts)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    return model.SerializeToString()
+
+
+def test_a_model_planted_at_the_cache_name_is_not_trusted(tmp_path, capsys, monkeypatch):
+    from vr2.scoring import onnx_embedding
+    from vr2.scoring.embedding import minilm_path
+
+    monkeypatch.setenv("VR2_CACHE_DIR", str(tmp_path / "cache"))
+    trace, ref = tmp_path / "t.json", tmp_path / "ref.json"
+    trace.write_text(json.dumps({"completion": "<think>At 00:05 a dog barks loudly at the mailman. So the answer is A.</think>"
+                                               "<answer>A</answer>"}))
+    ref.write_text(json.dumps({"temporal_grounding": {"00:05": "She slices a loaf of bread in the kitchen."},
+                               "answer": "A", "options": ["a dog", "a cat"]}))
+    path = onnx_embedding.exported_path(minilm_path())
+    path.parent.mkdir(parents=True)
+    path.write_bytes(_planted_model())  # at the predictable name, with nothing recorded beside it
+    r = run_vr2(capsys, "score", trace, "--ref", ref, "--json")
+    assert r.code == 0, r.err
+    result = json.loads(r.out)
+    assert result["tar"] == 0.0 and result["tar_f1"] == 0.0  # the planted model says 1.0
+    assert "exporting" in r.err and path.stat().st_size > 1_000_000
+
+
+def _installed(tmp_path, monkeypatch, data=b"exported model bytes"):
+    from vr2.scoring import onnx_embedding
+
+    monkeypatch.setenv("VR2_CACHE_DIR", str(tmp_path / "cache"))
+    out = onnx_embedding.cache_dir() / "onnx" / "model-0123.onnx"
+    onnx_embedding.prepare_cache_folder(out.parent)
+    tmp = out.parent / "x.onnx.tmp"
+    tmp.write_bytes(data)
+    onnx_embedding.install_export(tmp, out)
+    return onnx_embedding, out
+
+
+def test_the_cache_file_is_checked_against_the_hash_recorded_at_export(tmp_path, monkeypatch):
+    onnx_embedding, out = _installed(tmp_path, monkeypatch)
+    assert onnx_embedding.verified_model(out) == (b"exported model bytes", None)
+    assert oct(out.parent.stat().st_mode & 0o777) == oct(0o700)
+    out.write_bytes(b"a planted model")
+    assert onnx_embedding.verified_model(out) == (None, "does not match the hash recorded at export")
+    out.unlink()
+    assert onnx_embedding.verified_model(out) == (None, "not exported yet")
+    (tmp_path / "good.onnx").write_bytes(b"exported model bytes")
+    out.symlink_to(tmp_path / "good.onnx")
+    data, why = onnx_embedding.verified_model(out)
+    assert data is None and "symbolic link" in why
+    out.unlink()
+    out.write_bytes(b"exported model bytes")
+    out.with_name(out.name + ".sha256").unlink()
+    assert onnx_embedding.verified_model(out) == (None, "has no hash recorded beside it")
+
+
+def test_a_cache_folder_others_can_write_is_tightened_and_its_files_not_trusted(tmp_path, monkeypatch):
+    onnx_embedding, out = _installed(tmp_path, monkeypatch)
+    out.parent.chmod(0o777)  # anyone could have planted the model and its hash
+    data, why = onnx_embedding.verified_model(out)
+    assert data is None and "writable by other users" in why
+    assert out.parent.stat().st_mode & 0o022 == 0
+    assert onnx_embedding.verified_model(out)[0] is None  # still not trusted until exported again
+
+
+def test_a_cache_folder_of_another_user_is_one_line(tmp_path, monkeypatch):
+    from vr2.errors import Vr2Error
+
+    onnx_embedding, out = _installed(tmp_path, monkeypatch)
+    monkeypatch.setattr(onnx_embedding.os, "getuid", lambda: out.parent.stat().st_uid + 1)
+    with pytest.raises(Vr2Error, match="belongs to another user.*VR2_CACHE_DIR"):
+        onnx_embedding.verified_model(out)

@@ -86,7 +86,8 @@ def test_export_writes_the_cache_file_atomically_and_says_so(tmp_path, monkeypat
     assert path.parent.parent == tmp_path and not path.exists()
     emb = OnnxEmbedder(minilm_path())
     assert path.is_file() and "exporting the embedding model" in capsys.readouterr().err
-    assert [p.name for p in path.parent.iterdir()] == [path.name]  # no temporary left behind
+    # no temporary left behind; the export's hash beside it
+    assert sorted(p.name for p in path.parent.iterdir()) == [path.name, path.name + ".sha256"]
     OnnxEmbedder(minilm_path())
     assert capsys.readouterr().err == ""  # second use loads the cache
     assert emb.encode(["hello"]).shape == (1, 384)

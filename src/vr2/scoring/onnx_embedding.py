@@ -12,13 +12,22 @@ sentence-transformers to cosine >= 0.9999 (tests/test_onnx_embedding.py, benchma
 
 The export needs torch (only that once). It happens on first use, with a message on stderr, or
 ahead of time with `python -m vr2.scoring.onnx_embedding` (e.g. in a Docker image or a CI step).
+
+The cache is not trusted blindly: its name is predictable, and a model planted there would decide
+every TAR match. The export records the file's SHA-256 beside it (`<name>.onnx.sha256`); a
+file is loaded only when it is a regular file (no symlink) of this user, its bytes match that
+hash, and its folder belongs to this user and is writable by no one else. Anything else is
+exported again (a folder others could write is first made private; one of another user is an
+error naming VR2_CACHE_DIR).
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
+import stat
 import sys
 import tempfile
 import warnings
@@ -27,6 +36,7 @@ from pathlib import Path
 import numpy as np
 
 from vr2.errors import Vr2Error
+from vr2.files import write_atomic
 
 EXPORT_VERSION = 1  # bump when the exported graph changes, so old cache files are not reused
 OPSET = 17
@@ -109,7 +119,7 @@ def export(model_dir: Path, out: Path | None = None, *, quiet: bool = False) -> 
     example = _tokenizer(Tokenizer, model_dir).encode_batch(["an example sentence", "another one"])
     args = tuple(torch.from_numpy(a) for a in _arrays(example))
     try:
-        out.parent.mkdir(parents=True, exist_ok=True)
+        prepare_cache_folder(out.parent)
         fd, tmp = tempfile.mkstemp(dir=out.parent, suffix=".onnx.tmp")
     except OSError as exc:
         raise Vr2Error(f"{out.parent}: cannot write the ONNX export there ({exc.strerror}); "
@@ -126,12 +136,99 @@ def export(model_dir: Path, out: Path | None = None, *, quiet: bool = False) -> 
                               for name in ("input_ids", "attention_mask", "token_type_ids")}
                 | {"sentence_embedding": {0: "batch"}},
             )
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, out)
+        install_export(Path(tmp), out)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
     return out
+
+
+# ---------------------------------------------------------------- trusting the cache
+
+
+def _hash_file(path: Path) -> Path:
+    return path.with_name(path.name + ".sha256")
+
+
+def install_export(tmp: Path, out: Path) -> None:
+    """Put a finished export in place: its SHA-256 recorded beside it, then the file renamed to
+    `out` (a crash in between leaves a mismatch, which is exported again, never a trusted
+    half-file)."""
+    os.chmod(tmp, 0o644)
+    digest = hashlib.sha256(tmp.read_bytes()).hexdigest()
+    try:
+        write_atomic(_hash_file(out), digest + "\n", "ONNX export hash")
+    except Vr2Error as exc:
+        raise Vr2Error(f"{exc}; set VR2_CACHE_DIR to a writable folder") from None
+    os.replace(tmp, out)
+
+
+def prepare_cache_folder(folder: Path) -> None:
+    """Create the cache folder for this user alone (mode 0700)."""
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    _private_folder(folder)
+
+
+def _private_folder(folder: Path) -> str | None:
+    """None when `folder` is this user's and no one else can write in it. A folder of this user
+    that others can write is made private, and the hashes recorded in it are dropped (anyone
+    could have written them), so its models are exported again; the reason is returned. A folder
+    of another user raises Vr2Error: vr2 cannot make it safe."""
+    if not hasattr(os, "getuid"):  # Windows: the folder's ACLs are the user's profile's
+        return None
+    info = folder.stat()
+    if info.st_uid != os.getuid():
+        raise Vr2Error(f"{folder}: the ONNX cache folder belongs to another user (uid {info.st_uid}), "
+                       "who could plant a model there; set VR2_CACHE_DIR to a folder of your own")
+    if not info.st_mode & 0o022:
+        return None
+    for recorded in folder.glob("*.sha256"):
+        recorded.unlink(missing_ok=True)
+    folder.chmod(stat.S_IMODE(info.st_mode) & ~0o022)
+    return "is in a folder that was writable by other users"
+
+
+def _read_own_file(path: Path) -> bytes:
+    """A regular file of this user, read without following a symlink (OSError otherwise)."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise OSError(errno.EINVAL, "not a regular file")
+        if hasattr(os, "getuid") and info.st_uid != os.getuid():
+            raise OSError(errno.EPERM, "belongs to another user")
+        with os.fdopen(fd, "rb") as handle:
+            fd = -1
+            return handle.read()
+    finally:
+        if fd >= 0:
+            os.close(fd)
+
+
+def verified_model(path: Path) -> tuple[bytes | None, str | None]:
+    """(the cached model's bytes, None) when it is what vr2 exported; else (None, why not).
+    The bytes checked are the bytes loaded: nothing can swap the file in between."""
+    path = Path(path)
+    if not path.parent.is_dir():
+        return None, "not exported yet"
+    loose = _private_folder(path.parent)
+    if loose:
+        return None, loose
+    try:
+        data = _read_own_file(path)
+    except FileNotFoundError:
+        return None, "not exported yet"
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return None, "is a symbolic link"
+        return None, f"cannot be trusted ({exc.strerror or exc})"
+    try:
+        recorded = _read_own_file(_hash_file(path)).decode("ascii", "replace").strip()
+    except OSError:
+        return None, "has no hash recorded beside it"
+    if hashlib.sha256(data).hexdigest() != recorded:
+        return None, "does not match the hash recorded at export"
+    return data, None
 
 
 def _check_pipeline(st, model_dir: Path) -> None:
@@ -160,8 +257,15 @@ class OnnxEmbedder:
         if not model_dir.is_dir():
             raise Vr2Error(f"{model}: embedding model folder not found (give a local path)")
         path = exported_path(model_dir)
-        if not path.is_file():
+        model_bytes, why = verified_model(path)
+        if model_bytes is None:
+            if why != "not exported yet":
+                print(f"vr2: the cached ONNX model {path} {why}; not using it", file=sys.stderr, flush=True)
             export(model_dir, path)
+            model_bytes, why = verified_model(path)
+            if model_bytes is None:  # another process changed it in between
+                raise Vr2Error(f"{path}: the ONNX model just exported {why}; export again with "
+                               "`python -m vr2.scoring.onnx_embedding`")
         self.name = name
         self.batch_size = batch_size
         self._tokenizer = _tokenizer(Tokenizer, model_dir)
@@ -172,11 +276,9 @@ class OnnxEmbedder:
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         if threads:
             options.intra_op_num_threads = threads
-        try:
-            self._session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-        except Exception:  # a damaged cache file (onnxruntime raises its own error types): redo it
-            export(model_dir, path)
-            self._session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        # Loaded from the bytes that were checked; a file that matches its hash is the export
+        # itself, so an error here is a real one.
+        self._session = ort.InferenceSession(model_bytes, options, providers=["CPUExecutionProvider"])
         self.dimension = _hidden_size(model_dir)
 
     def encode(self, texts: list[str]) -> np.ndarray:
@@ -249,7 +351,7 @@ def main() -> None:
     """`python -m vr2.scoring.onnx_embedding [MODEL_DIR]`: export ahead of time (default: MiniLM)."""
     model_dir = Path(sys.argv[1]) if len(sys.argv) > 1 else minilm_path()
     path = exported_path(model_dir)
-    if path.is_file():
+    if verified_model(path)[0] is not None:
         print(f"already exported: {path}")
         return
     print(export(model_dir, path))
