@@ -676,3 +676,37 @@ def test_a_cache_folder_of_another_user_is_one_line(tmp_path, monkeypatch):
     monkeypatch.setattr(onnx_embedding.os, "getuid", lambda: out.parent.stat().st_uid + 1)
     with pytest.raises(Vr2Error, match="belongs to another user.*VR2_CACHE_DIR"):
         onnx_embedding.verified_model(out)
+
+
+# ---------------------------------------------------------------- round 3: recipes
+
+
+def test_a_recipe_symlinked_to_itself_is_one_line(tmp_path, capsys):
+    loop = tmp_path / "loop.toml"
+    loop.symlink_to(loop)
+    (tmp_path / "a.toml").symlink_to(tmp_path / "b.toml")
+    (tmp_path / "b.toml").symlink_to(tmp_path / "a.toml")
+    extends = tmp_path / "child.toml"
+    extends.write_text('extends = "loop.toml"\n')
+    for recipe in (loop, tmp_path / "a.toml", extends):
+        r = run_vr2(capsys, "grpo", recipe, "--dry-run")
+        assert r.code == 2 and "Traceback" not in r.err and ("loop.toml" in r.err or "a.toml" in r.err), r.err
+        assert "symbolic link" in r.err.lower() and len(r.err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("body", [
+    "[tar]\ntau = " + "[" * 100_000 + "]" * 100_000,
+    "[tar]\nx = " + "{a = " * 5000 + "1" + "}" * 5000,
+    "[tar]\ntau = " + "[" * 100 + "1" + "]" * 100,
+])
+def test_deeply_nested_toml_is_one_line(tmp_path, capsys, body):
+    recipe = tmp_path / "deep.toml"
+    recipe.write_text(body + "\n")
+    r = run_vr2(capsys, "score", EXAMPLES / "trace.json", "--ref", EXAMPLES / "ref.json", "--recipe", recipe)
+    assert r.code == 2 and "deep.toml: TOML nested too deeply" in r.err and "Traceback" not in r.err
+
+
+def test_a_deeply_nested_override_is_one_line(capsys):
+    deep = "[" * 20_000 + "]" * 20_000
+    r = run_vr2(capsys, "score", EXAMPLES / "trace.json", "--ref", EXAMPLES / "ref.json", "-s", f"tar.tau={deep}")
+    assert r.code == 2 and "override 'tar.tau=...': TOML nested too deeply" in r.err and len(r.err) < 200

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from vr2.errors import Vr2Error
-from vr2.files import read_text
+from vr2.files import json_depth, read_text
 from vr2.plugins.registry import components, is_builtin
 
 
@@ -280,6 +280,7 @@ class Recipe:
 
 TOP_LEVEL = ("name", "description", "extends")
 MAX_EXTENDS_DEPTH = 16  # a chain of `extends` longer than this is an error, not a deep recursion
+MAX_TOML_DEPTH = 16  # tables and arrays nested deeper than this are no recipe (it has 3 levels)
 SECTIONS = {f.name: f.default_factory for f in fields(Recipe) if f.default_factory is not MISSING}
 
 
@@ -296,14 +297,22 @@ def load_recipe(path: str | Path | None = None, overrides: list[str] | tuple[str
 def _read_toml(path: Path) -> dict:
     text = read_text(path, "recipe file")
     try:
-        return tomllib.loads(text)
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise Vr2Error(f"{path}: not valid TOML ({exc})") from None
+    except RecursionError:
+        data = None
+    if data is None or json_depth(data) > MAX_TOML_DEPTH:  # a recipe is a few tables deep
+        raise Vr2Error(f"{path}: TOML nested too deeply (more than {MAX_TOML_DEPTH} levels)")
+    return data
 
 
 def _read_with_parents(path: Path, chain: list[Path]) -> tuple[dict, dict]:
     """The recipe's keys over those of the recipe it extends, with where each key came from."""
-    resolved = path.resolve()
+    try:
+        resolved = path.resolve()
+    except (OSError, RuntimeError):  # Python 3.11 raises RuntimeError for a symlink loop
+        raise Vr2Error(f"{path}: a symbolic link that loops back to itself, not a recipe file") from None
     if resolved in chain:
         raise Vr2Error(f"{path}: `extends` loops back to itself")
     if len(chain) >= MAX_EXTENDS_DEPTH:
@@ -364,6 +373,10 @@ def parse_override(item: str) -> tuple[str, str, Any]:
         value = tomllib.loads(f"v = {text.strip()}")["v"]
     except tomllib.TOMLDecodeError:
         value = text.strip()
+    except RecursionError:
+        value = None
+    if value is None or json_depth(value) > MAX_TOML_DEPTH:
+        raise Vr2Error(f"override '{target}=...': TOML nested too deeply (more than {MAX_TOML_DEPTH} levels)")
     return section, key, value
 
 
