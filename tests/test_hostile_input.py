@@ -7,6 +7,8 @@ import os
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from cli_helpers import run_vr2
 
@@ -710,3 +712,39 @@ def test_a_deeply_nested_override_is_one_line(capsys):
     deep = "[" * 20_000 + "]" * 20_000
     r = run_vr2(capsys, "score", EXAMPLES / "trace.json", "--ref", EXAMPLES / "ref.json", "-s", f"tar.tau={deep}")
     assert r.code == 2 and "override 'tar.tau=...': TOML nested too deeply" in r.err and len(r.err) < 200
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.one_of(st.binary(max_size=40), st.sampled_from(
+    [b"[", b"]", b"{", b"}", b'"a"', b"1" * 4400, b"\xef\xbb\xbf", b"\n", b" ", b'{"video": "a.mp4"}', b"null"])),
+    max_size=12))
+def test_any_bytes_as_a_training_file_are_rows_skips_or_one_line(tmp_path, pieces):
+    from vr2.data.datasets import Skipped, read_rows
+    from vr2.errors import Vr2Error
+
+    data = tmp_path / "train.jsonl"
+    data.write_bytes(b"".join(pieces))
+    try:
+        rows = list(read_rows(data))
+    except Vr2Error as error:
+        assert "\n" not in str(error) and str(data) in str(error)
+        return
+    numbers = [n for n, _ in rows]
+    assert numbers == sorted(set(numbers)) and all(n >= 1 for n in numbers)
+    if not data.read_bytes().removeprefix(b"\xef\xbb\xbf").lstrip().startswith(b"["):  # JSONL
+        assert all(isinstance(row, (dict, Skipped)) for _, row in rows)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.dictionaries(st.text(max_size=5), st.one_of(st.integers(), st.text(max_size=8), st.none()),
+                                max_size=4), min_size=1, max_size=6), st.booleans())
+def test_training_rows_read_back_as_written(tmp_path, rows, as_array):
+    from vr2.data.datasets import read_rows
+
+    data = tmp_path / "train.json"
+    data.write_text(json.dumps(rows) if as_array else "\n".join(json.dumps(r) for r in rows) + "\n")
+    got = list(read_rows(data))
+    if as_array:
+        assert got == list(enumerate(rows, start=1))
+    else:
+        assert [row for _, row in got] == [r for r in rows if r is not None]
