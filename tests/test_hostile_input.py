@@ -335,9 +335,10 @@ def test_deep_or_huge_groundings_and_numbers_skip_their_line_only(tmp_path, caps
 
 
 @pytest.mark.parametrize("ref_text, fragment", [
-    (json.dumps({"temporal_grounding": DEEP_STRING}), "temporal_grounding: JSON nested too deeply"),
+    (json.dumps({"temporal_grounding": DEEP_STRING}), "ref.json: temporal_grounding: JSON nested too deeply"),
     ('{"00:05": "x", "n": ' + HUGE_INT + "}", "ref.json: JSON holds a number with too many digits"),
-    (json.dumps({"temporal_grounding": '{"00:05": ' + HUGE_INT + "}"}), "too many digits"),
+    (json.dumps({"temporal_grounding": '{"00:05": ' + HUGE_INT + "}"}),
+     "ref.json: temporal_grounding: JSON holds a number with too many digits"),
 ])
 def test_deep_or_huge_reference_file_is_one_line(tmp_path, capsys, ref_text, fragment):
     ref = tmp_path / "ref.json"

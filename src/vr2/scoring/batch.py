@@ -78,9 +78,11 @@ def load_reference(path: str | Path) -> dict:
     data = _read_json(path)
     if not isinstance(data, dict):
         raise Vr2Error(f"{path}: expected a JSON object")
-    if any(key in data for key in REF_FIELDS):
-        return data
-    return {"temporal_grounding": data}
+    if not any(key in data for key in REF_FIELDS):
+        return {"temporal_grounding": data}
+    if isinstance(data.get("temporal_grounding"), str):  # JSON text: its errors name this file
+        reference_claims(data["temporal_grounding"], source=str(path))
+    return data
 
 
 def make_input(record: dict, source: str) -> ScoreInput:
