@@ -9,6 +9,7 @@ with `extends = "other.toml"` (path relative to the recipe); its own keys win.
 
 from __future__ import annotations
 
+import errno
 import math
 import tomllib
 import typing
@@ -311,7 +312,9 @@ def _read_with_parents(path: Path, chain: list[Path]) -> tuple[dict, dict]:
     """The recipe's keys over those of the recipe it extends, with where each key came from."""
     try:
         resolved = path.resolve()
-    except (OSError, RuntimeError):  # Python 3.11 raises RuntimeError for a symlink loop
+    except (OSError, RuntimeError) as exc:  # a symlink loop: RuntimeError up to 3.12, ELOOP after
+        if isinstance(exc, OSError) and exc.errno != errno.ELOOP:
+            raise Vr2Error(f"{path}: cannot read recipe file ({exc.strerror or exc})") from None
         raise Vr2Error(f"{path}: a symbolic link that loops back to itself, not a recipe file") from None
     if resolved in chain:
         raise Vr2Error(f"{path}: `extends` loops back to itself")
