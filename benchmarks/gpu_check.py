@@ -333,6 +333,9 @@ def run_section(args) -> int:
     record = Record(args.result)
     clock = Deadline(args.deadline)
     try:
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()  # no bars for writing shards in the log
         record.put(environment=environment())
         device = check_device(plan)
         {"tar": tar_section, "grpo": grpo_section, "sft": sft_section, "eval": eval_section}[args.section](
