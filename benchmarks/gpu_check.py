@@ -190,25 +190,14 @@ def orchestrate(args, command=None) -> int:
               "budget_s": args.budget_s, "command": " ".join(sys.argv), "plan": asdict(plan),
               "environment": None, "sections": {}}
     needs = TINY_NEEDS_S if args.tiny else NEEDS_S
-    command = command or section_command
     for name in args.only.split(","):
         left = deadline - time.time()
         if left < needs[name]:
-            report["sections"][name] = {"status": "skipped", "reason": f"budget: {left:.0f} s left, needs ~{needs[name]} s"}
-            continue
-        result = work / f"{name}.json"
-        result.unlink(missing_ok=True)
-        print(f"== {name} ({left:.0f} s of the budget left)", flush=True)
-        begun = time.time()
-        code = run_child(command(name, plan_file, result, deadline), timeout=left)
-        section = read_result(result)
-        section["wall_s"] = round(time.time() - begun, 1)
-        if code is None:
-            section["status"] = "stopped"
-            section["reason"] = f"budget: still running at the deadline ({args.budget_s:g} s); kept what it had written"
-        elif code != 0 and section.get("status") in (None, "running"):
-            section["status"] = "error"
-            section.setdefault("error", f"exit code {code}")
+            section = {"status": "skipped", "reason": f"budget: {left:.0f} s left, needs ~{needs[name]} s"}
+        else:
+            print(f"== {name} ({left:.0f} s of the budget left)", flush=True)
+            section = run_one(name, (command or section_command)(name, plan_file, work / f"{name}.json", deadline),
+                              work / f"{name}.json", left, args.budget_s)
         report["environment"] = report["environment"] or section.pop("environment", None)
         section.pop("environment", None)
         report["sections"][name] = section
@@ -219,6 +208,22 @@ def orchestrate(args, command=None) -> int:
     write_atomic(out / "gpu_check.json", dumps_json(report, indent=1))
     write_atomic(out / "gpu_check.txt", text + "\n")
     return 1 if any(s.get("status") == "error" for s in report["sections"].values()) else 0
+
+
+def run_one(name: str, command: list[str], result: Path, left: float, budget_s: float) -> dict:
+    """One section in its own process, stopped at the deadline; what it wrote, with how it ended."""
+    result.unlink(missing_ok=True)
+    begun = time.time()
+    code = run_child(command, timeout=left)
+    section = read_result(result)
+    section["wall_s"] = round(time.time() - begun, 1)
+    if code is None:
+        section["status"] = "stopped"
+        section["reason"] = f"budget: still running at the deadline ({budget_s:g} s); kept what it had written"
+    elif code != 0 and section.get("status") in (None, "running"):
+        section["status"] = "error"
+        section.setdefault("error", f"exit code {code}")
+    return section
 
 
 def section_command(name: str, plan_file: Path, result: Path, deadline: float) -> list[str]:
@@ -248,7 +253,7 @@ def run_child(command: list[str], timeout: float) -> int | None:
 
 
 def stop_group(process: subprocess.Popen) -> None:
-    for sig, wait in ((signal.SIGTERM, 10), (signal.SIGKILL, 10)):
+    for sig, wait in ((signal.SIGTERM, 5), (signal.SIGKILL, 5)):
         try:
             os.killpg(process.pid, sig)
         except ProcessLookupError:
@@ -288,7 +293,7 @@ def table(report: dict) -> str:
             if section.get(key):
                 lines.append(f"  {key:7s} {section[key]}")
         for figure in section.get("figures", []):
-            lines.append(f"  {figure['name']:46s} {format_value(figure['value']):>12s} {figure['unit']}")
+            lines.append(f"  {figure['name']:60s} {format_value(figure['value']):>10s} {figure['unit']}")
     return "\n".join(lines)
 
 
@@ -631,8 +636,9 @@ class PhaseTimer:
     """Wall time per phase, the device synchronised at each boundary. A call made inside another
     timed call (a forward inside generate) counts for the outer one."""
 
-    def __init__(self, device: str):
+    def __init__(self, device: str, record: Record | None = None):
         self.device = device
+        self.record = record  # gets the running totals, so a step that fails midway still shows its phases
         self.totals: dict[str, float] = {}
         self.active: str | None = None
 
@@ -645,6 +651,8 @@ class PhaseTimer:
             if self.active is not None:
                 return function(*args, **kwargs)
             name = phase() if callable(phase) else phase
+            if self.record is not None:
+                self.record.data["last_phase"] = name  # the phase a failure happened in, or after
             synchronize(self.device)
             start, self.active = time.perf_counter(), name
             try:
@@ -653,6 +661,8 @@ class PhaseTimer:
                 synchronize(self.device)
                 self.totals[name] = self.totals.get(name, 0.0) + time.perf_counter() - start
                 self.active = None
+                if self.record is not None:
+                    self.record.put(phase_totals_s={k: round(v, 3) for k, v in self.totals.items()})
 
         return run
 
@@ -822,7 +832,7 @@ def grpo_section(plan: Plan, record: Record, clock: Deadline, device: str) -> No
                       f"<= {recipe.grpo.max_completion_length} new tokens; 1 prompt per step, "
                       f"{recipe.trainer.completions_per_device} completion per pass; the recipe's rewards + "
                       "`spread` (a hash of the text, so a random model's groups have advantages)"))
-    timer = PhaseTimer(device)
+    timer = PhaseTimer(device, record)
     functions, weights = recipe_rewards(recipe)
     functions = [NamedReward(timer.timed(f, "rewards"), f.__name__) for f in [*functions, spread]]
     weights = [*weights, 1.0]
@@ -877,7 +887,7 @@ def sft_section(plan: Plan, record: Record, clock: Deadline, device: str) -> Non
     record.figure("setup: build the trainer (model loaded, LoRA placed)", time.perf_counter() - started, "s")
     trainable = sum(p.numel() for p in trainer.model.parameters() if p.requires_grad)
     record.figure("sft: trainable (LoRA) parameters", trainable, "")
-    timer = PhaseTimer(device)
+    timer = PhaseTimer(device, record)
     train_and_time(trainer, record, clock, device, "sft", timer)
     steps = record.data.get("steps", [])
     if steps:
