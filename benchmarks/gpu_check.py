@@ -10,9 +10,11 @@ Sections, each through vr2's own code (recipes, `vr2.train.trl_backend`, the eva
   log-prob forwards (the reference model; no grad), loss forwards, backward, optimizer and rewards; peak
   memory; whether the trainable weights moved and the frozen ones did not.
   Why 3B: a 7B (8.29B parameters, 7.62B trained) needs 16 bytes per trained parameter for float32
-  weights, gradients and AdamW's two moments, plus a float32 reference model: ~147 GiB before any
-  activation, more than one 80 GB card holds (the release trained on 8 GPUs with ZeRO-3). The 3B needs
-  ~62 GiB of the same, so it is the largest Qwen2.5-VL size that fits (`memory_estimate` below).
+  weights, gradients and AdamW's two moments, plus TRL's float32 reference model: ~147 GiB before any
+  activation (161 with autocast's bf16 weight copies), more than one 80 GB card holds (the release trained
+  on 8 GPUs with ZeRO-3). The 3B needs ~62 GiB of the same (68 with the copies), so it is the largest
+  Qwen2.5-VL size that fits (`memory_estimate` below). `--grpo-set KEY=VALUE` changes the GRPO recipe
+  for a rerun (e.g. grpo.beta=0.0: no reference model, 14 GiB less).
 - sft: LoRA steps of `recipes/sft.toml` (`build_sft_trainer`) on a random-init 7B-shaped model at 128
   frames (1 fps, 130 s video): time per sample and per optimizer step, peak memory.
 - eval: generation under the `paper` protocol (`recipes/eval/_protocol.toml`: 128 frames, greedy, 1,024
@@ -113,6 +115,7 @@ class Plan:
     video_size: tuple[int, int] = (640, 480)  # sampled to 448x336 = 150,528 px, 192 video tokens per 2 frames
     workers: int = -1  # data.num_workers; -1 keeps the recipe's
     video_overrides: list[str] = field(default_factory=list)
+    grpo_overrides: list[str] = field(default_factory=list)
     train_overrides: list[str] = field(default_factory=list)
     eval_overrides: list[str] = field(default_factory=list)
 
@@ -128,6 +131,7 @@ class Plan:
             # The GPU's precision on the CPU: float32 master weights under bf16 autocast, bf16 for eval.
             plan.train_overrides = ['trainer.precision="bf16"']
             plan.eval_overrides = ['model.dtype="bfloat16"']
+        plan.grpo_overrides = list(args.grpo_set or [])
         for name in ("grpo_size", "sft_size", "eval_size", "new_tokens", "eval_tokens", "tar_repeats"):
             value = getattr(args, name, None)
             if value is not None:
@@ -150,6 +154,8 @@ def parse_args(argv=None):
     parser.add_argument("--new-tokens", type=int, help="GRPO new tokens per completion (default 1024)")
     parser.add_argument("--eval-tokens", type=int, help="eval new tokens (default: the paper protocol's)")
     parser.add_argument("--tar-repeats", type=int)
+    parser.add_argument("--grpo-set", action="append", metavar="KEY=VALUE",
+                        help="a recipe override for the GRPO section (repeatable), e.g. grpo.beta=0.0")
     # Used by the check itself to start one section in a process of its own.
     parser.add_argument("--section", choices=SECTIONS, help=argparse.SUPPRESS)
     parser.add_argument("--plan", help=argparse.SUPPRESS)
@@ -818,7 +824,7 @@ def grpo_section(plan: Plan, record: Record, clock: Deadline, device: str) -> No
         "trainer.save_steps=1000000", 'trainer.report_to="none"',
         f"grpo.max_completion_length={plan.new_tokens}", f"grpo.num_generations={plan.generations}",
         f"tar.embedder_model={quoted(minilm)}", f'tar.embedder_device="{device}"', *plan.video_overrides,
-        *plan.train_overrides,
+        *plan.train_overrides, *plan.grpo_overrides,
     ]
     if plan.workers >= 0:
         overrides.append(f"data.num_workers={plan.workers}")
