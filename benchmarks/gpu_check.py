@@ -921,7 +921,6 @@ def eval_section(plan: Plan, record: Record, clock: Deadline, device: str) -> No
     from vr2.eval import protocols
     from vr2.eval.runner import TransformersEngine
     from vr2.model.runtime import generate_batch
-    from vr2.model.vas import vas_attn
     from vr2.samples import Sample
 
     data = training_data(plan, record)
@@ -952,14 +951,22 @@ def eval_section(plan: Plan, record: Record, clock: Deadline, device: str) -> No
         if estimate is not None and clock.left() < estimate * batch ** 0.5 + 10:
             record.put(status_after=f"ok (batch {batch} skipped: not enough budget left)")
             break
-        seconds = eval_batch(loaded, recipe, frames, tokens, batch, record, generate_batch, vas_attn)
+        seconds = eval_batch(loaded, recipe, frames, tokens, batch, record)
         estimate = estimate or seconds
 
 
-def eval_batch(loaded, recipe, frames, tokens: int, batch: int, record: Record, generate_batch, vas_attn) -> float:
-    device = loaded.device if loaded.device == "cpu" else "cuda"
+def eval_batch(loaded, recipe, frames, tokens: int, batch: int, record: Record) -> float:
+    """One `generate_batch` of `batch` copies of the video, then `vas_attn` on each answer, as the
+    engine runs them; returns the seconds both took."""
+    from vr2.model.runtime import generate_batch, prepare_batch
+    from vr2.model.vas import vas_attn
+
+    device = "cpu" if loaded.device == "cpu" else "cuda"
     items = [(frames, QUESTION, None)] * batch
+    started = time.perf_counter()
+    prepare_batch(loaded, items, mode="paper")  # timed apart too: generate_batch starts with it
     synchronize(device)
+    prepare_s = time.perf_counter() - started
     started = time.perf_counter()
     generations = generate_batch(loaded, items, max_new_tokens=tokens, temperature=recipe.eval.temperature,
                                  seed=recipe.trainer.seed, mode="paper", keep_inputs=True)
@@ -972,16 +979,17 @@ def eval_batch(loaded, recipe, frames, tokens: int, batch: int, record: Record, 
     scored = [vas_attn(loaded, g).think_token_count for g in generations]
     synchronize(device)
     vas_s = time.perf_counter() - started
-    record.put(**{f"batch_{batch}": {"generate_s": generate_s, "vas_s": vas_s, "new_tokens": produced,
-                                     "vas_reasoning_tokens": scored}})
+    record.put(**{f"batch_{batch}": {"prepare_s": prepare_s, "generate_s": generate_s, "vas_s": vas_s,
+                                     "new_tokens": produced, "vas_reasoning_tokens": scored}})
     record.figure(f"eval batch {batch}: generation", generate_s, "s")
+    record.figure(f"eval batch {batch}: of which preparing the inputs (processor)", prepare_s, "s")
     record.figure(f"eval batch {batch}: new tokens", produced, "tokens")
     record.figure(f"eval batch {batch}: tokens/s", produced / generate_s, "tokens/s")
     record.figure(f"eval batch {batch}: videos/min, generation only", 60 * batch / generate_s, "videos/min")
     record.figure(f"eval batch {batch}: videos/min with vas_attn", 60 * batch / (generate_s + vas_s), "videos/min")
     record.figure(f"eval batch {batch}: vas_attn", vas_s, "s")
     record.figure(f"eval batch {batch}: vas_attn / generation", vas_s / generate_s, "")
-    return generate_s + vas_s
+    return prepare_s + generate_s + vas_s
 
 
 def tar_section(plan: Plan, record: Record, clock: Deadline, device: str) -> None:
