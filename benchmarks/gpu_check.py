@@ -295,9 +295,9 @@ def table(report: dict) -> str:
         lines.append("")
         lines.append(f"[{name}] {status}" + (f": {section['reason']}" if section.get("reason") else "")
                      + (f": {section['error']}" if section.get("error") else ""))
-        for key in ("device", "dtype", "sizes"):
+        for key, label in (("device", "device"), ("dtype", "dtype"), ("sizes", "sizes"), ("size_choice", "why")):
             if section.get(key):
-                lines.append(f"  {key:7s} {section[key]}")
+                lines.append(f"  {label:7s} {section[key]}")
         for figure in section.get("figures", []):
             lines.append(f"  {figure['name']:60s} {format_value(figure['value']):>10s} {figure['unit']}")
     return "\n".join(lines)
