@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The GPU check in one line on a GPU box: install the carried wheels (.whl/, from gpu_wheels.sh) next to
 # the image's packages, then run benchmarks/gpu_check.py with vr2 from this checkout. Output goes to
-# $OUT (the `run` tool's folder) or runs/gpu-check; extra arguments go to gpu_check.py.
+# $OUT (if set) or runs/gpu-check; extra arguments go to gpu_check.py.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if compgen -G ".whl/*.whl" >/dev/null; then
