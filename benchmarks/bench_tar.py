@@ -13,7 +13,7 @@ prompt share its reference (8 claims). Same embedder (all-MiniLM-L6-v2) for ever
 Then: equivalence of the two encoders (cosine on a few thousand sentences, TAR decisions on the
 batch) and the cache hit rate over a simulated GRPO run (prompts recur across epochs).
 
-Run: .venv/bin/python benchmarks/bench_tar.py [--repeats 3] [--device cuda]
+Run: .venv/bin/python benchmarks/bench_tar.py [--repeats 3] [--device cuda] [--model DIR]
 """
 
 from __future__ import annotations
@@ -144,6 +144,36 @@ def cache_run(embedder, steps: int, pool: int) -> None:
           f"(step 1 {rates[0]:.1%}, last step {rates[-1]:.1%}), {len(cached._cache)} sentences kept")
 
 
+def measure(embedder, release, repeats: int, batch=None) -> dict:
+    """Time vr2, the release's loop and the encode floors on one batch (same device for both
+    encoders), and compare their decisions. Used by main() and by gpu_check.py."""
+    batch = batch or make_batch()
+    embedder.encode(["warm up"])
+    release.encode(["warm up"])
+    unique = list(dict.fromkeys(c.text for p, r in batch for c in (*p, *r)))
+    times, outs = interleaved({
+        "floor": lambda: embedder.encode(unique),
+        "vr2": lambda: TarScorer(CachedEmbedder(embedder)).score_batch(batch),
+        "official": lambda: official(release._model, batch),
+        "torch floor": lambda: release.encode(unique),
+    }, repeats)
+    theirs = outs["official"]
+    greedy = TarScorer(CachedEmbedder(embedder), TarSettings(matching="greedy"))
+    greedy_scores = [r.precision for r in greedy.score_batch(batch)]
+    # Greedy against optimal on the same (release-form) claims: how often greedy loses a pair.
+    same_claims = [(release_claims(p), release_claims(r)) for p, r in batch]
+    optimal_p = [r.precision for r in TarScorer(CachedEmbedder(embedder)).score_batch(same_claims)]
+    return {
+        "completions": len(batch), "predicted_claims": sum(len(p) for p, _ in batch), "distinct_sentences": len(unique),
+        "official_s": times["official"], "vr2_s": times["vr2"], "floor_s": times["floor"],
+        "torch_floor_s": times["torch floor"], "speedup_vs_official": times["official"] / times["vr2"],
+        "vr2_over_floor": times["vr2"] / times["floor"],
+        "greedy_equals_official": sum(abs(g - t) < 1e-9 for g, t in zip(greedy_scores, theirs)),
+        "greedy_below_optimal": sum(g < o - 1e-9 for g, o in zip(greedy_scores, optimal_p)),
+        "mean_tar_greedy": float(np.mean(greedy_scores)), "mean_tar_optimal": float(np.mean(optimal_p)),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeats", type=int, default=3)
@@ -153,52 +183,35 @@ def main() -> None:
                         help="threads for both encoders (0: their defaults); 1 gives a per-core ratio "
                              "that CPU contention from other processes distorts least")
     parser.add_argument("--device", default="cpu", help="cpu, or cuda to encode both sides on the GPU")
+    parser.add_argument("--model", default="", help="a MiniLM-shaped sentence-transformers folder (default: the "
+                        "packaged all-MiniLM-L6-v2; gpu_check.py writes a random-init one of the same config)")
     args = parser.parse_args()
+    model = args.model or minilm_path()
     # On a GPU both sides encode there: the release loaded `SentenceTransformer('all-MiniLM-L6-v2')`
     # with its default device, i.e. the training GPU; vr2's minilm then runs sentence-transformers.
-    embedder = make_embedder("minilm", device=args.device)  # ONNX Runtime on the CPU
+    embedder = make_embedder("minilm", model=str(model), device=args.device)  # ONNX Runtime on the CPU
     if args.threads:
         import torch
 
         from vr2.scoring.onnx_embedding import OnnxEmbedder
 
         torch.set_num_threads(args.threads)
-        embedder = OnnxEmbedder(minilm_path(), threads=args.threads)
-    release = SentenceTransformerEmbedder(minilm_path(), device=args.device)  # the release's encoder
-    batch = make_batch()
-    embedder.encode(["warm up"])
-    release.encode(["warm up"])
-    unique = list(dict.fromkeys(c.text for p, r in batch for c in (*p, *r)))
-    n = len(batch)
-
-    times, outs = interleaved({
-        "floor": lambda: embedder.encode(unique),
-        "vr2": lambda: TarScorer(CachedEmbedder(embedder)).score_batch(batch),
-        "official": lambda: official(release._model, batch),
-        "torch floor": lambda: release.encode(unique),
-    }, args.repeats)
-    t_floor, t_vr2, t_off, t_tfloor = times["floor"], times["vr2"], times["official"], times["torch floor"]
-    theirs = outs["official"]
-    greedy = TarScorer(CachedEmbedder(embedder), TarSettings(matching="greedy"))
-    greedy_scores = [r.precision for r in greedy.score_batch(batch)]
-    agree = sum(abs(g - t) < 1e-9 for g, t in zip(greedy_scores, theirs))
-    # Greedy against optimal on the same (release-form) claims: how often greedy loses a pair.
-    same_claims = [(release_claims(p), release_claims(r)) for p, r in batch]
-    optimal_p = [r.precision for r in TarScorer(CachedEmbedder(embedder)).score_batch(same_claims)]
-    lower = sum(g < o - 1e-9 for g, o in zip(greedy_scores, optimal_p))
-
-    claims = sum(len(p) for p, _ in batch)
+        embedder = OnnxEmbedder(model, threads=args.threads)
+    release = SentenceTransformerEmbedder(model, device=args.device)  # the release's encoder
+    m = measure(embedder, release, args.repeats)
+    n, t_off, t_vr2, t_floor, t_tfloor = (m["completions"], m["official_s"], m["vr2_s"], m["floor_s"],
+                                          m["torch_floor_s"])
     print(f"embedder: {type(embedder).__name__}; official encodes with {type(release).__name__}")
-    print(f"batch: {n} completions, {claims} predicted claims, {len(unique)} distinct sentences")
+    print(f"batch: {n} completions, {m['predicted_claims']} predicted claims, {m['distinct_sentences']} distinct sentences")
     print(f"official     {t_off * 1000:8.1f} ms  {n / t_off:8.1f} completions/s")
     print(f"vr2          {t_vr2 * 1000:8.1f} ms  {n / t_vr2:8.1f} completions/s")
     print(f"floor        {t_floor * 1000:8.1f} ms  (one encode of the distinct sentences)")
     print(f"torch floor  {t_tfloor * 1000:8.1f} ms  (the same with sentence-transformers)")
     print(f"speed-up vs official: {t_off / t_vr2:.1f}x;  vr2 / floor: {t_vr2 / t_floor:.2f}x;  "
           f"encoder speed-up (torch floor / floor): {t_tfloor / t_floor:.1f}x")
-    print(f"greedy scored lower than optimal on {lower}/{n} completions, same claims "
-          f"(mean TAR greedy {np.mean(greedy_scores):.3f} vs optimal {np.mean(optimal_p):.3f})")
-    print(f"vr2 greedy mode reproduces the official loop on {agree}/{n} completions")
+    print(f"greedy scored lower than optimal on {m['greedy_below_optimal']}/{n} completions, same claims "
+          f"(mean TAR greedy {m['mean_tar_greedy']:.3f} vs optimal {m['mean_tar_optimal']:.3f})")
+    print(f"vr2 greedy mode reproduces the official loop on {m['greedy_equals_official']}/{n} completions")
     if args.threads:
         print(f"threads: {args.threads} for each encoder")
     print(f"device: {args.device}")
