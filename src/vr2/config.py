@@ -21,6 +21,11 @@ from vr2.files import read_text
 from vr2.plugins.registry import components, is_builtin
 
 
+# A judge or teacher reply longer than this is refused (a chat reply of a few thousand tokens is
+# tens of kilobytes; a hostile server could send gigabytes, or a gzip bomb).
+MAX_REPLY_BYTES = 1024 * 1024
+
+
 def opt(default: Any, *, choices: tuple | None = None, min: float | None = None,
         max: float | None = None, help: str = "") -> Any:
     """A recipe key: its default plus what values are allowed."""
@@ -191,8 +196,9 @@ class JudgeConfig:
     api_key_env: str = opt("OPENAI_API_KEY", help="variable holding the key: *_API_KEY or listed in "
                            "$VR2_JUDGE_KEY_ENVS ('' = send no key)")
     cache_dir: str = opt("", help="reply cache folder ('' = no cache)")
-    timeout: float = opt(60.0, min=0.1, help="seconds per request")
+    timeout: float = opt(60.0, min=0.1, help="seconds per request, the whole of it (connect, send, reply)")
     retries: int = opt(3, min=0, help="extra attempts after a timeout, refused connection, 429 or 5xx")
+    max_reply_bytes: int = opt(MAX_REPLY_BYTES, min=1024, help="a longer reply (after decompression) is a failure")
     backoff: float = opt(1.0, min=0.0, help="seconds before the first retry; doubles each time")
     seed: int = opt(0)
     temperature: float = opt(0.0, min=0.0)
@@ -240,7 +246,8 @@ class CurateConfig:
     concurrency: int = opt(8, min=1, help="teacher calls in flight at once")
     retries: int = opt(3, min=0)
     backoff: float = opt(1.0, min=0.0, help="seconds before the first retry; doubles each time")
-    timeout: float = opt(300.0, min=0.1)
+    timeout: float = opt(300.0, min=0.1, help="seconds per teacher request, the whole of it")
+    max_reply_bytes: int = opt(MAX_REPLY_BYTES, min=1024, help="a longer teacher reply is a failed call")
     image_width: int = opt(448, min=28, help="frames are sent to the teacher at most this wide")
     min_claims: int = opt(2, min=0, help="verify: a trace must cite at least this many times")
     min_tar: float = opt(0.5, min=0.0, max=1.0, help="verify: TAR of the trace against its own grounding")

@@ -173,6 +173,7 @@ class OpenAITeacher:
                 backend="openai", url=settings.teacher_url, model=settings.teacher_model,
                 api_key_env=settings.teacher_api_key_env, timeout=settings.timeout,
                 retries=settings.retries, backoff=settings.backoff, seed=settings.seed,
+                max_reply_bytes=settings.max_reply_bytes,
                 temperature=settings.temperature, max_tokens=settings.max_tokens,
                 cache_dir=str(cache_dir or ""))
             self.client = make_judge(config)
