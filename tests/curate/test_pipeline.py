@@ -10,6 +10,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -18,7 +19,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cli_helpers import run_vr2
-from teacher_server import ALWAYS_FAIL, FAIL_ONCE, GARBAGE, LATE, SLOW, WRONG, serve
+from teacher_server import ALWAYS_FAIL, FAIL_ONCE, GARBAGE, LATE, RATE_GARBAGE, SLOW, WRONG, gold_answers, serve
 from vr2.curate import pipeline as curate
 from vr2.config import load_recipe
 
@@ -248,8 +249,7 @@ class CountingTeacher:
 def test_teacher_calls_overlap_up_to_the_concurrency_and_no_further(tmp_path):
     with in_repo():
         recipe = load_recipe(RECIPE, [f'curate.output_dir="{tmp_path}"', "curate.concurrency=3"])
-        records, _ = curate.load_sources(recipe.curate)
-        teacher = CountingTeacher({r["question"]: r["answer"] for r in records})
+        teacher = CountingTeacher(gold_answers(recipe))
         for stage in ("ingest", "teach"):
             curate.run(recipe, stage=stage, teacher=teacher)
     assert teacher.most == 3
@@ -310,3 +310,121 @@ def test_a_worker_that_dies_is_a_one_line_error():
     # os._exit in the worker stands in for the OOM killer or a crashing decoder.
     with pytest.raises(curate.Vr2Error, match="curate: a worker process died .* run the same command again"):
         curate._pool_map(os._exit, [3, 3, 3, 3], workers=2, progress=lambda done: None)
+
+
+# --------------------------------------------------------------------------- issue 23: faults, shards, many teachers
+
+
+def test_unreadable_replies_are_never_cached_and_are_asked_again(tmp_path, model):
+    out = tmp_path / "curate"
+    rated, garbled = "How many times does the colour change?", "is the background ever green?"
+    with in_repo(), serve({garbled: GARBAGE}, load_recipe(RECIPE), rate_script={rated: RATE_GARBAGE}) as server:
+        curate.run(recipe_for(out, server, model))
+        assert read(out, "manifest.json")["complete"] is False
+        server.script.clear()
+        server.rate_script.clear()
+        before = len(server.log)
+        curate.run(recipe_for(out, server, model))
+        again = sorted((e["kind"], e["question"]) for e in server.log[before:])
+    assert again == [("rate", garbled), ("rate", rated), ("teach", garbled)]
+    assert read(out, "manifest.json")["complete"] is True
+
+
+def test_videos_are_found_by_stem_in_any_container_pyav_reads(tmp_path):
+    videos = tmp_path / "videos"
+    shutil.copytree(VIDEOS, videos)
+    for path, suffix in ((videos / "activitynet_qa" / "v_abcDEF12345.mp4", ".mkv"),
+                         (videos / "clevrer" / "video_10000-11000" / "video_10000.mp4", ".webm")):
+        path.rename(path.with_suffix(suffix))  # PyAV reads by content; the name is what is looked up
+    recipe = load_recipe(RECIPE, [f'curate.output_dir="{tmp_path / "out"}"', f'curate.video_dir="{videos}"'])
+    with in_repo():
+        moved = curate.run(recipe, stage="ingest", teacher=object()).counts["ingest"]
+        recipe = load_recipe(RECIPE, [f'curate.output_dir="{tmp_path / "out2"}"'])
+        assert moved == curate.run(recipe, stage="ingest", teacher=object()).counts["ingest"]
+
+
+def shard_run(capsys, out: Path, server, model: Path, part: str, *extra: str):
+    args = sum((["-s", s] for s in sets(out, server, model, *extra)), [])
+    with in_repo():
+        return run_vr2(capsys, "curate", RECIPE, *(["--shard", part] if part != "merge" else ["--stage", "merge"]), *args)
+
+
+@pytest.fixture
+def two_shards(reference, tmp_path, model, capsys):
+    """Shards 0/2 and 1/2 of the reference run, answered from its teacher cache."""
+    ref, server = reference
+    out = tmp_path / "curate"
+    cache = f'curate.teacher_cache_dir="{ref / "teacher-cache"}"'
+    for part in ("0/2", "1/2"):
+        assert shard_run(capsys, out, server, model, part, cache).code == 0
+    return out, server, cache
+
+
+def test_merge_refuses_shards_made_with_other_settings(two_shards, model, capsys):
+    out, server, cache = two_shards
+    assert shard_run(capsys, out, server, model, "1/2", cache, "curate.min_tar=0.3").code == 0
+    result = shard_run(capsys, out, server, model, "merge", cache)
+    assert result.code == 2 and "Traceback" not in result.err
+    assert "shard 1/2" in result.err and "min_tar" in result.err
+    assert len(result.err.strip().splitlines()) == 1
+
+
+def test_merge_refuses_a_shard_folder_copied_over_another(two_shards, model, capsys):
+    out, server, cache = two_shards
+    work = out / "work"
+    shutil.rmtree(work / "shard-1-of-2")
+    shutil.copytree(work / "shard-0-of-2", work / "shard-1-of-2")
+    result = shard_run(capsys, out, server, model, "merge", cache)
+    assert result.code == 2 and "Traceback" not in result.err and "shard 1/2" in result.err
+    assert not (out / "sft.json").exists()
+
+
+def test_a_tampered_state_file_is_a_one_line_error(two_shards, model, capsys):
+    out, server, cache = two_shards
+    for path in (out / "work" / "shard-1-of-2").iterdir():
+        if path.is_file():
+            path.write_text('{"fingerprint": "x", "complete": true, "records": [{"key": 7}], "stats": {}}\n')
+    result = shard_run(capsys, out, server, model, "merge", cache)
+    assert result.code == 2 and "Traceback" not in result.err
+    assert "shard-1-of-2" in result.err and len(result.err.strip().splitlines()) == 1
+
+
+def test_a_second_curate_on_the_same_folder_says_who_holds_it(tmp_path, model, capsys):
+    out = tmp_path / "curate"
+    with in_repo(), serve({}, load_recipe(RECIPE), delay=0.5) as server:
+        command = [sys.executable, "-m", "vr2", "curate", str(RECIPE), "-s", "curate.concurrency=1",
+                   *sum((["-s", s] for s in sets(out, server, model)), [])]
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO / "src"), os.environ.get("PYTHONPATH", "")])}
+        first = subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            started = threading.Event()
+            server.on_teach = lambda n: started.set()
+            assert started.wait(120)
+            before = len(server.log)
+            result = run_vr2(capsys, "curate", RECIPE, *sum((["-s", s] for s in sets(out, server, model)), []))
+            second_calls = [e for e in server.log[before:] if e["kind"] == "teach"]
+        finally:
+            first.kill()
+            first.wait()
+    assert result.code == 2 and f"pid {first.pid}" in result.err and "Traceback" not in result.err
+    assert len(second_calls) <= 1  # at most the first run's call in flight; the second asked nothing
+
+
+def test_many_teachers_fewest_in_flight_failing_ones_rested_and_recorded(tmp_path, model):
+    out = tmp_path / "curate"
+    recipe = load_recipe(RECIPE)
+    with in_repo(), serve({}, recipe, delay=0.05) as fast, serve({}, recipe, delay=0.2) as slow, \
+            serve({}, recipe) as broken:
+        broken.down = True
+        urls = f'curate.teacher_url=["{fast.url}", "{slow.url}", "{broken.url}"]'
+        result = curate.run(load_recipe(RECIPE, [*sets(out, fast, model), urls, "curate.concurrency=4"]))
+        served = {name: sum(1 for e in s.log if e["status"] == 200) for name, s in
+                  (("fast", fast), ("slow", slow), ("broken", broken))}
+    manifest = read(out, "manifest.json")
+    assert manifest["complete"] is True and result.teacher_failures == 0
+    assert served["fast"] > served["slow"] > 0 and served["broken"] == 0
+    endpoints = manifest["teacher"]["endpoints"]
+    assert endpoints[fast.url]["answered"] == served["fast"] and endpoints[broken.url]["answered"] == 0
+    assert endpoints[broken.url]["failed"] >= 1
+    calls = manifest["teacher"]["calls"]  # which endpoint answered each call
+    assert sorted(calls) == sorted(calls.keys()) and set(calls.values()) <= {fast.url, slow.url}
