@@ -236,7 +236,8 @@ class CurateConfig:
     max_duration: float = opt(0.0, min=0.0, help="drop videos longer than this (seconds; 0 = no limit)")
     workers: int = opt(0, min=0, help="processes probing and sampling videos (0 = one per CPU)")
     teacher: str = opt("openai", help="teacher plugin (vr2_teachers); built-in: openai")
-    teacher_url: str = opt("", help="OpenAI-compatible base URL, e.g. http://localhost:8000/v1")
+    teacher_url: str | list[str] = opt("", help="OpenAI-compatible base URL, e.g. http://localhost:8000/v1, or a "
+                                       "list of them serving one model (each call goes to the least busy)")
     teacher_model: str = opt("")
     teacher_api_key_env: str = opt("OPENAI_API_KEY")
     teacher_cache_dir: str = opt("", help="reply cache (default: <output_dir>/teacher-cache)")
@@ -264,6 +265,11 @@ class CurateConfig:
                         help="which part of each source's difficulty order goes to GRPO")
     split_seed: int = opt(42)
     tokenizer: str = opt("", help="tokenizer folder for reasoning lengths (default: [model] name_or_path)")
+    choice_answer: str = opt("letter_and_text", choices=("letter_and_text", "letter"),
+                             help="a multiple-choice <answer>: 'B. its text' (as the released data) or 'B'")
+    clevrer_multi: str = opt("per_choice", choices=("per_choice", "skip"),
+                             help="CLEVRER choice questions with several correct choices: one yes/no "
+                             "question per choice, or skip and count them")
 
 
 @dataclass
@@ -417,6 +423,8 @@ def _check_value(value: Any, kind: Any, f, where: str) -> Any:
             raise Vr2Error(f"{where} must be a finite number, got {value!r}")
     elif kind is str:
         ok = isinstance(value, str)
+    elif kind == (str | list[str]):
+        ok = isinstance(value, str) or (isinstance(value, list) and all(isinstance(v, str) for v in value))
     else:  # list[str]
         ok = isinstance(value, list) and all(isinstance(v, str) for v in value)
     if not ok:
@@ -431,6 +439,8 @@ def _check_value(value: Any, kind: Any, f, where: str) -> Any:
 
 
 def _type_name(kind: Any) -> str:
+    if kind == (str | list[str]):
+        return "a string or a list of strings"
     return {bool: "true or false", int: "an integer", float: "a number", str: "a string"}.get(
         kind, "a list of strings")
 

@@ -89,7 +89,7 @@ def reference(tmp_path_factory, model):
 def test_every_stage_counts_and_rejects_with_a_reason(scripted):
     out, server, result = scripted
     assert result.stages == ["ingest", "teach", "verify", "rank", "split", "write"]
-    assert result.teacher_failures == 1
+    assert result.teacher_failures == 2  # the call that always fails and the unreadable reply
     manifest = read(out, "manifest.json")
     assert manifest["bad_rows"]["count"] == 6
     assert {"file": "tests/fixtures/curate/nextqa/train.csv", "row": 5,
@@ -99,7 +99,7 @@ def test_every_stage_counts_and_rejects_with_a_reason(scripted):
     assert manifest["rejections"]["verify"] == {
         "answer wrong": 1, "grounding time after the video ends": 1,
         "teacher call failed (asked again on the next run)": 1,
-        "teacher reply has no <think> and <answer>": 1}
+        "teacher reply unreadable (asked again on the next run)": 1}
     assert manifest["counts"]["samples"] == {"sft": 4, "grpo": 2, "total": 6}
     assert manifest["counts"]["per_source"]["nextqa"] == {"loaded": 2, "ingest": 2, "verify": 1, "rank": 1, "sft": 1}
     assert manifest["complete"] is False
@@ -128,16 +128,17 @@ def test_output_is_the_released_format_that_training_reads(scripted):
 def test_rerun_asks_only_what_failed_and_then_keeps_it(scripted, model, capsys):
     out, server, _ = scripted
     server.script.pop("How many colour changes happen?")
+    server.script.pop("is the background ever green?")
     before = len(server.log)
     with in_repo():
         result = run_vr2(capsys, "curate", RECIPE, *sum((["-s", s] for s in sets(out, server, model)), []))
     assert result.code == 0, result.err
-    again = server.log[before:]
-    assert [(e["kind"], e["question"]) for e in again] == [("teach", "How many colour changes happen?"),
-                                                          ("rate", "How many colour changes happen?")]
+    again = sorted((e["kind"], e["question"]) for e in server.log[before:])
+    assert again == [("rate", "How many colour changes happen?"), ("rate", "is the background ever green?"),
+                     ("teach", "How many colour changes happen?"), ("teach", "is the background ever green?")]
     manifest = read(out, "manifest.json")
-    assert manifest["complete"] is True and manifest["counts"]["samples"]["total"] == 7
-    assert "teacher: 2 requests" in result.err and "grpo: " in result.err
+    assert manifest["complete"] is True and manifest["counts"]["samples"]["total"] == 8
+    assert "teacher: 4 requests" in result.err and "grpo: " in result.err
     assert "bad row: tests/fixtures/curate/nextqa/train.csv row 5: answer index 7 is outside a0-a4" in result.err
 
 
@@ -171,7 +172,7 @@ def test_kill_during_teach_then_rerun_loses_nothing_and_repeats_nothing(referenc
         assert process.wait(timeout=300) == -signal.SIGKILL
         server.on_teach = None
         cached = {p.stem for p in (out / "teacher-cache").glob("*.json")}
-        journal = curate.read_journal(out / "work" / "shard-0-of-1" / "teach.jsonl")
+        journal = curate.journal_entries(out / "work" / "shard-0-of-1")
         assert 1 <= len(cached) <= 4 and len(journal) <= len(cached)
         before = len(server.log)
         curate.run(recipe_for(out, server, model, "curate.concurrency=1"))
@@ -192,10 +193,10 @@ def test_pass_rate_rank_asks_the_base_model_through_the_eval_engine(reference, t
         for stage in ("ingest", "teach", "verify", "rank"):
             curate.run(recipe, stage=stage)
     assert len(server.log) == before  # the shared cache answered the teacher; nothing was rated
-    ranked = read(tmp_path / "curate" / "work" / "shard-0-of-1", "rank.json")
-    assert len(ranked["records"]) == 10
+    ranked = curate.ranked_records(tmp_path / "curate" / "work" / "shard-0-of-1")
+    assert len(ranked) == 10
     # A tiny random model answers nothing right: every sample is as hard as it gets.
-    assert {r["difficulty"] for r in ranked["records"]} == {1.0}
+    assert {r["difficulty"] for r in ranked} == {1.0}
 
 
 def test_training_runs_on_the_curated_sets(reference, model, tmp_path, capsys):
@@ -253,7 +254,7 @@ def test_teacher_calls_overlap_up_to_the_concurrency_and_no_further(tmp_path):
         for stage in ("ingest", "teach"):
             curate.run(recipe, stage=stage, teacher=teacher)
     assert teacher.most == 3
-    assert len(curate.read_journal(tmp_path / "work" / "shard-0-of-1" / "teach.jsonl")) == 10
+    assert len(curate.journal_entries(tmp_path / "work" / "shard-0-of-1")) == 10
 
 
 def test_datasets_it_did_not_write_are_never_replaced(tmp_path):
@@ -326,7 +327,7 @@ def test_unreadable_replies_are_never_cached_and_are_asked_again(tmp_path, model
         before = len(server.log)
         curate.run(recipe_for(out, server, model))
         again = sorted((e["kind"], e["question"]) for e in server.log[before:])
-    assert again == [("rate", garbled), ("rate", rated), ("teach", garbled)]
+    assert again == sorted([("rate", garbled), ("rate", rated), ("teach", garbled)])
     assert read(out, "manifest.json")["complete"] is True
 
 
@@ -424,7 +425,7 @@ def test_many_teachers_fewest_in_flight_failing_ones_rested_and_recorded(tmp_pat
     assert manifest["complete"] is True and result.teacher_failures == 0
     assert served["fast"] > served["slow"] > 0 and served["broken"] == 0
     endpoints = manifest["teacher"]["endpoints"]
-    assert endpoints[fast.url]["answered"] == served["fast"] and endpoints[broken.url]["answered"] == 0
-    assert endpoints[broken.url]["failed"] >= 1
+    assert endpoints[fast.url]["answered"] == served["fast"] and broken.url not in endpoints
     calls = manifest["teacher"]["calls"]  # which endpoint answered each call
-    assert sorted(calls) == sorted(calls.keys()) and set(calls.values()) <= {fast.url, slow.url}
+    assert len(calls) == served["fast"] + served["slow"] and set(calls.values()) == {fast.url, slow.url}
+    assert result.endpoints[broken.url]["failed"] >= 1 and "answered" not in result.endpoints[broken.url]

@@ -61,7 +61,7 @@ def _stat_line(name: str, stats: Mapping) -> str:
             f"min {stats['min']}, max {stats['max']}</p>")
 
 
-def render_report(manifest: Mapping) -> str:
+def render_report(manifest: Mapping, examples: Mapping | None = None) -> str:
     counts = manifest["counts"]
     samples, videos = counts["samples"], counts["videos"]
     teacher = manifest.get("teacher", {})

@@ -44,7 +44,7 @@ from vr2.scoring.timestamps import (
 )
 
 __all__ = [
-    "JudgeStats", "JudgeClient", "JudgeFailure", "cache_key", "redact", "redact_url",
+    "JudgeStats", "JudgeClient", "JudgeFailure", "Reply", "cache_key", "redact", "redact_url",
     "vas_judge", "judge_consistency", "judge_extract_claims",
     "parse_score", "parse_verdict", "extract_json_object", "claims_from_reply",
     "LLMExtractor", "LLMConsistency", "config_from_env", "make_judge",
@@ -130,6 +130,16 @@ class JudgeStats:
         return asdict(self)
 
 
+class Reply(str):
+    """A reply's text that also says which endpoint gave it (its URL, credentials hidden; for a
+    cached reply, the endpoint that gave it first) and whether it came from the cache."""
+
+    def __new__(cls, text: str, endpoint: str = "", cached: bool = False):
+        reply = super().__new__(cls, text)
+        reply.endpoint, reply.cached = endpoint, cached
+        return reply
+
+
 class _Retryable(Exception):
     """A failure worth another attempt (timeout, connection, HTTP 429/5xx)."""
 
@@ -190,10 +200,11 @@ class JudgeClient:
         if cached is not None and (accept is None or accept(cached)):
             self._count("cache_hits")
             return cached
-        reply = self._send_with_retries(body)
-        if reply is None:
+        text = self._send_with_retries(body)
+        if text is None:
             self._count("failures")
             return None
+        reply = Reply(text, redact_url(self.config.base_url))
         if accept is None or accept(reply):
             self._write_cache(key, body, reply)
         return reply
@@ -321,7 +332,7 @@ class JudgeClient:
     def _cache_path(self, key: str) -> Path | None:
         return Path(self.config.cache_dir) / f"{key}.json" if self.config.cache_dir else None
 
-    def _read_cache(self, key: str) -> str | None:
+    def _read_cache(self, key: str) -> Reply | None:
         path = self._cache_path(key)
         if path is None:
             return None
@@ -333,13 +344,16 @@ class JudgeClient:
             log.warning("judge cache %s unreadable (%s); asking again", path, exc)
             return None
         reply = entry.get("reply") if isinstance(entry, dict) else None
-        return reply if isinstance(reply, str) else None
+        if not isinstance(reply, str):
+            return None
+        endpoint = entry.get("endpoint")
+        return Reply(reply, endpoint if isinstance(endpoint, str) else "", cached=True)
 
     def _write_cache(self, key: str, body: dict, reply: str) -> None:
         path = self._cache_path(key)
         if path is None:
             return
-        entry = {"key": key, "model": body["model"], "reply": reply}
+        entry = {"key": key, "model": body["model"], "reply": str(reply), "endpoint": reply.endpoint}
         tmp = None
         try:
             fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
