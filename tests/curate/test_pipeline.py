@@ -91,7 +91,7 @@ def test_every_stage_counts_and_rejects_with_a_reason(scripted):
     assert result.stages == ["ingest", "teach", "verify", "rank", "split", "write"]
     assert result.teacher_failures == 2  # the call that always fails and the unreadable reply
     manifest = read(out, "manifest.json")
-    assert manifest["bad_rows"]["count"] == 6
+    assert manifest["bad_rows"]["count"] == 5
     assert {"file": "tests/fixtures/curate/nextqa/train.csv", "row": 5,
             "reason": "answer index 7 is outside a0-a4"} in manifest["bad_rows"]["listed"]
     assert manifest["duplicates"] == {"nextqa": 1}
@@ -100,12 +100,12 @@ def test_every_stage_counts_and_rejects_with_a_reason(scripted):
         "answer wrong": 1, "grounding time after the video ends": 1,
         "teacher call failed (asked again on the next run)": 1,
         "teacher reply unreadable (asked again on the next run)": 1}
-    assert manifest["counts"]["samples"] == {"sft": 4, "grpo": 2, "total": 6}
+    assert manifest["counts"]["samples"] == {"sft": 5, "grpo": 3, "total": 8}
     assert manifest["counts"]["per_source"]["nextqa"] == {"loaded": 2, "ingest": 2, "verify": 1, "rank": 1, "sft": 1}
     assert manifest["complete"] is False
     assert manifest["teacher"]["model"] == "scripted-teacher"
-    assert manifest["video_duration_s"]["count"] == 6 and manifest["reasoning_tokens"]["mean"] > 10
-    assert sum(manifest["difficulty"]["histogram"].values()) == 6
+    assert manifest["video_duration_s"]["count"] == 8 and manifest["reasoning_tokens"]["mean"] > 10
+    assert sum(manifest["difficulty"]["histogram"].values()) == 8
     report = (out / "report.html").read_text()
     assert report.count("<svg") == 5 and "answer wrong" in report and "<script" not in report
 
@@ -116,7 +116,7 @@ def test_output_is_the_released_format_that_training_reads(scripted):
     out, _, _ = scripted
     for name in ("sft", "grpo"):
         loaded = load_dataset_file(out / f"{name}.json", VIDEOS)
-        assert not loaded.skipped and len(loaded) == {"sft": 4, "grpo": 2}[name]
+        assert not loaded.skipped and len(loaded) == {"sft": 5, "grpo": 3}[name]
         for sample in loaded:
             assert sample.reasoning.startswith("<think>") and sample.answer_type
             assert (sample.temporal_grounding is not None) == (name == "grpo")
@@ -137,7 +137,7 @@ def test_rerun_asks_only_what_failed_and_then_keeps_it(scripted, model, capsys):
     assert again == [("rate", "How many colour changes happen?"), ("rate", "is the background ever green?"),
                      ("teach", "How many colour changes happen?"), ("teach", "is the background ever green?")]
     manifest = read(out, "manifest.json")
-    assert manifest["complete"] is True and manifest["counts"]["samples"]["total"] == 8
+    assert manifest["complete"] is True and manifest["counts"]["samples"]["total"] == 10
     assert "teacher: 4 requests" in result.err and "grpo: " in result.err
     assert "bad row: tests/fixtures/curate/nextqa/train.csv row 5: answer index 7 is outside a0-a4" in result.err
 
@@ -178,7 +178,7 @@ def test_kill_during_teach_then_rerun_loses_nothing_and_repeats_nothing(referenc
         curate.run(recipe_for(out, server, model, "curate.concurrency=1"))
         asked_again = [e for e in server.log[before:] if e["kind"] == "teach"]
     assert asked_again and not {e["key"] for e in asked_again} & cached
-    assert len(asked_again) == 10 - len(cached)
+    assert len(asked_again) == 12 - len(cached)
     for name in ("sft.json", "grpo.json"):
         assert (out / name).read_bytes() == (reference[0] / name).read_bytes()
 
@@ -194,7 +194,7 @@ def test_pass_rate_rank_asks_the_base_model_through_the_eval_engine(reference, t
             curate.run(recipe, stage=stage)
     assert len(server.log) == before  # the shared cache answered the teacher; nothing was rated
     ranked = curate.ranked_records(tmp_path / "curate" / "work" / "shard-0-of-1")
-    assert len(ranked) == 10
+    assert len(ranked) == 12
     # A tiny random model answers nothing right: every sample is as hard as it gets.
     assert {r["difficulty"] for r in ranked} == {1.0}
 
@@ -254,7 +254,7 @@ def test_teacher_calls_overlap_up_to_the_concurrency_and_no_further(tmp_path):
         for stage in ("ingest", "teach"):
             curate.run(recipe, stage=stage, teacher=teacher)
     assert teacher.most == 3
-    assert len(curate.journal_entries(tmp_path / "work" / "shard-0-of-1")) == 10
+    assert len(curate.journal_entries(tmp_path / "work" / "shard-0-of-1")) == 12
 
 
 def test_datasets_it_did_not_write_are_never_replaced(tmp_path):
@@ -429,3 +429,16 @@ def test_many_teachers_fewest_in_flight_failing_ones_rested_and_recorded(tmp_pat
     calls = manifest["teacher"]["calls"]  # which endpoint answered each call
     assert len(calls) == served["fast"] + served["slow"] and set(calls.values()) == {fast.url, slow.url}
     assert result.endpoints[broken.url]["failed"] >= 1 and "answered" not in result.endpoints[broken.url]
+
+
+def test_choice_answers_are_written_as_the_released_rows_write_them():
+    from vr2.curate.output import release_row
+
+    record = {"key": "s/1", "video": "v.mp4", "question": "Which colour?", "options": ["red", "B. green"],
+              "answer": "B", "answer_type": "multiple_choice", "source": "s", "source_id": "1",
+              "completion": "<think>At 00:01 it turns green.</think><answer>B</answer>", "temporal_grounding": {}}
+    row = release_row(record, grpo=False)
+    assert row["conversations"][1]["value"].endswith("<answer>B. green</answer>")
+    assert release_row(record, False, "letter")["conversations"][1]["value"].endswith("<answer>B</answer>")
+    free = {**record, "answer_type": "free_form", "options": [], "completion": "<think>x</think><answer>green</answer>"}
+    assert release_row(free, False)["conversations"][1]["value"] == free["completion"]

@@ -262,7 +262,7 @@ def load_sources(settings, state: State, shard: Shard) -> dict:
     with state.transaction():
         state.db.execute("DELETE FROM loaded")
         for spec in map(SourceSpec.parse, settings.sources):
-            for item in load_source(spec):
+            for item in load_source(spec, settings):
                 problem = None
                 if isinstance(item, Skipped):
                     problem = (item.row, item.reason)
