@@ -37,6 +37,7 @@ while a run uses them (`vr2.curate.state.FolderLock`).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -67,6 +68,7 @@ from vr2.curate.teacher import (
     parse_rating,
     parse_teaching,
     prepare_request,
+    sample_frames,
 )
 from vr2.data.datasets import BadRow, Skipped, resolve_video, subtitle_for
 from vr2.errors import JudgeFailure, Vr2Error
@@ -412,11 +414,23 @@ def journal_entries(folder: Path) -> list[dict]:
         state.close()
 
 
+# Frames sampled for a video (and clip, subtitles, settings) are kept for the next questions on
+# it: a source with many questions per video (LLaVA-Video-178K) decodes each video once. Keys are
+# in source order, so a video's questions come together; a few entries per worker suffice.
+FRAME_CACHE = 4
+
+
+@functools.lru_cache(maxsize=FRAME_CACHE)
+def _frames(path: str, subtitles: str | None, settings: str, width: int, start, end) -> tuple:
+    return sample_frames(path, subtitles, json.loads(settings), width, start, end)
+
+
 def _prepare(job: tuple) -> Any:
     """Frames for one sample (runs in a worker process); a video problem is returned as text."""
     key, record, path, subtitles, settings, width = job
     try:
-        return prepare_request(key, record, path, subtitles, settings, width)
+        frames = _frames(path, subtitles, dumps(settings), width, record.get("start"), record.get("end"))
+        return prepare_request(key, record, path, subtitles, settings, width, frames)
     except Vr2Error as error:
         return f"video cannot be sampled: {error}"
 

@@ -144,20 +144,26 @@ def rate_messages(question: str, options: list[str], answer: str, reasoning: str
     return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": text}]
 
 
-def prepare_request(key: str, sample: dict, video_path: str, subtitles: str | None, settings: dict,
-                    image_width: int) -> TeachRequest:
-    """Sample a video's frames for the teacher (runs in a worker process; raises Vr2Error).
-
-    `settings` are `vr2.video.sampling.sample_video` keyword arguments (the training protocol).
-    """
-
+def sample_frames(video_path: str, subtitles: str | None, settings: dict, image_width: int,
+                  start: float | None = None, end: float | None = None) -> tuple:
+    """(frames as (seconds, data URI), duration, subtitle cues) of a video, sampled with the
+    training protocol (`settings`: `vr2.video.sampling.sample_video` keyword arguments). Raises
+    Vr2Error."""
     cues = load_srt(subtitles) if subtitles else []
-    video = sample_video(video_path, **settings, start=sample.get("start"), end=sample.get("end"),
-                         subtitles=cues or None)
+    video = sample_video(video_path, **settings, start=start, end=end, subtitles=cues or None)
     frames = [(round(t, 3), frame_data_uri(f, image_width)) for t, f in zip(video.times, video.frames)]
+    return frames, video.duration, [(c.start, c.end, c.text) for c in cues]
+
+
+def prepare_request(key: str, sample: dict, video_path: str, subtitles: str | None, settings: dict,
+                    image_width: int, frames: tuple | None = None) -> TeachRequest:
+    """What the teacher sees for one sample (runs in a worker process; raises Vr2Error).
+    `frames`: `sample_frames` of its video when already sampled for another question."""
+    frames = frames or sample_frames(video_path, subtitles, settings, image_width, sample.get("start"),
+                                     sample.get("end"))
     return TeachRequest(key=key, question=sample["question"], options=list(sample.get("options") or []),
-                        answer_type=sample["answer_type"], duration=video.duration, frames=frames,
-                        subtitles=[(c.start, c.end, c.text) for c in cues])
+                        answer_type=sample["answer_type"], duration=frames[1], frames=list(frames[0]),
+                        subtitles=list(frames[2]))
 
 
 def endpoint_of(reply: Any) -> str:
