@@ -442,3 +442,24 @@ def test_choice_answers_are_written_as_the_released_rows_write_them():
     assert release_row(record, False, "letter")["conversations"][1]["value"].endswith("<answer>B</answer>")
     free = {**record, "answer_type": "free_form", "options": [], "completion": "<think>x</think><answer>green</answer>"}
     assert release_row(free, False)["conversations"][1]["value"] == free["completion"]
+
+
+def test_report_keeps_labels_whole_and_shows_examples_in_chromium(scripted, tmp_path):
+    from html_helpers import CHROMIUM, chromium, parse
+
+    out = scripted[0]
+    page = (out / "report.html").read_text()
+    tags = parse(page).tags
+    assert "<script" not in page and page.count('class="example kept"') >= 5 and 'class="example rejected"' in page
+    assert '<mark class="t" title="1 s">00:01</mark>' in page
+    assert sum(1 for tag, attrs in tags if tag == "img" and attrs["src"].startswith("data:image/jpeg")) >= 10
+    if CHROMIUM is None:
+        pytest.skip("chromium is not installed")
+    # Measured by the browser: every chart label starts inside its chart (a test-only script).
+    probe = tmp_path / "probe.html"
+    probe.write_text(page.replace("</body>", "<script>const bad = [...document.querySelectorAll('svg text')]"
+                                  ".filter(t => t.getBBox().x < 0).map(t => t.textContent);"
+                                  "document.body.setAttribute('data-cut', JSON.stringify(bad));</script></body>"))
+    dom = chromium(tmp_path / "profile", "--dump-dom", probe.resolve().as_uri())
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    assert 'data-cut="[]"' in dom.stdout and "verify: grounding time after the video ends" in dom.stdout

@@ -32,15 +32,20 @@ from typing import Any
 
 from vr2.curate.report import render_report
 from vr2.curate.state import Shard, State
+from vr2.curate.teacher import sample_frames
 from vr2.errors import Vr2Error
 from vr2.files import write_atomic
 from vr2.judge.client import redact_url
 from vr2.model.prompts import format_question, option_letter, strip_label
 from vr2.scoring.format import parse_completion
+from vr2.scoring.timestamps import find_times
+from vr2.video.sampling import video_settings
 
 SHARD_STAGES = ("ingest", "verify", "rank", "settings")
 TOKEN_BATCH = 256
-EXAMPLES_PER_SOURCE = 2
+EXAMPLES_PER_SOURCE = 2  # kept and rejected samples shown per source in the report
+EXAMPLE_FRAMES = 4  # frames shown per example, nearest to its cited times
+EXAMPLE_FRAME_WIDTH = 160
 
 # --------------------------------------------------------------------------- 5. split
 
@@ -398,8 +403,9 @@ class Tally:
             self.difficulties.append(record["difficulty"])
         self.answer_types[record["answer_type"]] += 1
         if len(self.examples[record["source"]]) < EXAMPLES_PER_SOURCE:
-            self.examples[record["source"]].append({**row, "split": split, "duration": record["duration"],
-                                                    "question": record["question"], "options": record["options"]})
+            completion = row["conversations"][1]["value"]
+            self.examples[record["source"]].append({**record, "completion": completion, "verdict": "kept",
+                                                    "split": split})
 
 
 def build_manifest(recipe, teacher_info: dict, tally: Tally, joined: Joined, capped: int, tokens: list[int]) -> dict:
@@ -492,8 +498,50 @@ def _write(recipe, out: Path, joined: Joined, split: dict, teacher_info: dict, c
     for file in files.values():
         file.close()
     write_atomic(out / "manifest.json", json.dumps(manifest, ensure_ascii=False, indent=1) + "\n", "curate manifest")
-    write_atomic(out / "report.html", render_report(manifest, tally.examples), "curate report")
+    examples = {source: {"kept": [example(recipe, r) for r in kept],
+                         "rejected": [example(recipe, r) for r in rejected_examples(joined).get(source, [])]}
+                for source, kept in tally.examples.items()}
+    write_atomic(out / "report.html", render_report(manifest, examples), "curate report")
     return manifest
+
+
+def rejected_examples(joined: Joined) -> dict[str, list[dict]]:
+    """The first rejected samples (in key order, over all shards) per source that have a trace."""
+    found: dict[str, list[dict]] = defaultdict(list)
+    for state in joined.states:
+        teacher = state.stage("verify")["info"].get("teacher")
+        mine: Counter = Counter()
+        for key, source, data, entry, reason in state.pages(
+                "SELECT r.key, r.source, r.data, t.data, v.reason FROM verify v JOIN records r ON r.key = v.key "
+                "JOIN teach t ON t.key = v.key AND t.teacher = ? WHERE v.kept = 0 AND t.status = 'ok' "
+                "AND r.key > ? ORDER BY r.key LIMIT ?", (teacher,)):
+            if mine[source] < EXAMPLES_PER_SOURCE:
+                mine[source] += 1
+                found[source].append({**state.json(data, f"record {key}"), "verdict": "rejected", "reason": reason,
+                                      "completion": state.json(entry, f"teach entry {key}").get("completion", "")})
+    return {s: sorted(rows, key=lambda r: r["key"])[:EXAMPLES_PER_SOURCE] for s, rows in found.items()}
+
+
+def example(recipe, record: dict) -> dict:
+    """What the report shows of one sample, with the teacher's frames nearest each cited time."""
+    parts = parse_completion(record["completion"])
+    think = parts.think or record["completion"]
+    frames: list = []
+    try:
+        options = video_settings(recipe.video).frame_options()
+        sampled = sample_frames(str(Path(recipe.curate.video_dir) / record["video"]), None, options,
+                                EXAMPLE_FRAME_WIDTH, record.get("start"), record.get("end"))[0]
+        for mention in find_times(think):
+            if sampled and len(frames) < EXAMPLE_FRAMES:
+                nearest = min(sampled, key=lambda f: abs(f[0] - mention.start))
+                if nearest not in frames:
+                    frames.append(nearest)
+    except Vr2Error:  # a video that no longer decodes: the example without its frames
+        frames = []
+    return {"key": record["key"], "video": record["video"], "question": record["question"],
+            "options": record["options"], "think": think, "answer": parts.answer, "gold": record["answer"],
+            "verdict": record["verdict"], "reason": record.get("reason"), "tar": record.get("tar"),
+            "split": record.get("split"), "frames": sorted(frames)}
 
 
 def endpoint_summary(joined: Joined) -> dict:
