@@ -10,6 +10,7 @@ with `extends = "other.toml"` (path relative to the recipe); its own keys win.
 from __future__ import annotations
 
 import math
+import re
 import tomllib
 import typing
 from dataclasses import MISSING, dataclass, field, fields, replace
@@ -459,9 +460,22 @@ def with_changes(recipe: Recipe, section: str, **changes: Any) -> Recipe:
     return replace(recipe, **{section: replace(getattr(recipe, section), **changes)})
 
 
+# `scheme://user:password@host`: the part before the @ of the authority is a credential.
+_URL_CREDENTIALS = re.compile(r"(?i)(\b[a-z][a-z0-9+.-]*://)[^/?#\s@]*@")
+
+
+def redact_url(text: str) -> str:
+    """`text` (a URL, or any text holding URLs) with the user and password of each URL hidden."""
+    return _URL_CREDENTIALS.sub(r"\1[redacted]@", text)
+
+
 def dump_toml(recipe: Recipe) -> str:
-    """The resolved recipe as TOML text (every key, defaults included)."""
+    """The resolved recipe as TOML text (every key, defaults included; credentials in URLs hidden,
+    so a saved recipe never holds a password)."""
     data = recipe_to_dict(recipe)
+    data["judge"]["url"] = redact_url(data["judge"]["url"])
+    url = data["curate"]["teacher_url"]
+    data["curate"]["teacher_url"] = [redact_url(u) for u in url] if isinstance(url, list) else redact_url(url)
     lines = [f"name = {_toml_value(data.pop('name'))}",
              f"description = {_toml_value(data.pop('description'))}"]
     for section, values in data.items():

@@ -463,3 +463,18 @@ def test_report_keeps_labels_whole_and_shows_examples_in_chromium(scripted, tmp_
     dom = chromium(tmp_path / "profile", "--dump-dom", probe.resolve().as_uri())
     assert dom.returncode == 0, dom.stderr[-2000:]
     assert 'data-cut="[]"' in dom.stdout and "verify: grounding time after the video ends" in dom.stdout
+
+
+def test_credentials_in_teacher_urls_are_never_written(reference, tmp_path, model, capsys):
+    ref, server = reference
+    out = tmp_path / "curate"
+    secret_url = server.url.replace("http://", "http://ann:s3cret-pw@")
+    args = sum((["-s", s] for s in sets(out, server, model, f'curate.teacher_cache_dir="{ref / "teacher-cache"}"',
+                                        f'curate.teacher_url=["{secret_url}"]')), [])
+    with in_repo():
+        result = run_vr2(capsys, "curate", RECIPE, *args)
+    assert result.code == 0, result.err
+    for name in ("manifest.json", "report.html", "sft.json"):
+        assert "s3cret-pw" not in (out / name).read_text() and "ann:" not in (out / name).read_text()
+    assert "s3cret-pw" not in result.err + result.out
+    assert read(out, "manifest.json")["teacher"]["url"] == server.url.replace("http://", "http://[redacted]@")

@@ -33,7 +33,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from vr2.config import JudgeConfig
+from vr2.config import _URL_CREDENTIALS, JudgeConfig, redact_url
 from vr2.errors import JudgeFailure, Vr2Error
 from vr2.judge.http import ReplyRefused, bounded_transport
 from vr2.plugins import registry as plugins
@@ -86,15 +86,6 @@ def redact(text: str, secret: str = "") -> str:
     if secret:
         text = text.replace(secret, "[redacted]")
     return redact_url(_KEY_FIELD.sub(r"\1[redacted]", _BEARER.sub(r"\1[redacted]", text)))
-
-
-# `scheme://user:password@host`: the part before the last @ of the authority is a credential.
-_URL_CREDENTIALS = re.compile(r"(?i)(\b[a-z][a-z0-9+.-]*://)[^/?#\s@]*@")
-
-
-def redact_url(text: str) -> str:
-    """`text` (a URL, or any text holding URLs) with the user and password of each URL hidden."""
-    return _URL_CREDENTIALS.sub(r"\1[redacted]@", text)
 
 
 def without_credentials(url: str) -> str:
