@@ -16,6 +16,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 GOOD, FAIL_ONCE, ALWAYS_FAIL, GARBAGE, SLOW, WRONG, LATE = (
     "good", "fail_once", "always_fail", "garbage", "slow", "wrong", "late_time")
+RATE_GARBAGE = "rate_garbage"  # in `rate_script`: the difficulty rating is unreadable
 
 
 def trace(answer: str, seconds: tuple[int, int] = (1, 2)) -> str:
@@ -38,9 +39,13 @@ def question_of(body: dict) -> tuple[str, str]:
 class TeacherServer:
     """`answers`: question -> gold answer; `script`: question -> behaviour (default good)."""
 
-    def __init__(self, answers: dict[str, str], script: dict[str, str] | None = None):
+    def __init__(self, answers: dict[str, str], script: dict[str, str] | None = None,
+                 rate_script: dict[str, str] | None = None, delay: float = 0.0):
         self.answers = answers
         self.script = dict(script or {})
+        self.rate_script = dict(rate_script or {})
+        self.delay = delay  # seconds before every reply (a slower endpoint)
+        self.down = False  # True: every request is an HTTP 503
         self.log: list[dict] = []
         self.seen: dict[str, int] = {}
         self.on_teach = None  # called with the number of teach requests so far
@@ -71,6 +76,12 @@ class TeacherServer:
             teaches = sum(1 for e in self.log if e["kind"] == "teach") + (kind == "teach")
         if kind == "teach" and self.on_teach is not None:
             self.on_teach(teaches)
+        if self.delay:
+            time.sleep(self.delay)
+        if self.down:
+            return 503, "endpoint down"
+        if kind == "rate" and self.rate_script.get(question) == RATE_GARBAGE:
+            return 200, "hard to say"
         if kind == "rate":
             return 200, json.dumps({"difficulty": 1 + int(hashlib.sha256(question.encode()).hexdigest(), 16) % 5})
         behaviour = self.script.get(question, GOOD)
@@ -122,9 +133,15 @@ class TeacherServer:
         return Handler
 
 
-def serve(script: dict[str, str] | None = None, recipe=None) -> TeacherServer:
-    """A server whose gold answers come from the recipe's sources (as vr2 curate reads them)."""
-    from vr2.curate.pipeline import load_sources
+def gold_answers(recipe) -> dict[str, str]:
+    """question -> gold answer of every row the recipe's sources hold (as vr2 curate reads them)."""
+    from vr2.curate.sources import SourceSpec, load_source
+    from vr2.data.datasets import Skipped
 
-    records, _ = load_sources(recipe.curate)
-    return TeacherServer({r["question"]: r["answer"] for r in records}, script)
+    return {s.question: s.answer for spec in map(SourceSpec.parse, recipe.curate.sources)
+            for s in load_source(spec) if not isinstance(s, Skipped)}
+
+
+def serve(script: dict[str, str] | None = None, recipe=None, **options) -> TeacherServer:
+    """A server whose gold answers come from the recipe's sources."""
+    return TeacherServer(gold_answers(recipe), script, **options)

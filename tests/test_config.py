@@ -150,3 +150,13 @@ def test_a_deep_extends_chain_is_a_clean_error(tmp_path):
         load_recipe(tmp_path / "r0.toml")
     # a chain within the limit still works
     assert load_recipe(tmp_path / f"r{1200 - MAX_EXTENDS_DEPTH + 1}.toml").name == "root"
+
+
+def test_a_saved_recipe_never_holds_url_credentials():
+    from vr2.config import dump_toml
+
+    recipe = load_recipe(None, ['judge.url="http://bob:pw1@judge:8000/v1"',
+                                'curate.teacher_url=["https://ann:pw2@t1/v1", "http://t2/v1"]'])
+    text = dump_toml(recipe)
+    assert "pw1" not in text and "pw2" not in text and "bob" not in text
+    assert "http://[redacted]@judge:8000/v1" in text and "http://t2/v1" in text

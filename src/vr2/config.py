@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import errno
 import math
+import re
 import tomllib
 import typing
 from dataclasses import MISSING, dataclass, field, fields, replace
@@ -20,6 +21,11 @@ from typing import Any
 from vr2.errors import Vr2Error
 from vr2.files import json_depth, read_text
 from vr2.plugins.registry import components, is_builtin
+
+
+# A judge or teacher reply longer than this is refused (a chat reply of a few thousand tokens is
+# tens of kilobytes; a hostile server could send gigabytes, or a gzip bomb).
+MAX_REPLY_BYTES = 1024 * 1024
 
 
 def opt(default: Any, *, choices: tuple | None = None, min: float | None = None,
@@ -192,8 +198,9 @@ class JudgeConfig:
     api_key_env: str = opt("OPENAI_API_KEY", help="variable holding the key: *_API_KEY or listed in "
                            "$VR2_JUDGE_KEY_ENVS ('' = send no key)")
     cache_dir: str = opt("", help="reply cache folder ('' = no cache)")
-    timeout: float = opt(60.0, min=0.1, help="seconds per request")
+    timeout: float = opt(60.0, min=0.1, help="seconds per request, the whole of it (connect, send, reply)")
     retries: int = opt(3, min=0, help="extra attempts after a timeout, refused connection, 429 or 5xx")
+    max_reply_bytes: int = opt(MAX_REPLY_BYTES, min=1024, help="a longer reply (after decompression) is a failure")
     backoff: float = opt(1.0, min=0.0, help="seconds before the first retry; doubles each time")
     seed: int = opt(0)
     temperature: float = opt(0.0, min=0.0)
@@ -231,7 +238,8 @@ class CurateConfig:
     max_duration: float = opt(0.0, min=0.0, help="drop videos longer than this (seconds; 0 = no limit)")
     workers: int = opt(0, min=0, help="processes probing and sampling videos (0 = one per CPU)")
     teacher: str = opt("openai", help="teacher plugin (vr2_teachers); built-in: openai")
-    teacher_url: str = opt("", help="OpenAI-compatible base URL, e.g. http://localhost:8000/v1")
+    teacher_url: str | list[str] = opt("", help="OpenAI-compatible base URL, e.g. http://localhost:8000/v1, or a "
+                                       "list of them serving one model (each call goes to the least busy)")
     teacher_model: str = opt("")
     teacher_api_key_env: str = opt("OPENAI_API_KEY")
     teacher_cache_dir: str = opt("", help="reply cache (default: <output_dir>/teacher-cache)")
@@ -241,7 +249,8 @@ class CurateConfig:
     concurrency: int = opt(8, min=1, help="teacher calls in flight at once")
     retries: int = opt(3, min=0)
     backoff: float = opt(1.0, min=0.0, help="seconds before the first retry; doubles each time")
-    timeout: float = opt(300.0, min=0.1)
+    timeout: float = opt(300.0, min=0.1, help="seconds per teacher request, the whole of it")
+    max_reply_bytes: int = opt(MAX_REPLY_BYTES, min=1024, help="a longer teacher reply is a failed call")
     image_width: int = opt(448, min=28, help="frames are sent to the teacher at most this wide")
     min_claims: int = opt(2, min=0, help="verify: a trace must cite at least this many times")
     min_tar: float = opt(0.5, min=0.0, max=1.0, help="verify: TAR of the trace against its own grounding")
@@ -258,6 +267,11 @@ class CurateConfig:
                         help="which part of each source's difficulty order goes to GRPO")
     split_seed: int = opt(42)
     tokenizer: str = opt("", help="tokenizer folder for reasoning lengths (default: [model] name_or_path)")
+    choice_answer: str = opt("letter_and_text", choices=("letter_and_text", "letter"),
+                             help="a multiple-choice <answer>: 'B. its text' (as the released data) or 'B'")
+    clevrer_multi: str = opt("per_choice", choices=("per_choice", "skip"),
+                             help="CLEVRER choice questions with several correct choices: one yes/no "
+                             "question per choice, or skip and count them")
 
 
 @dataclass
@@ -426,6 +440,8 @@ def _check_value(value: Any, kind: Any, f, where: str) -> Any:
             raise Vr2Error(f"{where} must be a finite number, got {value!r}")
     elif kind is str:
         ok = isinstance(value, str)
+    elif kind == (str | list[str]):
+        ok = isinstance(value, str) or (isinstance(value, list) and all(isinstance(v, str) for v in value))
     else:  # list[str]
         ok = isinstance(value, list) and all(isinstance(v, str) for v in value)
     if not ok:
@@ -440,6 +456,8 @@ def _check_value(value: Any, kind: Any, f, where: str) -> Any:
 
 
 def _type_name(kind: Any) -> str:
+    if kind == (str | list[str]):
+        return "a string or a list of strings"
     return {bool: "true or false", int: "an integer", float: "a number", str: "a string"}.get(
         kind, "a list of strings")
 
@@ -458,9 +476,22 @@ def with_changes(recipe: Recipe, section: str, **changes: Any) -> Recipe:
     return replace(recipe, **{section: replace(getattr(recipe, section), **changes)})
 
 
+# `scheme://user:password@host`: the part before the @ of the authority is a credential.
+_URL_CREDENTIALS = re.compile(r"(?i)(\b[a-z][a-z0-9+.-]*://)[^/?#\s@]*@")
+
+
+def redact_url(text: str) -> str:
+    """`text` (a URL, or any text holding URLs) with the user and password of each URL hidden."""
+    return _URL_CREDENTIALS.sub(r"\1[redacted]@", text)
+
+
 def dump_toml(recipe: Recipe) -> str:
-    """The resolved recipe as TOML text (every key, defaults included)."""
+    """The resolved recipe as TOML text (every key, defaults included; credentials in URLs hidden,
+    so a saved recipe never holds a password)."""
     data = recipe_to_dict(recipe)
+    data["judge"]["url"] = redact_url(data["judge"]["url"])
+    url = data["curate"]["teacher_url"]
+    data["curate"]["teacher_url"] = [redact_url(u) for u in url] if isinstance(url, list) else redact_url(url)
     lines = [f"name = {_toml_value(data.pop('name'))}",
              f"description = {_toml_value(data.pop('description'))}"]
     for section, values in data.items():

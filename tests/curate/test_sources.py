@@ -59,13 +59,25 @@ def test_perception_test_mc_questions_keyed_by_video():
     assert skipped == [Skipped(2, "question 0: answer_id 5 is not an option index")]
 
 
-def test_clevrer_choices_need_exactly_one_correct_and_a_bad_question_skips_only_itself():
+def test_clevrer_several_correct_choices_become_one_yes_no_question_each():
     samples, skipped = load("clevrer", "clevrer/validation.json")
-    count, why = samples
+    count, why, first, second = samples
     assert (count.answer, count.answer_type) == ("4", "numeric")
     assert why.answer == "A" and why.options[0] == "The clock reaching one second"
     assert why.extra["video_candidates"] == ["video_10000.mp4", "video_10000-11000/video_10000.mp4"]
-    assert skipped == [Skipped(1, "question 10000#2: 2 correct choices; a sample needs exactly one")]
+    assert first.id == "clevrer/10000#2#0" and second.id == "clevrer/10000#2#1" and not skipped
+    assert first.question == 'Which of the following is not responsible for the end? Is "The sphere" a correct answer?'
+    assert (first.options, first.answer, second.answer) == (["yes", "no"], "A", "A")
+    assert first.extra["video_candidates"] == why.extra["video_candidates"]
+
+
+def test_clevrer_several_correct_choices_can_be_skipped_and_counted():
+    from vr2.config import load_recipe
+
+    settings = load_recipe(None, ['curate.clevrer_multi="skip"']).curate
+    rows = list(load_source(SourceSpec("clevrer", FIXTURES / "clevrer/validation.json"), settings))
+    assert [r for r in rows if isinstance(r, Skipped)] == [
+        Skipped(1, 'question 10000#2: 2 correct choices (skipped: curate.clevrer_multi = "skip")')]
 
 
 def test_vr2_jsonl_keeps_its_ids_and_types():
@@ -120,3 +132,32 @@ def test_any_json_array_gives_samples_or_skipped_rows(tmp_path_factory, rows, ki
     path.write_text(json.dumps(rows))
     for item in load_source(SourceSpec(kind, path)):
         assert isinstance(item, Skipped) or item.answer_type is not None
+
+
+# --------------------------------------------------------------------------- hostile sources (issue 19)
+
+
+def test_deeply_nested_json_source_is_a_one_line_error(tmp_path):
+    deep = tmp_path / "deep.json"
+    deep.write_text("[" * 100_000 + "]" * 100_000)
+    with pytest.raises(Vr2Error, match="nested too deeply") as error:
+        list(load_source(SourceSpec("llava_video", deep)))
+    assert str(deep) in str(error.value) and "\n" not in str(error.value)
+
+
+def test_csv_field_over_the_csv_limit_is_a_one_line_error(tmp_path):
+    big = tmp_path / "train.csv"
+    big.write_text("video,frame_count,width,height,question,answer,qid,type,a0,a1,a2,a3,a4\n"
+                   f"1,1,1,1,{'x' * 200_000},0,1,CW,a,b,c,d,e\n")
+    with pytest.raises(Vr2Error, match="row .*: unreadable CSV .*field larger") as error:
+        list(load_source(SourceSpec("nextqa", big)))
+    assert str(big) in str(error.value)
+
+
+def test_a_video_path_over_255_bytes_is_one_skipped_row(tmp_path):
+    from vr2.curate.pipeline import VideoFinder
+    from vr2.data.datasets import BadRow
+
+    with pytest.raises(BadRow, match="video path unusable"):
+        VideoFinder(tmp_path).find(["x" * 300 + ".mp4"])
+    assert VideoFinder(tmp_path).find(["ok.mp4"]) == "ok.mp4"  # a missing file is reported when probed

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import threading
 import time
 import timeit
+import zlib
 from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -727,3 +729,116 @@ def test_a_cached_unparseable_reply_is_asked_again(server, tmp_path):
     server.push(("reply", "TRUE"))
     assert judge_consistency(client, "So B.", "B") is True and len(server.requests) == 1
     assert judge_consistency(client, "So B.", "B") is True and len(server.requests) == 1
+
+
+# --------------------------------------------------------------------------- hostile replies (issue 19)
+
+
+@functools.lru_cache(maxsize=1)
+def gzip_bomb() -> bytes:
+    """About 200 KB of gzip that inflates to 200 MB of JSON whitespace."""
+    packer = zlib.compressobj(9, zlib.DEFLATED, 31)
+    block = b" " * (1024 * 1024)
+    return packer.compress(b"{") + b"".join(packer.compress(block) for _ in range(200)) + packer.flush()
+
+
+class HostileHandler(BaseHTTPRequestHandler):
+    """One hostile behaviour per server: `mode` is trickle_body, trickle_head, huge or gzip_bomb."""
+
+    mode = "trickle_body"
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args):
+        pass
+
+    def do_POST(self):
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        try:
+            if self.mode == "trickle_head":  # the status line itself, one byte at a time
+                for byte in b"HTTP/1.1 200 OK\r\nX-Slow: " + b"a" * 300:
+                    self.wfile.write(bytes([byte]))
+                    self.wfile.flush()
+                    time.sleep(0.1)
+                return
+            body = chat_body("x" * (3 * 1024 * 1024) if self.mode == "huge" else '{"score": 5}')
+            headers = {"Content-Type": "application/json"}
+            if self.mode == "gzip_bomb":
+                body = gzip_bomb()
+                headers["Content-Encoding"] = "gzip"
+            self.send_response(200)
+            for name, value in headers.items():
+                self.send_header(name, value)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            if self.mode == "trickle_body":
+                for byte in body:
+                    self.wfile.write(bytes([byte]))
+                    self.wfile.flush()
+                    time.sleep(0.1)
+            else:
+                self.wfile.write(body)
+        except OSError:  # the client hung up, as it should
+            pass
+
+
+@pytest.fixture
+def hostile():
+    servers = []
+
+    def start(mode: str) -> str:
+        handler = type("Handler", (HostileHandler,), {"mode": mode})
+        srv = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        srv.daemon_threads = True
+        servers.append(srv)
+        threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+        return f"http://127.0.0.1:{srv.server_address[1]}/v1"
+
+    yield start
+    for srv in servers:
+        srv.shutdown()
+        srv.server_close()
+
+
+@pytest.mark.parametrize("mode", ["trickle_body", "trickle_head"])
+def test_timeout_bounds_the_whole_request_against_a_trickling_server(hostile, mode):
+    client = JudgeClient(JudgeConfig(url=hostile(mode), model="m", timeout=1.0, retries=0))
+    start = time.monotonic()
+    assert client.complete(CHAT) is None
+    assert time.monotonic() - start < 3.0  # a byte every 0.1 s would keep it alive for minutes
+    assert client.stats.failures == 1
+
+
+@pytest.mark.parametrize("mode", ["huge", "gzip_bomb"])
+def test_oversized_and_compressed_bomb_replies_are_counted_failures_never_cached(hostile, mode, tmp_path):
+    import tracemalloc
+
+    client = JudgeClient(JudgeConfig(url=hostile(mode), model="m", timeout=20.0, retries=0,
+                                     max_reply_bytes=1024 * 1024, cache_dir=str(tmp_path)))
+    gzip_bomb()  # built before measuring: the server runs in this process
+    tracemalloc.start()
+    assert client.complete(CHAT) is None
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 32 * 1024 * 1024  # the bomb is 200 MB inflated; the cap stops it at 1 MiB
+    assert client.stats.failures == 1
+    assert not list(tmp_path.glob("*.json"))
+
+
+def test_reply_size_cap_is_a_recipe_key():
+    recipe = load_recipe(None, ["judge.max_reply_bytes=2048", "curate.max_reply_bytes=4096"])
+    assert (recipe.judge.max_reply_bytes, recipe.curate.max_reply_bytes) == (2048, 4096)
+    assert JudgeConfig().max_reply_bytes >= 1024 * 1024
+
+
+def test_credentials_in_the_url_never_reach_logs_or_reprs(server, monkeypatch, caplog):
+    import logging
+
+    monkeypatch.setenv("MY_JUDGE_API_KEY", "sk-test")
+    url = server.url.replace("http://", "http://alice:s3cret-pw@")
+    client = JudgeClient(JudgeConfig(url=url, model="m", api_key_env="MY_JUDGE_API_KEY", retries=0))
+    server.default = ("status", 400)
+    with caplog.at_level(logging.DEBUG):
+        client.complete(CHAT)
+    shown = caplog.text + repr(client)
+    assert "s3cret-pw" not in shown and "alice" not in shown
+    assert judge_mod.redact_url(url) == server.url.replace("http://", "http://[redacted]@")

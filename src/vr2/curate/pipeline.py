@@ -1,44 +1,50 @@
 """`vr2 curate`: build the SFT and GRPO sets from video-QA sources with a teacher, verified.
 
-The pipeline, top to bottom (each stage's result is saved under `<output_dir>/work/`, so a run
-that stops anywhere resumes where it stopped, and a stage whose inputs did not change is not
+The pipeline, top to bottom (each stage keeps its results in the shard's database,
+`<output_dir>/work/<shard>/state.sqlite` (`vr2.curate.state`), row by row as they are made, so a
+run that stops anywhere resumes where it stopped and a stage whose inputs did not change is not
 run again):
 
 1. ingest: read every `[curate] sources` file (`vr2.curate.sources`), drop duplicates (same video and
-   question), resolve each video under `video_dir`, probe it (readable, duration) in a process
-   pool and keep those within the recipe's duration limits. Bad rows are counted and listed
-   with file, row and reason.
+   question), find each video under `video_dir` (by its path, else by its stem in any container
+   PyAV reads: .mp4, .mkv, .webm, ...), probe it (readable, duration) in a process pool and keep
+   those within the recipe's duration limits. Bad rows are counted and listed with file, row
+   and reason.
 2. teach: the teacher (`vr2.curate.teacher`) writes `<think>..</think><answer>..</answer>` and a
    reference grounding for each sample. Frames are sampled in a process pool, calls run in a
-   thread pool; every reply is appended to a journal as it arrives, so a killed run loses
-   nothing, and the teacher's cache means nothing answered is asked again. A failed call is
-   journalled as failed and asked again on the next run; it never becomes data.
+   thread pool; every reply is stored as it arrives, so a killed run loses nothing, and the
+   teacher's cache means nothing answered is asked again. A failed call, or a reply that cannot
+   be read, is stored as failed and asked again on the next run; it never becomes data.
 3. verify: a trace is kept only when vr2's own scorers, the same functions training uses,
    accept it: format reward 1, accuracy reward (1 for choices and numbers, at least
    `min_graded_accuracy` otherwise), think and answer consistent (the TAR gate's checker), every
    cited time inside the video, at least `min_claims` cited times, grounding keys parseable,
-   and gated TAR of the trace against its own grounding at least `min_tar`.
+   and gated TAR of the trace against its own grounding at least `min_tar`. Each verdict is
+   stored with a digest of what it was computed from; a rerun verifies only what changed.
 4. rank: difficulty in [0, 1] by `judge` (the teacher rates 1-5, difficulty = (rating - 1) / 4)
    or `pass_rate` (k answers of the `[model]` base model through the eval engine; difficulty =
-   1 - mean accuracy); samples outside [min_difficulty, max_difficulty] are dropped.
-5. split: `sft_fraction` to SFT, the rest to GRPO, per source (see `split_records`).
-6. write: `sft.json` and `grpo.json` in the released Video-R2 format (`vr2 sft` / `vr2 grpo` read
-   them with `data.video_dir` = `[curate] video_dir`), `manifest.json` and `report.html`.
+   1 - mean accuracy); samples outside [min_difficulty, max_difficulty] are dropped. Each rating
+   (each of the k answers) is stored as it is made, so ranking resumes like teach.
+5. split and 6. write: `vr2.curate.output` (the released Video-R2 format, manifest, report).
 
 Sharding: `--shard i/N` runs ingest to rank on the videos whose path hash falls in shard i, in
-`work/shard-i-of-N/`; `--stage merge` joins the N shards and runs split and write. A run without
-`--shard` is shard 0/1 and goes through the same join, so the outputs of N shards merged are
-byte-identical to a single-machine run.
+`work/shard-i-of-N/`; `--stage merge` joins the N shards and runs split and write, refusing shards
+made with other settings, shards that hold another shard's samples and duplicate keys. A run
+without `--shard` is shard 0/1 and goes through the same join, so the outputs of N shards merged
+are byte-identical to a single-machine run. Each shard folder and the output folder are locked
+while a run uses them (`vr2.curate.state.FolderLock`).
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
 import threading
-from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Sequence
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, fields
@@ -46,21 +52,29 @@ from pathlib import Path
 from typing import Any
 
 from vr2.config import with_changes
-from vr2.curate.report import render_report
+from vr2.curate.output import (  # noqa: F401  (split and cap are part of this module's interface)
+    cap_records,
+    check_output,
+    shard_settings,
+    split_and_write,
+    split_records,
+)
 from vr2.curate.sources import SourceSpec, load_source
+from vr2.curate.state import FolderLock, Shard, State, dumps
 from vr2.curate.teacher import (
     Teaching,
+    endpoint_of,
     make_teacher,
     parse_rating,
     parse_teaching,
     prepare_request,
+    sample_frames,
 )
-from vr2.data.datasets import BadRow, Skipped, pick_video, subtitle_for
+from vr2.data.datasets import BadRow, Skipped, resolve_video, subtitle_for
 from vr2.errors import JudgeFailure, Vr2Error
 from vr2.eval.metrics import as_scored_completion
 from vr2.eval.runner import make_engine
-from vr2.files import drop_partial_line, read_text
-from vr2.model.prompts import format_question
+from vr2.judge.client import redact_url
 from vr2.plugins import registry as plugins
 from vr2.processes import pool_died, process_pool
 from vr2.samples import Sample
@@ -70,12 +84,20 @@ from vr2.scoring.rewards import accuracy_reward, build_tar_reward, format_reward
 from vr2.scoring.timestamps import parse_time_key
 from vr2.video.sampling import probe_video, video_settings
 
+__all__ = ["STAGES", "Shard", "Workspace", "ingest", "teach", "verify", "rank", "run", "plan", "check_output",
+           "split_and_write", "journal_entries"]
+
 STAGES = ("ingest", "teach", "verify", "rank", "split", "write", "merge")
 SHARD_STAGES = ("ingest", "teach", "verify", "rank")
 # A cited time may lie this far past the stated duration (headers round; frames end early).
 END_TOLERANCE_S = 1.0
 LISTED_BAD_ROWS = 1000
-PROMPT_VERSION = 1  # bump when teacher prompts change, so journalled replies are not reused
+PROMPT_VERSION = 1  # bump when teacher prompts change, so stored replies are not reused
+# Containers PyAV (FFmpeg) reads that the sources' videos come in; a row's video is found by its
+# stem among these when the named file is not there (ActivityNet ships .mp4, .mkv and .webm).
+VIDEO_SUFFIXES = (".mp4", ".mkv", ".webm", ".avi", ".mov", ".m4v", ".mpg", ".mpeg", ".flv", ".wmv", ".3gp", ".ts")
+PROBE_CHUNK = 256  # probed videos stored per commit
+TAR_CHUNK = 32  # traces scored per TAR batch
 
 # Progress callback: (stage, done, total).
 Progress = Callable[[str, int, int], None]
@@ -85,31 +107,7 @@ def _no_progress(stage: str, done: int, total: int) -> None:
     return None
 
 
-# --------------------------------------------------------------------------- shards and files
-
-
-@dataclass(frozen=True)
-class Shard:
-    index: int = 0
-    count: int = 1
-
-    @classmethod
-    def parse(cls, text: str) -> Shard:
-        try:
-            index, count = (int(part) for part in text.split("/"))
-        except ValueError:
-            raise Vr2Error(f"--shard {text}: expected i/N, e.g. 0/4") from None
-        if count < 1 or not 0 <= index < count:
-            raise Vr2Error(f"--shard {text}: needs 0 <= i < N")
-        return cls(index, count)
-
-    @property
-    def name(self) -> str:
-        return f"shard-{self.index}-of-{self.count}"
-
-    def owns(self, video: str) -> bool:
-        digest = hashlib.sha256(video.encode("utf-8")).digest()
-        return int.from_bytes(digest[:8], "big") % self.count == self.index
+# --------------------------------------------------------------------------- shards and folders
 
 
 def digest(value: Any) -> str:
@@ -117,58 +115,46 @@ def digest(value: Any) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def write_json(path: Path, value: Any, sort_keys: bool = True) -> None:
-    """Write atomically: a crash leaves the old file or the new one, never half of one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(json.dumps(value, ensure_ascii=False, indent=1, sort_keys=sort_keys) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
-
-
-def read_json(path: Path) -> Any:
-    try:
-        return json.loads(read_text(path, "curate state file"))
-    except json.JSONDecodeError as error:
-        raise Vr2Error(f"{path}: damaged state file ({error}); delete it to redo that stage") from None
-
-
 def _section(obj: Any) -> dict:
     return {f.name: getattr(obj, f.name) for f in fields(obj)}
 
 
 class Workspace:
-    """Where one shard keeps its stage results."""
+    """One shard's folder and database."""
 
     def __init__(self, out: Path, shard: Shard):
         self.out = out
         self.shard = shard
         self.dir = out / "work" / shard.name
+        self._state: State | None = None
 
-    def path(self, stage: str) -> Path:
-        return self.dir / ("teach.jsonl" if stage == "teach" else f"{stage}.json")
+    @property
+    def state(self) -> State:
+        if self._state is None:
+            self._state = State(self.dir)
+        return self._state
 
-    def load(self, stage: str) -> dict:
-        path = self.path(stage)
-        if not path.is_file():
-            raise Vr2Error(f"{path}: stage '{stage}' has not run for {self.shard.name}; run it first "
+    def close(self) -> None:
+        if self._state is not None:
+            self._state.close()
+            self._state = None
+
+    def require(self, stage: str) -> dict:
+        done = self.state.stage(stage)
+        if done is None:
+            raise Vr2Error(f"{self.dir}: stage '{stage}' has not run for {self.shard.name}; run it first "
                            f"(vr2 curate RECIPE --stage {stage})")
-        return read_json(path)
-
-    def cached(self, stage: str, fingerprint: str) -> dict | None:
-        path = self.path(stage)
-        if not path.is_file():
-            return None
-        state = read_json(path)
-        if state.get("fingerprint") == fingerprint and state.get("complete", True):
-            return state
-        return None
+        return done
 
 
-def stage_stats(inputs: Sequence[dict], kept: Sequence[dict], rejected: Iterable[str]) -> dict:
+def stage_stats(inputs: Counter, kept: Counter, rejected: Counter) -> dict:
     """Per-source counts in and out, and rejections by reason."""
-    return {"in": dict(Counter(r["source"] for r in inputs)),
-            "out": dict(Counter(r["source"] for r in kept)),
-            "rejections": dict(Counter(rejected))}
+    return {"in": dict(sorted(inputs.items())), "out": dict(sorted(kept.items())),
+            "rejections": dict(sorted(rejected.items()))}
+
+
+def _stats(counters: dict) -> dict:
+    return stage_stats(counters["in"], counters["out"], counters["rejections"])
 
 
 # --------------------------------------------------------------------------- 1. ingest
@@ -214,76 +200,168 @@ def _record(sample, spec, video: str, file: str) -> dict:
             "end": sample.end}
 
 
-def _video_of(sample, spec, root: Path) -> str:
-    """The sample's video relative to `root` (the first candidate path that exists)."""
+class VideoFinder:
+    """A row's video under the video folder: the first candidate path that is a file, else a file
+    of the same stem in a container PyAV reads, else the first candidate (reported missing when
+    probed). Folder listings are read once per run."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        self.listings: dict[Path, dict[str, str]] = {}
+
+    def find(self, candidates: Sequence[str]) -> str:
+        paths = [resolve_video(self.root, c) for c in candidates]
+        for path in paths:
+            try:
+                if path.is_file():
+                    return self._relative(path)
+            except OSError as error:  # e.g. a name over 255 bytes
+                raise BadRow(f"video path unusable ({error.strerror or error})") from None
+        for path in paths:
+            other = self._listing(path.parent).get(path.stem)
+            if other:
+                return self._relative(path.with_name(other))
+        return self._relative(paths[0])
+
+    def _listing(self, folder: Path) -> dict[str, str]:
+        if folder not in self.listings:
+            found: dict[str, str] = {}
+            try:
+                for entry in sorted(os.scandir(folder), key=lambda e: e.name):
+                    stem, suffix = os.path.splitext(entry.name)
+                    if suffix.lower() in VIDEO_SUFFIXES and entry.is_file():
+                        found.setdefault(stem, entry.name)
+            except OSError:  # no such folder: nothing to find there
+                pass
+            self.listings[folder] = found
+        return self.listings[folder]
+
+    def _relative(self, path: Path) -> str:
+        return path.relative_to(os.path.normpath(os.path.abspath(self.root))).as_posix()
+
+
+def _video_of(sample, spec, finder: VideoFinder) -> str:
     prefix = Path(spec.videos) if spec.videos else Path()
     candidates = [str(prefix / c) for c in sample.extra.get("video_candidates", [sample.video])]
-    return pick_video(root, candidates).relative_to(root.resolve()).as_posix()
+    return finder.find(candidates)
 
 
-def load_sources(settings) -> tuple[list[dict], dict]:
-    """Every source's samples as records (duplicates dropped, sorted by key) and load stats."""
+def _same(video: str, question: str, options: Sequence[str]) -> bytes:
+    """What makes two rows the same question: its video, its normalised words, its options."""
+    return hashlib.sha256(dumps([video, normalize_text(question), list(options)]).encode("utf-8")).digest()[:16]
+
+
+def load_sources(settings, state: State, shard: Shard) -> dict:
+    """Read every source into the `loaded` table (duplicates dropped; all shards' rows, marked
+    whether this shard owns them); returns the load statistics."""
 
     if not settings.sources:
         raise Vr2Error("curate.sources: no sources; list KIND=FILE entries in [curate] sources")
     if not settings.video_dir or not Path(settings.video_dir).is_dir():
         raise Vr2Error(f"curate.video_dir: video folder '{settings.video_dir}' not found")
-    root = Path(settings.video_dir).resolve()
-    records, seen, bad, duplicates, keys = [], set(), [], Counter(), set()
-    for spec in map(SourceSpec.parse, settings.sources):
-        for item in load_source(spec):
-            if isinstance(item, Skipped):
-                bad.append({"file": str(spec.file), "row": item.row, "reason": item.reason})
-                continue
-            try:
-                video = _video_of(item, spec, root)
-            except BadRow as error:
-                bad.append({"file": str(spec.file), "row": item.extra["source_id"], "reason": str(error)})
-                continue
-            same = (video, normalize_text(item.question), tuple(item.options))
-            if same in seen or item.id in keys:
-                duplicates[spec.kind] += 1
-                continue
-            seen.add(same)
-            keys.add(item.id)
-            records.append(_record(item, spec, video, str(spec.file)))
-    records.sort(key=lambda r: r["key"])
-    stats = {"loaded": dict(Counter(r["source"] for r in records)), "duplicates": dict(duplicates),
-             "bad_rows": len(bad), "bad_rows_listed": bad[:LISTED_BAD_ROWS]}
-    return records, stats
+    finder = VideoFinder(Path(settings.video_dir))
+    bad, bad_count, loaded, duplicates = [], 0, Counter(), Counter()
+    with state.transaction():
+        state.db.execute("DELETE FROM loaded")
+        for spec in map(SourceSpec.parse, settings.sources):
+            for item in load_source(spec, settings):
+                problem = None
+                if isinstance(item, Skipped):
+                    problem = (item.row, item.reason)
+                else:
+                    try:
+                        video = _video_of(item, spec, finder)
+                    except BadRow as error:
+                        problem = (item.extra["source_id"], str(error))
+                if problem:
+                    bad_count += 1
+                    if len(bad) < LISTED_BAD_ROWS:
+                        bad.append({"file": str(spec.file), "row": problem[0], "reason": problem[1]})
+                    continue
+                record = _record(item, spec, video, str(spec.file))
+                added = state.db.execute(
+                    "INSERT OR IGNORE INTO loaded VALUES (?, ?, ?, ?, ?, ?)",
+                    (item.id, _same(video, item.question, item.options), int(shard.owns(video)), spec.kind,
+                     video, dumps(record))).rowcount
+                (loaded if added else duplicates)[spec.kind] += 1
+    return {"loaded": dict(sorted(loaded.items())), "duplicates": dict(sorted(duplicates.items())),
+            "bad_rows": bad_count, "bad_rows_listed": bad}
 
 
 def _subtitle_of(settings, video: str) -> str | None:
     return subtitle_for(settings.subtitles_dir or None, video)
 
 
-def ingest(recipe, ws: Workspace, progress: Progress = _no_progress) -> dict:
-    settings = recipe.curate
-    records, load_stats = load_sources(settings)
-    mine = [r for r in records if ws.shard.owns(r["video"])]
+def _probe_key(path: Path) -> str:
+    """The probe cache's key: the file's absolute path, size and modification time."""
+    try:
+        info = path.stat()
+        return f"{os.path.abspath(path)}|{info.st_size}|{info.st_mtime_ns}"
+    except OSError:
+        return f"{os.path.abspath(path)}|missing"
+
+
+def probe_all(settings, state: State, videos: list[str], progress: Progress) -> dict[str, tuple]:
+    """{video: (duration, problem)}; probes only what the database has not seen, storing each
+    chunk as it is done (a killed ingest resumes its probing)."""
     root = Path(settings.video_dir)
-    videos = sorted({r["video"] for r in mine})
-    fingerprint = digest({"records": mine, "min": settings.min_duration, "max": settings.max_duration,
-                          "root": str(root.resolve()), "subtitles": settings.subtitles_dir})
-    cached = ws.cached("ingest", fingerprint)
-    if cached is not None:
-        progress("ingest", len(videos), len(videos))
-        return cached
-    probed = _pool_map(_probe, [str(root / v) for v in videos], worker_count(settings),
-                       lambda done: progress("ingest", done, len(videos)))
-    durations = dict(zip(videos, probed))
-    kept, rejected = [], []
-    for record in mine:
-        duration, problem = durations[record["video"]]
+    keys = {v: _probe_key(root / v) for v in videos}
+    known = {}
+    for video, key in keys.items():
+        rows = state.execute("SELECT duration, problem FROM videos WHERE path = ?", (key,))
+        if rows:
+            known[video] = rows[0]
+    todo = [v for v in videos if v not in known]
+    progress("ingest", len(known), len(videos))
+    for start in range(0, len(todo), PROBE_CHUNK):
+        chunk = todo[start:start + PROBE_CHUNK]
+        done = len(known)
+        results = _pool_map(_probe, [str(root / v) for v in chunk], worker_count(settings),
+                            lambda n: progress("ingest", done + n, len(videos)))
+        state.executemany("INSERT OR REPLACE INTO videos VALUES (?, ?, ?)",
+                          [(keys[v], d, p) for v, (d, p) in zip(chunk, results)])
+        known.update(zip(chunk, results))
+    return known
+
+
+def ingest(recipe, ws: Workspace, progress: Progress = _no_progress) -> dict:
+    """Load, deduplicate, find and probe; returns {count, load, stats} of this shard."""
+    settings = recipe.curate
+    state = ws.state
+    load_stats = load_sources(settings, state, ws.shard)
+    mine = "FROM loaded WHERE mine = 1"
+    fingerprint = hashlib.sha256(dumps({"min": settings.min_duration, "max": settings.max_duration,
+                                        "root": str(Path(settings.video_dir).resolve()),
+                                        "subtitles": settings.subtitles_dir}).encode("utf-8"))
+    for key, data in state.pages(f"SELECT key, data {mine} AND key > ? ORDER BY key LIMIT ?"):
+        fingerprint.update(data.encode("utf-8"))
+    fingerprint = fingerprint.hexdigest()
+    cached = state.stage("ingest")
+    if cached and cached["fingerprint"] == fingerprint:
+        count = cached["info"]["count"]
+        progress("ingest", count, count)
+        return {**cached["info"], "load": load_stats}
+    state.forget("ingest", "verify", "rank")
+    videos = [v for (v,) in state.execute(f"SELECT DISTINCT video {mine} ORDER BY video")]
+    durations = probe_all(settings, state, videos, progress)
+    inputs, kept, rejected = Counter(), Counter(), Counter()
+    with state.transaction():
+        state.db.execute("DELETE FROM records")
+    for key, source, video, data in state.pages(f"SELECT key, source, video, data {mine} AND key > ? "
+                                                f"ORDER BY key LIMIT ?"):
+        inputs[source] += 1
+        duration, problem = durations[video]
         problem = problem or _duration_problem(duration, settings)
         if problem:
-            rejected.append(problem)
+            rejected[problem] += 1
             continue
-        kept.append({**record, "duration": duration, "subtitles": _subtitle_of(settings, record["video"])})
-    state = {"fingerprint": fingerprint, "records": kept, "load": load_stats,
-             "stats": stage_stats(mine, kept, rejected)}
-    write_json(ws.path("ingest"), state)
-    return state
+        record = {**state.json(data, f"loaded {key}"), "duration": duration,
+                  "subtitles": _subtitle_of(settings, video)}
+        state.execute("INSERT INTO records VALUES (?, ?, ?)", (key, source, dumps(record)))
+        kept[source] += 1
+    info = {"count": sum(kept.values()), "load": load_stats, "stats": stage_stats(inputs, kept, rejected)}
+    state.finish("ingest", fingerprint, True, info)
+    return info
 
 
 def _duration_problem(duration: float, settings) -> str | None:
@@ -292,6 +370,13 @@ def _duration_problem(duration: float, settings) -> str | None:
     if settings.max_duration and duration > settings.max_duration:
         return "video longer than max_duration"
     return None
+
+
+def records(state: State, where: str = "", args: tuple = ()) -> Iterator[dict]:
+    """This shard's ingested records in key order, a page at a time."""
+    for key, data in state.pages(f"SELECT key, data FROM records WHERE {where or '1'} AND key > ? "
+                                 f"ORDER BY key LIMIT ?", args):
+        yield state.json(data, f"record {key}")
 
 
 # --------------------------------------------------------------------------- 2. teach
@@ -311,39 +396,46 @@ def teacher_fingerprint(recipe, teacher) -> str:
                    "image_width": c.image_width, "prompt": PROMPT_VERSION})
 
 
-def read_journal(path: Path) -> list[dict]:
-    """The teach journal's entries (a half-written last line from a crash is cut off)."""
-    if not path.is_file():
-        return []
-    entries = []
-    for line in drop_partial_line(path).decode("utf-8").splitlines():
-        if line.strip():
-            entries.append(json.loads(line))
-    return entries
+def ranked_records(folder: Path) -> list[dict]:
+    """The samples a shard folder's rank stage kept (for tests and inspection)."""
+    state = State(folder, create=False)
+    try:
+        return [state.json(d, "ranked") for (d,) in state.execute("SELECT data FROM ranked ORDER BY key")]
+    finally:
+        state.close()
+
+
+def journal_entries(folder: Path) -> list[dict]:
+    """Every stored teacher reply of a shard folder (for tests and inspection)."""
+    state = State(folder, create=False)
+    try:
+        return [state.json(d, "teach entry") for (d,) in state.execute("SELECT data FROM teach ORDER BY key")]
+    finally:
+        state.close()
+
+
+# Frames sampled for a video (and clip, subtitles, settings) are kept for the next questions on
+# it: a source with many questions per video (LLaVA-Video-178K) decodes each video once. Keys are
+# in source order, so a video's questions come together; a few entries per worker suffice.
+FRAME_CACHE = 4
+
+
+@functools.lru_cache(maxsize=FRAME_CACHE)
+def _frames(path: str, subtitles: str | None, settings: str, width: int, start, end) -> tuple:
+    return sample_frames(path, subtitles, json.loads(settings), width, start, end)
 
 
 def _prepare(job: tuple) -> Any:
     """Frames for one sample (runs in a worker process); a video problem is returned as text."""
     key, record, path, subtitles, settings, width = job
     try:
-        return prepare_request(key, record, path, subtitles, settings, width)
+        frames = _frames(path, subtitles, dumps(settings), width, record.get("start"), record.get("end"))
+        return prepare_request(key, record, path, subtitles, settings, width, frames)
     except Vr2Error as error:
         return f"video cannot be sampled: {error}"
 
 
-class Journal:
-    """The append-only teach journal, written from many threads."""
-
-    def __init__(self, path: Path):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.path = path
-        self._lock = threading.Lock()
-
-    def add(self, entry: dict) -> None:
-        line = json.dumps(entry, ensure_ascii=False, sort_keys=True) + "\n"
-        with self._lock, self.path.open("a", encoding="utf-8") as handle:
-            handle.write(line)
-            handle.flush()
+UNREADABLE = "teacher reply unreadable (asked again on the next run)"
 
 
 def _teach_one(teacher, request, key: str, fingerprint: str) -> dict:
@@ -354,47 +446,58 @@ def _teach_one(teacher, request, key: str, fingerprint: str) -> dict:
     if reply is None:
         return {"key": key, "teacher": fingerprint, "status": "failed"}
     parsed = parse_teaching(reply)
-    if not isinstance(parsed, Teaching):
-        return {"key": key, "teacher": fingerprint, "status": "unusable", "reason": parsed}
+    endpoint = endpoint_of(reply)
+    if not isinstance(parsed, Teaching):  # not data, and not cached: asked again next run
+        return {"key": key, "teacher": fingerprint, "status": "failed", "reason": UNREADABLE, "detail": parsed,
+                "endpoint": endpoint}
     return {"key": key, "teacher": fingerprint, "status": "ok", "completion": parsed.completion,
-            "temporal_grounding": parsed.temporal_grounding}
+            "temporal_grounding": parsed.temporal_grounding, "endpoint": endpoint}
 
 
 class _Teaching:
     """Frames sampled in a process pool, teacher calls in a thread pool, at most `window`
     samples in flight (so memory holds a window of frames, not the data set's)."""
 
-    def __init__(self, teacher, journal: Journal, fingerprint: str, window: int, progress: Callable[[], None]):
+    def __init__(self, teacher, state: State, fingerprint: str, window: int, progress: Callable[[], None]):
         self.teacher = teacher
-        self.journal = journal
+        self.state = state
         self.fingerprint = fingerprint
         self.slots = threading.BoundedSemaphore(window)
         self.progress = progress
-        self.results: dict[str, dict] = {}
 
     def ask(self, key: str, request) -> None:
-        """Runs in a thread: wait for the frames, ask the teacher, journal the reply at once."""
+        """Runs in a thread: wait for the frames, ask the teacher, store the reply at once."""
         try:
             request = request.result() if hasattr(request, "result") else _prepare(request)
             entry = _teach_one(self.teacher, request, key, self.fingerprint)
-            self.journal.add(entry)
-            self.results[key] = entry
+            self.state.execute("INSERT OR REPLACE INTO teach VALUES (?, ?, ?, ?)",
+                               (key, self.fingerprint, entry["status"], dumps(entry)))
             self.progress()
         finally:
             self.slots.release()
 
 
+TODO_SQL = ("SELECT r.key, r.data FROM records r LEFT JOIN teach t ON t.key = r.key AND t.teacher = ? "
+            "WHERE (t.status IS NULL OR t.status = 'failed') AND r.key > ? ORDER BY r.key LIMIT ?")
+
+
+def teach_counts(state: State, fingerprint: str) -> dict:
+    """{total, ok, failed} of this shard's records for one teacher."""
+    rows = state.execute("SELECT COALESCE(t.status, 'failed'), COUNT(*) FROM records r LEFT JOIN teach t "
+                         "ON t.key = r.key AND t.teacher = ? GROUP BY 1", (fingerprint,))
+    counts = dict(rows)
+    return {"total": sum(counts.values()), "ok": counts.get("ok", 0), "failed": counts.get("failed", 0),
+            "fingerprint": fingerprint}
+
+
 def teach(recipe, ws: Workspace, teacher, progress: Progress = _no_progress) -> dict:
-    """Ask the teacher about every ingested sample not answered yet; returns {key: entry}."""
+    """Ask the teacher about every ingested sample not answered yet; returns teach_counts."""
     settings = recipe.curate
-    records = ws.load("ingest")["records"]
+    state = ws.state
+    ws.require("ingest")
     fingerprint = teacher_fingerprint(recipe, teacher)
-    answered = {e["key"]: e for e in read_journal(ws.path("teach"))
-                if e.get("teacher") == fingerprint and e.get("status") != "failed"}
-    todo = [r for r in records if r["key"] not in answered]
-    total = len(records)
-    counter = [total - len(todo)]
-    lock = threading.Lock()
+    before = teach_counts(state, fingerprint)
+    total, counter, lock = before["total"], [before["total"] - before["failed"]], threading.Lock()
     progress("teach", counter[0], total)
 
     def one_done() -> None:
@@ -404,18 +507,22 @@ def teach(recipe, ws: Workspace, teacher, progress: Progress = _no_progress) -> 
 
     root = Path(settings.video_dir)
     frames = frame_options(recipe)
-    work = _Teaching(teacher, Journal(ws.path("teach")), fingerprint, settings.concurrency * 2, one_done)
-    workers = min(worker_count(settings), max(1, len(todo)))
-    pool = process_pool(workers) if workers > 1 else None
+    work = _Teaching(teacher, state, fingerprint, settings.concurrency * 2, one_done)
+    workers = min(worker_count(settings), max(1, before["failed"]))
+    pool = process_pool(workers) if workers > 1 and before["failed"] else None
     try:
         with ThreadPoolExecutor(max_workers=settings.concurrency) as threads:
             futures = []
-            for r in todo:
-                job = (r["key"], r, str(root / r["video"]), r["subtitles"] if recipe.video.subtitles else None,
+            # The to-do list is read a page at a time; replies stored meanwhile are for keys already
+            # passed, so no page repeats or skips one.
+            for key, data in state.pages(TODO_SQL, (fingerprint,)):
+                r = state.json(data, f"record {key}")
+                job = (key, r, str(root / r["video"]), r["subtitles"] if recipe.video.subtitles else None,
                        frames, settings.image_width)
                 work.slots.acquire()
                 request = pool.submit(_prepare, job) if pool else job
-                futures.append(threads.submit(work.ask, r["key"], request))
+                futures.append(threads.submit(work.ask, key, request))
+                futures = _surface_errors(futures)
             for future in futures:
                 future.result()  # a bug in a thread surfaces here, not silently
     except BrokenProcessPool as exc:
@@ -423,9 +530,17 @@ def teach(recipe, ws: Workspace, teacher, progress: Progress = _no_progress) -> 
     finally:
         if pool is not None:
             pool.shutdown(cancel_futures=True)
-    results = {**answered, **work.results}
-    failed = sum(1 for e in results.values() if e["status"] == "failed")
-    return {"entries": results, "failed": failed, "fingerprint": fingerprint}
+    return teach_counts(state, fingerprint)
+
+
+def _surface_errors(futures: list) -> list:
+    """Drop finished futures (raising what failed in them): memory holds only what is in flight."""
+    if len(futures) < 1024:
+        return futures
+    for future in futures:
+        if future.done():
+            future.result()
+    return [f for f in futures if not f.done()]
 
 
 # --------------------------------------------------------------------------- 3. verify
@@ -463,7 +578,7 @@ class Verifier:
         try:
             claims = self.extractor.extract(parts.think)
         except JudgeFailure:  # an LLM extractor that failed: no verdict, so no data
-            return "claim extraction failed"
+            return CLAIMS_FAILED
         if any(claim.end > limit for claim in claims):
             return "cites a time after the video ends"
         if len(claims) < self.settings.min_claims:
@@ -483,75 +598,161 @@ class Verifier:
 
 
 TEACH_FAILED = "teacher call failed (asked again on the next run)"
+CLAIMS_FAILED = "claim extraction failed"
+LOW_TAR = "TAR against its own grounding below min_tar"
+VERIFY_SQL = ("SELECT r.key, r.source, r.data, t.data, v.inputs, v.retry FROM records r "
+              "LEFT JOIN teach t ON t.key = r.key AND t.teacher = ? LEFT JOIN verify v ON v.key = r.key "
+              "WHERE r.key > ? ORDER BY r.key LIMIT ?")
 
 
-def verify(recipe, ws: Workspace, taught: dict, progress: Progress = _no_progress) -> dict:
-    records = ws.load("ingest")["records"]
-    entries = taught["entries"]
-    settings = recipe.curate
-    fingerprint = digest({"ingest": ws.load("ingest")["fingerprint"], "teach": taught["fingerprint"],
-                          "entries": [entries.get(r["key"]) for r in records],
-                          "tar": _section(recipe.tar), "min_claims": settings.min_claims,
-                          "min_tar": settings.min_tar, "graded": settings.min_graded_accuracy})
-    cached = ws.cached("verify", fingerprint)
-    if cached is not None:
-        progress("verify", len(records), len(records))
-        return cached
-    verifier = Verifier(recipe)
-    rejected, passing = [], []
-    for done, record in enumerate(records, 1):
-        entry = entries.get(record["key"])
-        if entry is None or entry["status"] == "failed":
-            rejected.append(TEACH_FAILED)
-        elif entry["status"] == "unusable":
-            rejected.append(entry["reason"])
-        else:
-            problem = verifier.first_problem(record, entry)
-            if problem:
-                rejected.append(problem)
-            else:
-                passing.append((record, entry))
-        progress("verify", done, len(records))
-    kept = []
-    for (record, entry), value in zip(passing, verifier.tar_values(passing)):
-        if value is None or value < settings.min_tar:
-            rejected.append("TAR against its own grounding below min_tar")
+def verify_settings(recipe) -> dict:
+    c = recipe.curate
+    return {"tar": _section(recipe.tar), "min_claims": c.min_claims, "min_tar": c.min_tar,
+            "graded": c.min_graded_accuracy, "tolerance": END_TOLERANCE_S}
+
+
+class _Verdicts:
+    """Verdicts waiting for their TAR batch, then stored."""
+
+    def __init__(self, recipe, state: State):
+        self.recipe, self.state = recipe, state
+        self.verifier: Verifier | None = None
+        self.passing: list[tuple[str, str, dict, dict]] = []
+
+    def check(self, record: dict, entry: dict) -> str | None:
+        if self.verifier is None:  # built only when something needs verifying (loads the embedder)
+            self.verifier = Verifier(self.recipe)
+        return self.verifier.first_problem(record, entry)
+
+    def store(self, key: str, inputs: str, kept: dict | None, reason: str | None, retry: bool) -> None:
+        self.state.execute("INSERT OR REPLACE INTO verify VALUES (?, ?, ?, ?, ?, ?)",
+                           (key, inputs, int(kept is not None), reason, int(retry), dumps(kept) if kept else None))
+
+    def add_passing(self, key: str, inputs: str, record: dict, entry: dict) -> None:
+        self.passing.append((key, inputs, record, entry))
+        if len(self.passing) >= TAR_CHUNK:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self.passing:
+            return
+        values = self.verifier.tar_values([(r, e) for _, _, r, e in self.passing])
+        with self.state.transaction():
+            for (key, inputs, record, entry), value in zip(self.passing, values):
+                if value is None or value < self.recipe.curate.min_tar:
+                    self.store(key, inputs, None, LOW_TAR, False)
+                else:
+                    self.store(key, inputs, {**record, "completion": entry["completion"],
+                                             "temporal_grounding": entry["temporal_grounding"],
+                                             "tar": round(value, 6)}, None, False)
+        self.passing = []
+
+
+def _entry_problem(entry: dict | None) -> tuple[str, bool] | None:
+    """(rejection, asked again?) for a missing, failed or unusable teach entry."""
+    if entry is None or entry.get("status") == "failed":
+        return (entry or {}).get("reason") or TEACH_FAILED, True
+    if entry.get("status") == "unusable":
+        return str(entry.get("reason")), False
+    return None
+
+
+def verify(recipe, ws: Workspace, teacher_fp: str, progress: Progress = _no_progress) -> dict:
+    """Verify every record whose inputs (record, reply, settings) changed since its last verdict."""
+    state = ws.state
+    total = ws.require("ingest")["info"]["count"]
+    settings_fp = digest(verify_settings(recipe))
+    verdicts = _Verdicts(recipe, state)
+    done = 0
+    for key, _source, data, entry_text, old_inputs, retry in state.pages(VERIFY_SQL, (teacher_fp,)):
+        done += 1
+        inputs = hashlib.sha256(f"{settings_fp}|{data}|{entry_text}".encode("utf-8")).hexdigest()
+        if inputs == old_inputs and not retry:
+            progress("verify", done, total)
             continue
-        kept.append({**record, "completion": entry["completion"],
-                     "temporal_grounding": entry["temporal_grounding"], "tar": round(value, 6)})
-    # Incomplete (so verified again next run) while a teacher call or an LLM extractor failed.
-    complete = taught["failed"] == 0 and "claim extraction failed" not in rejected
-    state = {"fingerprint": fingerprint, "complete": complete, "records": kept,
-             "stats": stage_stats(records, kept, rejected)}
-    write_json(ws.path("verify"), state)
-    return state
+        record = state.json(data, f"record {key}")
+        entry = state.json(entry_text, f"teach entry {key}") if entry_text else None
+        problem = _entry_problem(entry)
+        if problem is None:
+            reason = verdicts.check(record, entry)
+            problem = (reason, reason == CLAIMS_FAILED) if reason else None
+        if problem:
+            verdicts.store(key, inputs, None, problem[0], problem[1])
+        else:
+            verdicts.add_passing(key, inputs, record, entry)
+        progress("verify", done, total)
+    verdicts.flush()
+    return _verify_summary(state, teacher_fp)
+
+
+def _verify_summary(state: State, teacher_fp: str) -> dict:
+    stats = {"in": Counter(), "out": Counter(), "rejections": Counter()}
+    fingerprint = hashlib.sha256()
+    complete = True
+    for key, source, inputs, kept, reason, retry in state.pages(
+            "SELECT r.key, r.source, v.inputs, v.kept, v.reason, v.retry FROM records r JOIN verify v "
+            "ON v.key = r.key WHERE r.key > ? ORDER BY r.key LIMIT ?"):
+        stats["in"][source] += 1
+        stats["out" if kept else "rejections"][source if kept else reason] += 1
+        complete = complete and not retry
+        fingerprint.update(f"{key}|{inputs}|{kept}\n".encode("utf-8"))
+    info = {"count": sum(stats["out"].values()), "stats": _stats(stats), "teacher": teacher_fp}
+    state.finish("verify", fingerprint.hexdigest(), complete, info)
+    return {**info, "complete": complete, "fingerprint": fingerprint.hexdigest()}
 
 
 # --------------------------------------------------------------------------- 4. rank
 
 
 RATE_FAILED = "difficulty rating failed (asked again on the next run)"
+KEPT_SQL = ("SELECT r.key, v.data FROM records r JOIN verify v ON v.key = r.key WHERE v.kept = 1 "
+            "AND r.key > ? ORDER BY r.key LIMIT ?")
 
 
-def judge_difficulties(records: Sequence[dict], teacher, settings, progress: Progress) -> list[float | None]:
-    """(rating - 1) / 4 from the teacher's 1-5 rating; None when rating failed."""
+def kept_records(state: State) -> Iterator[dict]:
+    for key, data in state.pages(KEPT_SQL):
+        yield state.json(data, f"verified {key}")
 
-    def rate(record: dict) -> float | None:
+
+def _unrated(state: State, method: str, round_: int) -> Iterator[dict]:
+    sql = ("SELECT r.key, v.data FROM records r JOIN verify v ON v.key = r.key LEFT JOIN rank k ON "
+           "k.key = r.key AND k.method = ? AND k.round = ? WHERE v.kept = 1 AND k.key IS NULL "
+           "AND r.key > ? ORDER BY r.key LIMIT ?")
+    for key, data in state.pages(sql, (method, round_)):
+        yield state.json(data, f"verified {key}")
+
+
+def _rated(state: State, method: str, round_: int) -> int:
+    return state.one("SELECT COUNT(*) FROM rank k JOIN verify v ON v.key = k.key JOIN records r ON r.key = k.key "
+                     "WHERE v.kept = 1 AND k.method = ? AND k.round = ?", (method, round_)) or 0
+
+
+def judge_difficulties(state: State, method: str, teacher, settings, progress: Progress, total: int) -> None:
+    """Store (rating - 1) / 4 of the teacher's 1-5 rating for each unrated sample; a failed or
+    unreadable rating is not stored (asked again on the next run)."""
+
+    def rate(record: dict) -> None:
         think = parse_completion(record["completion"]).think or ""
-        rating = parse_rating(teacher.rate(record["question"], record["options"], record["answer"], think))
-        return None if rating is None else (rating - 1) / 4
+        reply = teacher.rate(record["question"], record["options"], record["answer"], think)
+        rating = parse_rating(reply)
+        if rating is not None:
+            state.execute("INSERT OR REPLACE INTO rank VALUES (?, ?, 0, ?, ?)",
+                          (record["key"], method, (rating - 1) / 4, endpoint_of(reply)))
 
-    out = []
+    done = _rated(state, method, 0)
+    progress("rank", done, total)
     with ThreadPoolExecutor(max_workers=settings.concurrency) as threads:
-        for value in threads.map(rate, records):
-            out.append(value)
-            progress("rank", len(out), len(records))
-    return out
+        # A window of samples at a time: `map` would take the whole to-do list into memory.
+        for batch in batches(_unrated(state, method, 0), settings.concurrency * 8):
+            for _ in threads.map(rate, batch):
+                done += 1
+                progress("rank", done, total)
 
 
-def pass_rate_difficulties(records: Sequence[dict], recipe, progress: Progress,
-                           engine=None) -> list[float | None]:
-    """1 - mean accuracy of k sampled answers of the base model (the eval engine, `[eval] mode`).
+def pass_rate_difficulties(state: State, method: str, recipe, progress: Progress, total: int,
+                           engine=None) -> None:
+    """Store the accuracy of each of k sampled answers of the base model (the eval engine,
+    `[eval] mode`), one (sample, round) at a time, so ranking resumes where it stopped.
 
     Each round sets the engine's recipe to a new `trainer.seed`, which the built-in transformers
     engine samples with; an engine plugin that seeds otherwise still gives k samples at
@@ -559,15 +760,19 @@ def pass_rate_difficulties(records: Sequence[dict], recipe, progress: Progress,
 
     c = recipe.curate
     recipe = with_changes(recipe, "eval", temperature=c.pass_rate_temperature)
-    engine = engine or make_engine(recipe)
     root = Path(c.video_dir)
     sampler = video_settings(recipe.video)
-    scores: list[list[float]] = [[] for _ in records]
-    total = len(records) * c.pass_rate_k
+    done = sum(_rated(state, method, k) for k in range(c.pass_rate_k))
+    progress("rank", done, total * c.pass_rate_k)
     for k in range(c.pass_rate_k):
+        todo = _unrated(state, method, k)
+        first = next(todo, None)
+        if first is None:
+            continue
+        engine = engine or make_engine(recipe)
         # A different seed per round: the k answers are k independent samples.
         engine.recipe = with_changes(recipe, "trainer", seed=recipe.trainer.seed + k)
-        for i, record in enumerate(records):
+        for record in [first, *todo]:
             video = sampler.sample(root / record["video"], start=record["start"], end=record["end"],
                                    subtitles=record["subtitles"] if sampler.subtitles else None)
             sample = Sample(id=record["key"], video=record["video"], question=record["question"],
@@ -577,299 +782,89 @@ def pass_rate_difficulties(records: Sequence[dict], recipe, progress: Progress,
             text = as_scored_completion(text, recipe.eval.mode)
             value = accuracy_reward([text], answer=[record["answer"]], answer_type=[record["answer_type"]],
                                     options=[record["options"]])[0]
-            scores[i].append(float(value or 0.0))
-            progress("rank", k * len(records) + i + 1, total)
-    return [1.0 - sum(s) / len(s) for s in scores]
+            state.execute("INSERT OR REPLACE INTO rank VALUES (?, ?, ?, ?, '')",
+                          (record["key"], method, k, float(value or 0.0)))
+            done += 1
+            progress("rank", done, total * c.pass_rate_k)
 
 
-def rank(recipe, ws: Workspace, teacher, progress: Progress = _no_progress, engine=None) -> dict:
-    verified = ws.load("verify")
-    records = verified["records"]
+def rank_method(recipe, teacher) -> dict:
     c = recipe.curate
-    method = {"rank": c.rank, "min": c.min_difficulty, "max": c.max_difficulty}
+    method: dict[str, Any] = {"rank": c.rank}
     if c.rank == "judge":
         method["teacher"] = teacher_fingerprint(recipe, teacher)
     if c.rank == "pass_rate":
-        method.update(k=c.pass_rate_k, t=c.pass_rate_temperature, model=recipe.model.name_or_path,
-                      seed=recipe.trainer.seed, eval=_section(recipe.eval))
-    fingerprint = digest({"verify": verified["fingerprint"], "method": method})
-    cached = ws.cached("rank", fingerprint)
-    if cached is not None:
-        progress("rank", len(records), len(records))
-        return cached
+        method.update(t=c.pass_rate_temperature, model=recipe.model.name_or_path, seed=recipe.trainer.seed,
+                      eval=_section(recipe.eval))
+    return method
+
+
+def rank(recipe, ws: Workspace, teacher, progress: Progress = _no_progress, engine=None) -> dict:
+    state = ws.state
+    verified = ws.require("verify")
+    c = recipe.curate
+    method = digest(rank_method(recipe, teacher))
+    rounds = c.pass_rate_k if c.rank == "pass_rate" else 1
+    fingerprint = digest({"verify": verified["fingerprint"], "method": method, "rounds": rounds,
+                          "min": c.min_difficulty, "max": c.max_difficulty})
+    total = verified["info"]["count"]
+    cached = state.stage("rank")
+    if cached and cached["fingerprint"] == fingerprint and cached["complete"]:
+        progress("rank", total, total)
+        return {**cached["info"], "complete": True}
     if c.rank == "judge":
-        difficulties = judge_difficulties(records, teacher, c, progress)
+        judge_difficulties(state, method, teacher, c, progress, total)
     elif c.rank == "pass_rate":
-        difficulties = pass_rate_difficulties(records, recipe, progress, engine)
+        pass_rate_difficulties(state, method, recipe, progress, total, engine)
     else:
-        difficulties = [None] * len(records)
-        progress("rank", len(records), len(records))
-    kept, rejected = [], []
-    for record, value in zip(records, difficulties):
+        progress("rank", total, total)
+    return _rank_summary(recipe, state, method, rounds, fingerprint, verified["complete"])
+
+
+def _difficulty(state: State, key: str, method: str, rounds: int, rank_kind: str) -> float | None:
+    values = [v for (v,) in state.execute("SELECT value FROM rank WHERE key = ? AND method = ? AND round < ?",
+                                          (key, method, rounds))]
+    if rank_kind == "pass_rate":
+        return 1.0 - sum(values) / len(values) if len(values) == rounds else None
+    return values[0] if values else None
+
+
+def _rank_summary(recipe, state: State, method: str, rounds: int, fingerprint: str, verified_complete: bool) -> dict:
+    c = recipe.curate
+    stats = {"in": Counter(), "out": Counter(), "rejections": Counter()}
+    with state.transaction():
+        state.db.execute("DELETE FROM ranked")
+    for record in kept_records(state):
+        stats["in"][record["source"]] += 1
+        value = None if c.rank == "none" else _difficulty(state, record["key"], method, rounds, c.rank)
+        reason = None
         if c.rank != "none" and value is None:
-            rejected.append(RATE_FAILED)
+            reason = RATE_FAILED
         elif value is not None and value < c.min_difficulty:
-            rejected.append("too easy (difficulty below min_difficulty)")
+            reason = "too easy (difficulty below min_difficulty)"
         elif value is not None and value > c.max_difficulty:
-            rejected.append("too hard (difficulty above max_difficulty)")
-        else:
-            kept.append({**record, "difficulty": value})
-    complete = verified.get("complete", True) and RATE_FAILED not in rejected
-    state = {"fingerprint": fingerprint, "complete": complete, "records": kept,
-             "stats": stage_stats(records, kept, rejected)}
-    write_json(ws.path("rank"), state)
-    return state
-
-
-# --------------------------------------------------------------------------- 5. split
-
-
-def _order(seed: int, key: str) -> str:
-    return hashlib.sha256(f"{seed}:{key}".encode("utf-8")).hexdigest()
-
-
-def _apportion(sizes: dict[Any, int], total: int) -> dict[Any, int]:
-    """Integer shares of `total` proportional to `sizes` (largest remainder, ties by name)."""
-    n = sum(sizes.values())
-    if n == 0:
-        return {k: 0 for k in sizes}
-    exact = {k: total * v / n for k, v in sizes.items()}
-    out = {k: int(v) for k, v in exact.items()}
-    rest = sorted(sizes, key=lambda k: (-(exact[k] - out[k]), str(k)))
-    for k in rest[: total - sum(out.values())]:
-        out[k] += 1
-    return out
-
-
-def _bin(difficulty: float | None) -> int:
-    return -1 if difficulty is None else min(4, int(difficulty * 5))
-
-
-def split_records(records: Sequence[dict], settings) -> tuple[list[dict], list[dict]]:
-    """(sft, grpo), stratified by source and difficulty, deterministic for a seed.
-
-    The GRPO share of each stratum is apportioned from round(N * (1 - sft_fraction)). With
-    `grpo_end = "hard"` (the default) a stratum is its source, ordered by difficulty, and GRPO
-    takes its hardest samples (so RL spends its rollouts where SFT alone is least sure); "easy"
-    takes the easiest; "random" stratifies by source and difficulty bin (fifths) and takes a
-    seeded random part of each. Ties in difficulty are broken by a hash of (seed, key).
-    """
-    by_random = settings.grpo_end == "random" or all(r.get("difficulty") is None for r in records)
-    strata: dict[Any, list[dict]] = defaultdict(list)
-    for r in records:
-        strata[(r["source"], _bin(r.get("difficulty"))) if by_random else r["source"]].append(r)
-    want = _apportion({k: len(v) for k, v in strata.items()},
-                      round(len(records) * (1 - settings.sft_fraction)))
-    grpo_keys = set()
-    for name, group in strata.items():
-        if by_random:
-            group = sorted(group, key=lambda r: _order(settings.split_seed, r["key"]))
-        else:
-            sign = -1 if settings.grpo_end == "hard" else 1
-            group = sorted(group, key=lambda r: (sign * r["difficulty"], _order(settings.split_seed, r["key"])))
-        grpo_keys.update(r["key"] for r in group[: want[name]])
-    sft = [r for r in records if r["key"] not in grpo_keys]
-    grpo = [r for r in records if r["key"] in grpo_keys]
-    return sft, grpo
-
-
-def cap_records(records: list[dict], settings) -> tuple[list[dict], int]:
-    """At most `max_samples`, hardest first (ties by seeded hash); returns (kept, dropped)."""
-    if not settings.max_samples or len(records) <= settings.max_samples:
-        return records, 0
-    ranked = sorted(records, key=lambda r: (-(r.get("difficulty") or 0.0), _order(settings.split_seed, r["key"])))
-    keep = {r["key"] for r in ranked[: settings.max_samples]}
-    return [r for r in records if r["key"] in keep], len(records) - len(keep)
-
-
-# --------------------------------------------------------------------------- joining shards
-
-
-def shard_sets(out: Path) -> dict[int, list[Path]]:
-    found: dict[int, list[Path]] = defaultdict(list)
-    for path in sorted((out / "work").glob("shard-*-of-*")):
-        parts = path.name.split("-")
-        if len(parts) == 4 and parts[1].isdigit() and parts[3].isdigit():
-            found[int(parts[3])].append(path)
-    return found
-
-
-def join_shards(out: Path, count: int | None) -> tuple[list[dict], dict]:
-    """Every shard's ranked records (sorted by key) and stage stats summed over shards."""
-    sets = shard_sets(out)
-    if count is None:
-        if len(sets) != 1:
-            raise Vr2Error(f"{out / 'work'}: found shard sets for N = {sorted(sets) or 'none'}; "
-                           f"name one with --shard 0/N")
-        count = next(iter(sets))
-    records, stats, load = [], {s: {"in": Counter(), "out": Counter(), "rejections": Counter()}
-                                for s in SHARD_STAGES if s != "teach"}, None
-    complete = True
-    for index in range(count):
-        ws = Workspace(out, Shard(index, count))
-        for stage in ("ingest", "verify", "rank"):
-            if not ws.path(stage).is_file():
-                raise Vr2Error(f"{ws.dir}: shard {index}/{count} has not finished '{stage}'; "
-                               f"run vr2 curate RECIPE --shard {index}/{count}")
-            state = read_json(ws.path(stage))
-            for part in ("in", "out", "rejections"):
-                stats[stage][part].update(state["stats"][part])
-            if stage == "ingest" and load is None:
-                load = state["load"]
-            if stage == "rank":
-                # Failed teacher calls are rejections now and asked again on the next run.
-                complete = complete and state.get("complete", True)
-                records += state["records"]
-    records.sort(key=lambda r: r["key"])
-    joined = {stage: {part: dict(sorted(v.items())) for part, v in s.items()} for stage, s in stats.items()}
-    return records, {"load": load, "stages": joined, "shards": count, "complete": complete}
-
-
-# --------------------------------------------------------------------------- 6. write
-
-
-def release_row(record: dict, grpo: bool) -> dict:
-    """A row of the released Video-R2 format (what `vr2 sft` / `vr2 grpo` read)."""
-    row = {"id": record["key"], "video": record["video"],
-           "conversations": [{"from": "human", "value": "<video>\n" + format_question(record["question"], record["options"])},
-                             {"from": "assistant", "value": record["completion"]}],
-           "answer_type": record["answer_type"], "source": record["source"],
-           "source_id": record["source_id"], "difficulty": record.get("difficulty")}
-    if record.get("start") is not None:
-        row["start"] = record["start"]
-    if record.get("end") is not None:
-        row["end"] = record["end"]
-    if grpo:
-        row["temporal_grounding"] = record["temporal_grounding"]
-    return row
-
-
-def reasoning_tokens(records: Sequence[dict], tokenizer_path: str) -> list[int]:
-    if not records:
-        return []
-    try:
-        from transformers import AutoTokenizer
-
-        tokenizer = AutoTokenizer.from_pretrained(tokenizer_path, local_files_only=True)
-    except ImportError:
-        raise Vr2Error("reasoning lengths need transformers: pip install transformers") from None
-    except (OSError, ValueError) as error:
-        raise Vr2Error(f"curate.tokenizer: cannot load a tokenizer from '{tokenizer_path}' ({error})") from None
-    thinks = [parse_completion(r["completion"]).think or "" for r in records]
-    return [len(ids) for ids in tokenizer(thinks, add_special_tokens=False)["input_ids"]]
-
-
-def summary(values: Sequence[float]) -> dict:
-    if not values:
-        return {"count": 0}
-    ordered = sorted(values)
-    n = len(ordered)
-    median = ordered[n // 2] if n % 2 else (ordered[n // 2 - 1] + ordered[n // 2]) / 2
-    return {"count": n, "mean": round(sum(ordered) / n, 3), "median": round(median, 3),
-            "min": round(ordered[0], 3), "max": round(ordered[-1], 3)}
-
-
-def histogram(values: Sequence[float], edges: Sequence[float]) -> dict[str, int]:
-    """Counts per bin [edges[i], edges[i+1]); the last bin also takes everything above."""
-    counts = [0] * (len(edges) - 1)
-    for v in values:
-        i = max(0, min(len(counts) - 1, next((j for j in range(len(counts)) if v < edges[j + 1]), len(counts) - 1)))
-        counts[i] += 1
-    return {f"{edges[i]:g}-{edges[i + 1]:g}": counts[i] for i in range(len(counts))}
-
-
-DURATION_EDGES = (0, 15, 30, 60, 120, 180, 300, 600, float("inf"))
-TOKEN_EDGES = (0, 100, 200, 300, 400, 500, 600, 800, 1000, float("inf"))
-DIFFICULTY_EDGES = (0, 0.2, 0.4, 0.6, 0.8, 1.0000001)
-
-
-def build_manifest(recipe, teacher_info: dict, sft: list[dict], grpo: list[dict], joined: dict,
-                   capped: int, tokens: list[int]) -> dict:
-    final = sft + grpo
-    stages = joined["stages"]
-    per_source: dict[str, dict] = defaultdict(dict)
-    for source, n in (joined["load"] or {}).get("loaded", {}).items():
-        per_source[source]["loaded"] = n
-    for stage, s in stages.items():
-        for source, n in s["out"].items():
-            per_source[source][stage] = n
-    for name, rows in (("sft", sft), ("grpo", grpo)):
-        for source, n in Counter(r["source"] for r in rows).items():
-            per_source[source][name] = n
-    difficulties = [r["difficulty"] for r in final if r.get("difficulty") is not None]
-    durations = [r["duration"] for r in final]
-    load = joined["load"] or {}
-    rejections = {stage: s["rejections"] for stage, s in stages.items()}
-    if capped:
-        rejections["split"] = {"over max_samples": capped}
-    return {
-        "recipe": recipe.name,
-        "counts": {"per_source": {k: per_source[k] for k in sorted(per_source)},
-                   "samples": {"sft": len(sft), "grpo": len(grpo), "total": len(final)},
-                   "videos": {"sft": len({r["video"] for r in sft}), "grpo": len({r["video"] for r in grpo}),
-                              "total": len({r["video"] for r in final})}},
-        "bad_rows": {"count": load.get("bad_rows", 0), "listed": load.get("bad_rows_listed", [])},
-        "duplicates": dict(sorted(load.get("duplicates", {}).items())),
-        "rejections": rejections,
-        "video_duration_s": {**summary(durations), "histogram": histogram(durations, DURATION_EDGES)},
-        "reasoning_tokens": {**summary(tokens), "histogram": histogram(tokens, TOKEN_EDGES),
-                             "tokenizer": tokenizer_of(recipe)},
-        "difficulty": {**summary(difficulties), "method": recipe.curate.rank,
-                       "histogram": histogram(difficulties, DIFFICULTY_EDGES)},
-        "answer_types": dict(sorted(Counter(r["answer_type"] for r in final).items())),
-        "settings": {"curate": _section(recipe.curate), "video": _section(recipe.video),
-                     "tar": _section(recipe.tar), "model": recipe.model.name_or_path},
-        "teacher": teacher_info,
-        # False while teacher calls or ratings failed: run again to ask them again.
-        "complete": joined["complete"],
-    }
-
-
-def tokenizer_of(recipe) -> str:
-    return recipe.curate.tokenizer or recipe.model.name_or_path
-
-
-def split_and_write(recipe, out: Path, count: int | None, teacher_info: dict,
-                    progress: Progress = _no_progress, write: bool = True) -> dict:
-    """Join the shards, split, and (with `write`) write the datasets, manifest and report."""
-    if write:
-        check_output(out)
-    records, joined = join_shards(out, count)
-    records, capped = cap_records(records, recipe.curate)
-    sft, grpo = split_records(records, recipe.curate)
-    progress("split", 1, 1)
-    write_json(out / "work" / "split.json", {"sft": [r["key"] for r in sft], "grpo": [r["key"] for r in grpo]})
-    if not write:
-        return {"sft": len(sft), "grpo": len(grpo)}
-    tokens = reasoning_tokens(sft + grpo, tokenizer_of(recipe))
-    manifest = build_manifest(recipe, teacher_info, sft, grpo, joined, capped, tokens)
-    write_json(out / "sft.json", [release_row(r, False) for r in sft])
-    write_json(out / "grpo.json", [release_row(r, True) for r in grpo])
-    write_json(out / "manifest.json", manifest, sort_keys=False)  # histogram bins stay in order
-    tmp = out / ".report.html.tmp"
-    tmp.write_text(render_report(manifest), encoding="utf-8")
-    os.replace(tmp, out / "report.html")
-    progress("write", 1, 1)
-    return manifest
+            reason = "too hard (difficulty above max_difficulty)"
+        if reason:
+            stats["rejections"][reason] += 1
+            continue
+        stats["out"][record["source"]] += 1
+        state.execute("INSERT INTO ranked VALUES (?, ?, ?, ?, ?)",
+                      (record["key"], record["source"], record["video"], value,
+                       dumps({**record, "difficulty": value})))
+    complete = verified_complete and not stats["rejections"].get(RATE_FAILED)
+    info = {"count": sum(stats["out"].values()), "stats": _stats(stats)}
+    state.finish("rank", fingerprint, complete, info)
+    return {**info, "complete": complete}
 
 
 # --------------------------------------------------------------------------- the whole run
 
 
-def check_output(out: Path) -> None:
-    """Refuse to replace datasets that an earlier `vr2 curate` did not write (no manifest beside them)."""
-    if (out / "manifest.json").is_file():
-        return
-    for name in ("sft.json", "grpo.json"):
-        if (out / name).exists():
-            raise Vr2Error(f"{out / name}: exists and was not written by vr2 curate (no manifest.json beside it); "
-                           f"choose another curate.output_dir")
-
-
 def teacher_info(recipe, teacher) -> dict:
+    urls = getattr(teacher, "urls", None) or [getattr(teacher, "url", "")]
     return {"plugin": recipe.curate.teacher, "model": getattr(teacher, "model", ""),
-            "url": getattr(teacher, "url", ""), "temperature": recipe.curate.temperature,
-            "seed": recipe.curate.seed}
+            "url": [redact_url(u) for u in urls] if len(urls) > 1 else redact_url(urls[0] or ""),
+            "temperature": recipe.curate.temperature, "seed": recipe.curate.seed}
 
 
 def cache_dir(recipe) -> Path:
@@ -897,6 +892,8 @@ class RunResult:
     teacher_stats: dict | None = None
     bad_rows: int = 0
     bad_rows_listed: list = field(default_factory=list)
+    timings: dict = field(default_factory=dict)  # seconds per stage
+    endpoints: dict = field(default_factory=dict)  # teacher endpoint -> {answered, failed} this run
 
 
 def run(recipe, *, stage: str | None = None, shard: Shard | None = None, progress: Progress = _no_progress,
@@ -907,34 +904,56 @@ def run(recipe, *, stage: str | None = None, shard: Shard | None = None, progres
     ws = Workspace(out, shard or Shard())
     needs_teacher = any(s in stages for s in ("teach", "verify", "write", "merge")) or (
         "rank" in stages and recipe.curate.rank == "judge")
-    if teacher is None and needs_teacher:
-        teacher = make_teacher(recipe.curate, cache_dir(recipe))
-    counts: dict[str, Any] = {}
-    failures = bad_rows = 0
-    listed: list = []
-    taught = None
-    for name in stages:
-        if name == "ingest":
-            state = ingest(recipe, ws, progress)
-            counts["ingest"] = len(state["records"])
-            bad_rows, listed = state["load"]["bad_rows"], state["load"]["bad_rows_listed"]
-        elif name == "teach":
-            taught = teach(recipe, ws, teacher, progress)
-            failures = taught["failed"]
-            counts["teach"] = sum(1 for e in taught["entries"].values() if e["status"] == "ok")
-        elif name == "verify":
-            taught = taught or teach_state(recipe, ws, teacher)
-            counts["verify"] = len(verify(recipe, ws, taught, progress)["records"])
-        elif name == "rank":
-            counts["rank"] = len(rank(recipe, ws, teacher, progress, engine)["records"])
-        elif name == "split":
-            counts.update(split_and_write(recipe, out, _count(shard, name), {}, progress, write=False))
-        else:  # write, merge
-            manifest = split_and_write(recipe, out, _count(shard, name), teacher_info(recipe, teacher), progress)
-            counts.update(manifest["counts"]["samples"])
+    locks = [FolderLock(ws.dir, "vr2 curate")] if any(s in SHARD_STAGES for s in stages) else []
+    if any(s in ("split", "write", "merge") for s in stages):
+        locks.append(FolderLock(out, "vr2 curate"))
+    result = RunResult(stages, {})
+    try:
+        for lock in locks:
+            lock.acquire()
+        if teacher is None and needs_teacher:
+            teacher = make_teacher(recipe.curate, cache_dir(recipe))
+        for name in stages:
+            started = time.perf_counter()
+            _run_stage(name, recipe, ws, shard, teacher, engine, progress, result)
+            result.timings[name] = round(time.perf_counter() - started, 3)
+    finally:
+        ws.close()
+        for lock in reversed(locks):
+            lock.release()
     stats = getattr(teacher, "stats", None)
-    return RunResult(stages, counts, failures, stats.as_dict() if hasattr(stats, "as_dict") else None, bad_rows,
-                     listed)
+    result.teacher_stats = stats.as_dict() if hasattr(stats, "as_dict") else None
+    take = getattr(teacher, "take_endpoint_counts", None)
+    result.endpoints = take() if take else {}
+    return result
+
+
+def _run_stage(name: str, recipe, ws: Workspace, shard: Shard | None, teacher, engine, progress: Progress,
+               result: RunResult) -> None:
+    out = ws.out
+    if name == "ingest":
+        info = ingest(recipe, ws, progress)
+        result.counts["ingest"] = info["count"]
+        result.bad_rows, result.bad_rows_listed = info["load"]["bad_rows"], info["load"]["bad_rows_listed"]
+    elif name == "teach":
+        taught = teach(recipe, ws, teacher, progress)
+        result.teacher_failures = taught["failed"]
+        result.counts["teach"] = taught["ok"]
+    elif name == "verify":
+        fingerprint = teacher_fingerprint(recipe, teacher)
+        result.counts["verify"] = verify(recipe, ws, fingerprint, progress)["count"]
+        result.teacher_failures = teach_counts(ws.state, fingerprint)["failed"]
+    elif name == "rank":
+        info = rank(recipe, ws, teacher, progress, engine)
+        result.counts["rank"] = info["count"]
+        # What shaped this shard's output, for the merge to compare (the teacher: the one verified).
+        ws.state.finish("settings", "", True, shard_settings(recipe, ws.require("verify")["info"]["teacher"]))
+    elif name == "split":
+        result.counts.update(split_and_write(recipe, out, _count(shard, name), {}, progress, write=False))
+    else:  # write, merge
+        manifest = split_and_write(recipe, out, _count(shard, name), teacher_info(recipe, teacher), progress,
+                                   expected=shard_settings(recipe, teacher_fingerprint(recipe, teacher)))
+        result.counts.update(manifest["counts"]["samples"])
 
 
 def _count(shard: Shard | None, stage: str) -> int | None:
@@ -944,10 +963,12 @@ def _count(shard: Shard | None, stage: str) -> int | None:
     return None if stage == "merge" else 1
 
 
-def teach_state(recipe, ws: Workspace, teacher) -> dict:
-    """The journalled teach results, without asking the teacher anything."""
-    fingerprint = teacher_fingerprint(recipe, teacher)
-    entries = {e["key"]: e for e in read_journal(ws.path("teach")) if e.get("teacher") == fingerprint}
-    records = ws.load("ingest")["records"]
-    failed = sum(1 for r in records if entries.get(r["key"], {"status": "failed"})["status"] == "failed")
-    return {"entries": entries, "failed": failed, "fingerprint": fingerprint}
+def batches(items: Iterable, size: int) -> Iterator[list]:
+    batch = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch

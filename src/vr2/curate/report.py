@@ -1,5 +1,7 @@
 """`report.html` of a `vr2 curate` run: its manifest as one self-contained page of bar charts
-(inline SVG, no scripts, no network)."""
+(inline SVG, no scripts, no network), and a few kept and rejected samples per source: the
+question, the teacher's reasoning with its cited times highlighted, the frames the teacher saw at
+those times, and the verdict with its reason. Every text from a source or the teacher is escaped."""
 
 from __future__ import annotations
 
@@ -7,10 +9,12 @@ import json
 from collections.abc import Mapping
 
 from vr2.html import esc
+from vr2.model.prompts import format_question
+from vr2.scoring.timestamps import find_times
 
 BAR_HEIGHT = 18
-LABEL_WIDTH = 260
 BAR_WIDTH = 360
+CHAR_WIDTH = 7.2  # px per character of a 12 px label, generous: a label is never cut
 
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 980px; color: #222; }
@@ -20,6 +24,11 @@ td, th { border: 1px solid #ccc; padding: 3px 8px; text-align: right; }
 th:first-child, td:first-child { text-align: left; }
 svg text { font-size: 12px; }
 pre { background: #f6f6f6; padding: 1em; overflow-x: auto; font-size: 0.8em; }
+.example { border: 1px solid #ddd; border-radius: 6px; padding: 0.6em 1em; margin: 0.8em 0; }
+.example.kept { border-left: 5px solid #3a8f4b; } .example.rejected { border-left: 5px solid #c0392b; }
+.example .q { white-space: pre-wrap; font-weight: 600; } .example .think { white-space: pre-wrap; }
+mark.t { background: #ffe08a; } .frames img { margin: 4px 6px 0 0; border: 1px solid #ccc; }
+.frames figure { display: inline-block; margin: 0; font-size: 0.8em; text-align: center; }
 """
 
 
@@ -29,15 +38,16 @@ def bar_chart(title: str, values: Mapping[str, float]) -> str:
         return f"<h2>{esc(title)}</h2><p>nothing to show</p>"
     top = max(values.values()) or 1
     height = BAR_HEIGHT * len(values) + 8
+    label_width = int(max(len(str(label)) for label in values) * CHAR_WIDTH) + 16
     rows = []
     for i, (label, value) in enumerate(values.items()):
         y = 4 + i * BAR_HEIGHT
         width = BAR_WIDTH * value / top
         rows.append(
-            f'<text x="{LABEL_WIDTH - 6}" y="{y + 13}" text-anchor="end">{esc(label)}</text>'
-            f'<rect x="{LABEL_WIDTH}" y="{y + 2}" width="{width:.1f}" height="{BAR_HEIGHT - 4}" fill="#4a78b5"/>'
-            f'<text x="{LABEL_WIDTH + width + 4:.1f}" y="{y + 13}">{esc(value)}</text>')
-    total_width = LABEL_WIDTH + BAR_WIDTH + 80
+            f'<text x="{label_width - 6}" y="{y + 13}" text-anchor="end">{esc(label)}</text>'
+            f'<rect x="{label_width}" y="{y + 2}" width="{width:.1f}" height="{BAR_HEIGHT - 4}" fill="#4a78b5"/>'
+            f'<text x="{label_width + width + 4:.1f}" y="{y + 13}">{esc(value)}</text>')
+    total_width = label_width + BAR_WIDTH + 80
     return (f"<h2>{esc(title)}</h2><svg xmlns='http://www.w3.org/2000/svg' width='{total_width}' "
             f"height='{height}' role='img' aria-label='{esc(title)}'>{''.join(rows)}</svg>")
 
@@ -61,7 +71,43 @@ def _stat_line(name: str, stats: Mapping) -> str:
             f"min {stats['min']}, max {stats['max']}</p>")
 
 
-def render_report(manifest: Mapping) -> str:
+def highlighted(text: str) -> str:
+    """`text` escaped, each time it cites marked."""
+    out, position = [], 0
+    for mention in find_times(text):
+        out.append(esc(text[position:mention.char_start]))
+        span = f"{mention.start:g} s" if mention.start == mention.end else f"{mention.start:g}-{mention.end:g} s"
+        out.append(f'<mark class="t" title="{esc(span)}">{esc(text[mention.char_start:mention.char_end])}</mark>')
+        position = mention.char_end
+    return "".join(out) + esc(text[position:])
+
+
+def _example(example: Mapping) -> str:
+    kept = example["verdict"] == "kept"
+    verdict = (f"kept (TAR {example.get('tar')}, to {example.get('split')})" if kept
+               else f"rejected: {example.get('reason')}")
+    frames = "".join(f'<figure><img src="{esc(uri)}" alt="frame at {seconds:g} s" width="160">'
+                     f'<figcaption>{seconds:g} s</figcaption></figure>' for seconds, uri in example.get("frames", []))
+    return (f'<div class="example {"kept" if kept else "rejected"}"><div><b>{esc(verdict)}</b> · '
+            f'{esc(example["key"])} · {esc(example["video"])}</div>'
+            f'<div class="q">{esc(format_question(example["question"], example["options"]))}</div>'
+            f'<div class="think">{highlighted(example.get("think") or "")}</div>'
+            f'<div>Answer: <b>{esc(example.get("answer") or "")}</b> (gold: {esc(example["gold"])})</div>'
+            f'<div class="frames">{frames}</div></div>')
+
+
+def _examples(examples: Mapping | None) -> str:
+    if not examples:
+        return ""
+    parts = ["<h2>Examples</h2><p>A few kept and rejected samples per source, the times the teacher "
+             "cites highlighted, with the frames it saw at those times.</p>"]
+    for source, groups in sorted(examples.items()):
+        parts.append(f"<h3>{esc(source)}</h3>")
+        parts += [_example(e) for e in groups.get("kept", []) + groups.get("rejected", [])]
+    return "\n".join(parts)
+
+
+def render_report(manifest: Mapping, examples: Mapping | None = None) -> str:
     counts = manifest["counts"]
     samples, videos = counts["samples"], counts["videos"]
     teacher = manifest.get("teacher", {})
@@ -79,6 +125,7 @@ def render_report(manifest: Mapping) -> str:
         _stat_line("Reasoning tokens", manifest["reasoning_tokens"]),
         bar_chart(f"Difficulty ({manifest['difficulty']['method']})", manifest["difficulty"]["histogram"]),
         bar_chart("Answer types", manifest["answer_types"]),
+        _examples(examples),
         "<h2>Settings</h2><pre>" + esc(json.dumps(manifest["settings"], indent=1, sort_keys=True)) + "</pre>",
     ]
     return ("<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>vr2 curate report</title>"

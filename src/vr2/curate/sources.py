@@ -23,8 +23,10 @@ Layouts (as published):
 - ``clevrer`` (CLEVRER questions): a JSON array of ``{scene_index, video_filename, questions:
   [{question_id, question, question_type, answer} or {..., choices: [{choice_id, choice,
   answer: correct|wrong}]}]}``. Questions with choices become multiple choice when exactly one
-  choice is correct (CLEVRER's explanatory questions may have several; those are reported and
-  skipped); descriptive ones are numeric (counts) or free form. Videos are
+  choice is correct. CLEVRER writes many explanatory and counterfactual questions with several
+  correct choices: by default (`curate.clevrer_multi = "per_choice"`) each choice becomes a yes/no
+  question of its own (key `<scene>#<question>#<choice>`, options yes/no); with "skip" they are
+  reported as skipped rows and counted. Descriptive ones are numeric (counts) or free form. Videos are
   ``video_XXXXX.mp4``, also looked up in CLEVRER's ``video_10000-11000/`` style folders.
 - ``jsonl``: vr2's own rows (`vr2.data.datasets` plain fields), e.g. a user's own videos and questions.
 """
@@ -51,7 +53,7 @@ from vr2.data.datasets import (
     split_question_options,
 )
 from vr2.errors import Vr2Error
-from vr2.files import read_text
+from vr2.files import MAX_DATA_FILE_BYTES, loads_json, read_text
 from vr2.samples import Sample
 from vr2.scoring.answers import infer_answer_type, is_pure_number
 
@@ -111,10 +113,8 @@ def _guarded(rows: Iterator[tuple[int, Callable[[], list[Row]]]]) -> Iterator[Ro
 
 
 def _json(path: Path) -> Any:
-    try:
-        return json.loads(read_text(path, "source file"))
-    except json.JSONDecodeError as error:
-        raise Vr2Error(f"{path}: not valid JSON ({error})") from None
+    # Bad syntax, nesting deeper than any source has, an integer of thousands of digits: one line.
+    return loads_json(read_text(path, "source file", max_bytes=MAX_DATA_FILE_BYTES), str(path))
 
 
 def _array(path: Path, data: Any) -> list:
@@ -198,14 +198,26 @@ def _nextqa_row(row: dict, folders: dict[str, str]) -> list[Sample]:
 
 
 def load_nextqa(path: Path) -> Iterator[Row]:
-    text = read_text(path, "source file")
+    text = read_text(path, "source file", max_bytes=MAX_DATA_FILE_BYTES)
     reader = csv.DictReader(io.StringIO(text))
-    missing = {"video", "question", "answer", "a0", "a1", "a2", "a3", "a4"} - set(reader.fieldnames or [])
+    try:
+        missing = {"video", "question", "answer", "a0", "a1", "a2", "a3", "a4"} - set(reader.fieldnames or [])
+    except csv.Error as error:
+        raise Vr2Error(f"{path}: not a readable CSV ({error})") from None
     if missing:
         raise Vr2Error(f"{path}: not a NExT-QA CSV (missing columns: {', '.join(sorted(missing))})")
     folders = _nextqa_map(path)
     # Row numbers count the header as row 1, as a spreadsheet shows them.
-    return _guarded((n, lambda r=r: _nextqa_row(r, folders)) for n, r in enumerate(reader, 2))
+    return _guarded((n, lambda r=r: _nextqa_row(r, folders)) for n, r in enumerate(_csv_rows(path, reader), 2))
+
+
+def _csv_rows(path: Path, reader: csv.DictReader) -> Iterator[dict]:
+    """The CSV's rows; a field past the csv module's limit (131,072 characters) or a broken quote
+    is one line naming the file and row, not a traceback."""
+    try:
+        yield from reader
+    except csv.Error as error:
+        raise Vr2Error(f"{path}: row {reader.line_num}: unreadable CSV ({error})") from None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -274,38 +286,55 @@ def clevrer_video(scene: int, filename: str) -> list[str]:
     return [filename, f"video_{low:05d}-{low + 1000:05d}/{filename}"]
 
 
-def _clevrer_question(scene: int, video: str, q: dict) -> Sample:
+CLEVRER_MULTI = ("per_choice", "skip")
+# One choice of a several-correct question, asked on its own (options: yes, no).
+PER_CHOICE = "{question} Is \"{choice}\" a correct answer?"
+
+
+def _clevrer_question(scene: int, video: str, q: dict, multi: str) -> list[Sample]:
     qid = f"{scene}#{q.get('question_id')}"
     kind = q.get("question_type", "")
     if "choices" in q:
         choices = q["choices"]
         options = check_options([c.get("choice", "") for c in choices])
         right = [i for i, c in enumerate(choices) if str(c.get("answer", "")).lower() == "correct"]
-        if len(right) != 1:
-            raise BadRow(f"question {qid}: {len(right)} correct choices; a sample needs exactly one")
-        return _make("clevrer", qid, video, q.get("question"), options, "ABCDEFGHIJKLMNOPQRSTUVWXYZ"[right[0]],
-                     "multiple_choice", question_type=kind)
+        if len(right) == 1:
+            return [_make("clevrer", qid, video, q.get("question"), options, "ABCDEFGHIJKLMNOPQRSTUVWXYZ"[right[0]],
+                          "multiple_choice", question_type=kind)]
+        if multi == "skip":
+            raise BadRow(f"question {qid}: {len(right)} correct choices (skipped: curate.clevrer_multi = \"skip\")")
+        # CLEVRER's explanatory and counterfactual questions often have several right choices: each
+        # choice becomes a yes/no question of its own, so none of them is lost or made single.
+        question = str(q.get("question") or "").strip()
+        return [_make("clevrer", f"{qid}#{c.get('choice_id', i)}", video, PER_CHOICE.format(question=question,
+                      choice=option) if question else "", ["yes", "no"], "A" if i in right else "B",
+                      "multiple_choice", question_type=kind, choice_of=qid)
+                for i, (c, option) in enumerate(zip(choices, options))]
     answer = str(q.get("answer", "")).strip()
     answer_type = "numeric" if is_pure_number(answer) else infer_answer_type(answer, [])
-    return _make("clevrer", qid, video, q.get("question"), [], answer, answer_type, question_type=kind)
+    return [_make("clevrer", qid, video, q.get("question"), [], answer, answer_type, question_type=kind)]
 
 
-def _clevrer_row(row: dict, number: int) -> list[Row]:
+def _clevrer_row(row: dict, number: int, multi: str) -> list[Row]:
     scene = int(row["scene_index"])
     filename = str(row.get("video_filename") or f"video_{scene:05d}.mp4")
     candidates = clevrer_video(scene, filename)
+    out: list[Row] = []
+    for q in list(row.get("questions") or []):
+        try:
+            samples = _clevrer_question(scene, candidates[0], q, multi)
+        except BadRow as error:
+            out.append(Skipped(number, str(error)))
+            continue
+        for sample in samples:
+            sample.extra["video_candidates"] = candidates
+        out += samples
+    return out
 
-    def convert(q: dict) -> Sample:
-        sample = _clevrer_question(scene, candidates[0], q)
-        sample.extra["video_candidates"] = candidates
-        return sample
 
-    return _each(number, list(row.get("questions") or []), convert)
-
-
-def load_clevrer(path: Path) -> Iterator[Row]:
+def load_clevrer(path: Path, multi: str = "per_choice") -> Iterator[Row]:
     rows = _array(path, _json(path))
-    return _guarded((n, lambda r=r, n=n: _clevrer_row(r, n)) for n, r in enumerate(rows, 1))
+    return _guarded((n, lambda r=r, n=n: _clevrer_row(r, n, multi)) for n, r in enumerate(rows, 1))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -333,8 +362,11 @@ LOADERS: dict[str, Callable[[Path], Iterator[Row]]] = {
 }
 
 
-def load_source(spec: SourceSpec) -> Iterator[Row]:
-    """The samples and skipped rows of one source file."""
+def load_source(spec: SourceSpec, settings: Any = None) -> Iterator[Row]:
+    """The samples and skipped rows of one source file (`settings`: the recipe's [curate]
+    section, for the keys that change how a source is read)."""
     if not spec.file.is_file():
         raise Vr2Error(f"{spec.file}: {spec.kind} source file not found")
+    if spec.kind == "clevrer":
+        return load_clevrer(spec.file, getattr(settings, "clevrer_multi", "per_choice"))
     return LOADERS[spec.kind](spec.file)

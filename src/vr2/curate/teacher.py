@@ -23,6 +23,9 @@ Other teachers plug in through the `vr2_teachers` hook (see `vr2.plugins.hookspe
 from __future__ import annotations
 
 import re
+import threading
+import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,7 +33,7 @@ from typing import Any
 from vr2.config import JudgeConfig
 from vr2.errors import Vr2Error
 from vr2.explain.html import frame_data_uri
-from vr2.judge.client import extract_json_object, make_judge
+from vr2.judge.client import JudgeStats, extract_json_object, make_judge, redact_url
 from vr2.model.prompts import format_question
 from vr2.plugins import registry as plugins
 from vr2.scoring.format import parse_completion
@@ -141,53 +144,166 @@ def rate_messages(question: str, options: list[str], answer: str, reasoning: str
     return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": text}]
 
 
-def prepare_request(key: str, sample: dict, video_path: str, subtitles: str | None, settings: dict,
-                    image_width: int) -> TeachRequest:
-    """Sample a video's frames for the teacher (runs in a worker process; raises Vr2Error).
-
-    `settings` are `vr2.video.sampling.sample_video` keyword arguments (the training protocol).
-    """
-
+def sample_frames(video_path: str, subtitles: str | None, settings: dict, image_width: int,
+                  start: float | None = None, end: float | None = None) -> tuple:
+    """(frames as (seconds, data URI), duration, subtitle cues) of a video, sampled with the
+    training protocol (`settings`: `vr2.video.sampling.sample_video` keyword arguments). Raises
+    Vr2Error."""
     cues = load_srt(subtitles) if subtitles else []
-    video = sample_video(video_path, **settings, start=sample.get("start"), end=sample.get("end"),
-                         subtitles=cues or None)
+    video = sample_video(video_path, **settings, start=start, end=end, subtitles=cues or None)
     frames = [(round(t, 3), frame_data_uri(f, image_width)) for t, f in zip(video.times, video.frames)]
+    return frames, video.duration, [(c.start, c.end, c.text) for c in cues]
+
+
+def prepare_request(key: str, sample: dict, video_path: str, subtitles: str | None, settings: dict,
+                    image_width: int, frames: tuple | None = None) -> TeachRequest:
+    """What the teacher sees for one sample (runs in a worker process; raises Vr2Error).
+    `frames`: `sample_frames` of its video when already sampled for another question."""
+    frames = frames or sample_frames(video_path, subtitles, settings, image_width, sample.get("start"),
+                                     sample.get("end"))
     return TeachRequest(key=key, question=sample["question"], options=list(sample.get("options") or []),
-                        answer_type=sample["answer_type"], duration=video.duration, frames=frames,
-                        subtitles=[(c.start, c.end, c.text) for c in cues])
+                        answer_type=sample["answer_type"], duration=frames[1], frames=list(frames[0]),
+                        subtitles=list(frames[2]))
+
+
+def endpoint_of(reply: Any) -> str:
+    return getattr(reply, "endpoint", "") if reply is not None else ""
+
+
+def teach_readable(reply: str) -> bool:
+    return isinstance(parse_teaching(reply), Teaching)
+
+
+def rating_readable(reply: str) -> bool:
+    return parse_rating(reply) is not None
+
+
+class EndpointPool:
+    """Several OpenAI-compatible endpoints serving the same model. Each call goes to the endpoint
+    with the fewest calls in flight; one that fails is rested (`backoff`, doubling per failure
+    in a row, at most a minute) while the others carry on, and the call is tried again elsewhere
+    (up to `retries` more times). Replies are cached by content, so any endpoint's reply serves."""
+
+    MAX_REST_S = 60.0
+
+    def __init__(self, clients: list, urls: list[str], retries: int, backoff: float):
+        self.clients, self.urls, self.retries, self.backoff = clients, urls, retries, backoff
+        self.lock = threading.Lock()
+        self.in_flight = [0] * len(clients)
+        self.rest_until = [0.0] * len(clients)
+        self.failures_in_row = [0] * len(clients)
+        self.counts = [Counter() for _ in clients]
+        self.stats = JudgeStats()
+
+    def _pick(self) -> int:
+        with self.lock:
+            now = time.monotonic()
+            awake = [i for i in range(len(self.clients)) if self.rest_until[i] <= now]
+            if awake:
+                best = min(awake, key=lambda i: (self.in_flight[i], i))
+            else:  # all resting: the one that wakes first
+                best = min(range(len(self.clients)), key=lambda i: self.rest_until[i])
+                time.sleep(max(0.0, self.rest_until[best] - now))
+            self.in_flight[best] += 1
+            return best
+
+    def _done(self, i: int, ok: bool) -> None:
+        with self.lock:
+            self.in_flight[i] -= 1
+            self.counts[i]["answered" if ok else "failed"] += 1
+            if ok:
+                self.failures_in_row[i] = 0
+            else:
+                self.failures_in_row[i] += 1
+                rest = min(self.MAX_REST_S, max(self.backoff, 0.05) * 2 ** (self.failures_in_row[i] - 1))
+                self.rest_until[i] = time.monotonic() + rest
+
+    def complete(self, messages: list[dict], accept) -> str | None:
+        """The reply (a `vr2.judge.client.Reply`: its `endpoint` says who answered), or None."""
+        self._add("calls")
+        for attempt in range(self.retries + 1):
+            if attempt:
+                self._add("retries")
+            i = self._pick()
+            try:
+                reply = self.clients[i].complete(messages, accept=accept)
+            except BaseException:
+                self._done(i, False)
+                raise
+            if reply is not None and getattr(reply, "cached", False):
+                with self.lock:
+                    self.in_flight[i] -= 1
+                return reply
+            self._done(i, reply is not None)
+            if reply is not None:
+                return reply
+        self._add("failures")
+        return None
+
+    def _add(self, name: str) -> None:
+        with self.lock:
+            setattr(self.stats, name, getattr(self.stats, name) + 1)
+
+    def combined_stats(self) -> JudgeStats:
+        """Calls, retries and failures of the pool; requests and cache hits of its clients."""
+        with self.lock:
+            out = JudgeStats(**self.stats.as_dict())
+        out.requests = sum(c.stats.requests for c in self.clients)
+        out.cache_hits = sum(c.stats.cache_hits for c in self.clients)
+        return out
+
+    def take_counts(self) -> dict[str, dict[str, int]]:
+        """Answered and failed calls per endpoint since the last take."""
+        with self.lock:
+            out = {self.urls[i]: dict(c) for i, c in enumerate(self.counts) if c}
+            self.counts = [Counter() for _ in self.clients]
+        return out
 
 
 class OpenAITeacher:
-    """Teacher plugin ``openai``: any OpenAI-compatible multimodal chat endpoint."""
+    """Teacher plugin ``openai``: any OpenAI-compatible multimodal chat endpoint, or several
+    (`teacher_url` as a list: an `EndpointPool`)."""
 
     name = "openai"
 
     def __init__(self, settings: Any, cache_dir: str | Path | None = None):
-        if not settings.teacher_url or not settings.teacher_model:
+        urls = settings.teacher_url if isinstance(settings.teacher_url, list) else [settings.teacher_url]
+        urls = [u.strip() for u in urls if u.strip()]
+        if not urls or not settings.teacher_model:
             raise Vr2Error("curate.teacher_url and curate.teacher_model: the teacher needs an "
-                           "OpenAI-compatible base URL and a model name")
+                           "OpenAI-compatible base URL (or a list of them) and a model name")
         self.model = settings.teacher_model
-        self.url = settings.teacher_url
-        try:  # the teacher is an OpenAI-compatible judge with the [curate] settings
-            config = JudgeConfig(
-                backend="openai", url=settings.teacher_url, model=settings.teacher_model,
-                api_key_env=settings.teacher_api_key_env, timeout=settings.timeout,
-                retries=settings.retries, backoff=settings.backoff, seed=settings.seed,
-                temperature=settings.temperature, max_tokens=settings.max_tokens,
-                cache_dir=str(cache_dir or ""))
-            self.client = make_judge(config)
-        except Vr2Error as exc:
-            raise Vr2Error(f"curate teacher: {exc}") from None
+        self.urls = [redact_url(u) for u in urls]
+        self.url = self.urls[0]
+        clients = []
+        for url in urls:
+            try:  # the teacher is an OpenAI-compatible judge with the [curate] settings
+                config = JudgeConfig(
+                    backend="openai", url=url, model=settings.teacher_model,
+                    api_key_env=settings.teacher_api_key_env, timeout=settings.timeout,
+                    retries=0, backoff=settings.backoff, seed=settings.seed,
+                    max_reply_bytes=settings.max_reply_bytes,
+                    temperature=settings.temperature, max_tokens=settings.max_tokens,
+                    cache_dir=str(cache_dir or ""))
+                clients.append(make_judge(config))
+            except Vr2Error as exc:
+                raise Vr2Error(f"curate teacher: {redact_url(str(exc))}") from None
+        # The pool retries: a failed attempt goes to whichever endpoint is least busy next.
+        self.pool = EndpointPool(clients, self.urls, settings.retries, settings.backoff)
 
     @property
     def stats(self):
-        return self.client.stats
+        return self.pool.combined_stats()
+
+    def take_endpoint_counts(self) -> dict:
+        return self.pool.take_counts()
 
     def teach(self, request: TeachRequest) -> str | None:
-        return self.client.complete(teach_messages(request))
+        # Only a reply that parses is cached: an unreadable one is asked again on the next run.
+        return self.pool.complete(teach_messages(request), accept=teach_readable)
 
     def rate(self, question: str, options: list[str], answer: str, reasoning: str) -> str | None:
-        return self.client.complete(rate_messages(question, options, answer, reasoning))
+        return self.pool.complete(rate_messages(question, options, answer, reasoning), accept=rating_readable)
 
 
 def make_teacher(settings: Any, cache_dir: str | Path | None = None) -> Any:

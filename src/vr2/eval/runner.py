@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from vr2.config import with_changes
+from vr2.config import redact_url, with_changes
 from vr2.errors import Vr2Error
 from vr2.eval import benchmarks, lmms, release_prompts, sharding
 from vr2.eval.metrics import (
@@ -96,7 +96,7 @@ def run_settings(recipe) -> dict:
         "vas_attn": e.vas_attn,
         "video": asdict(recipe.video),
         "tar": asdict(recipe.tar),
-        "judge": {"url": recipe.judge.url, "model": recipe.judge.model},
+        "judge": {"url": redact_url(recipe.judge.url), "model": recipe.judge.model},
     }
     if e.protocol == "paper":
         # Other words make other rows: record each release prompt's file and hash.

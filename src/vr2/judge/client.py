@@ -18,6 +18,7 @@ masking, the API-key allow-list and the redaction of keys in anything shown.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import logging
@@ -32,8 +33,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from vr2.config import JudgeConfig
+from vr2.config import _URL_CREDENTIALS, JudgeConfig, redact_url
 from vr2.errors import JudgeFailure, Vr2Error
+from vr2.judge.http import ReplyRefused, bounded_transport
 from vr2.plugins import registry as plugins
 from vr2.scoring.claims import Claim
 from vr2.scoring.format import parse_completion, without_think_blocks
@@ -42,7 +44,7 @@ from vr2.scoring.timestamps import (
 )
 
 __all__ = [
-    "JudgeStats", "JudgeClient", "JudgeFailure", "cache_key",
+    "JudgeStats", "JudgeClient", "JudgeFailure", "Reply", "cache_key", "redact", "redact_url",
     "vas_judge", "judge_consistency", "judge_extract_claims",
     "parse_score", "parse_verdict", "extract_json_object", "claims_from_reply",
     "LLMExtractor", "LLMConsistency", "config_from_env", "make_judge",
@@ -79,10 +81,25 @@ _KEY_FIELD = re.compile(r"((?:authorization|api[-_]?key|x-api-key)[\"']?\s*[:=]\
 
 
 def redact(text: str, secret: str = "") -> str:
-    """Text safe to show: Bearer tokens, Authorization/api-key values and the key itself hidden."""
+    """Text safe to show: Bearer tokens, Authorization/api-key values, credentials in URLs and the
+    key itself hidden."""
     if secret:
         text = text.replace(secret, "[redacted]")
-    return _KEY_FIELD.sub(r"\1[redacted]", _BEARER.sub(r"\1[redacted]", text))
+    return redact_url(_KEY_FIELD.sub(r"\1[redacted]", _BEARER.sub(r"\1[redacted]", text)))
+
+
+def without_credentials(url: str) -> str:
+    """The URL without its `user:password@` part (sent as a Basic Authorization header instead,
+    so the HTTP stack's own logs never see it)."""
+    return _URL_CREDENTIALS.sub(r"\1", url)
+
+
+def url_credentials(url: str) -> str:
+    """`user:password` of a URL, percent-decoded ('' when it has none)."""
+    match = _URL_CREDENTIALS.match(url.strip())
+    if not match:
+        return ""
+    return urllib.parse.unquote(url.strip()[match.end(1):match.end() - 1])
 
 
 # --------------------------------------------------------------------------- client
@@ -102,6 +119,16 @@ class JudgeStats:
 
     def as_dict(self) -> dict[str, int]:
         return asdict(self)
+
+
+class Reply(str):
+    """A reply's text that also says which endpoint gave it (its URL, credentials hidden; for a
+    cached reply, the endpoint that gave it first) and whether it came from the cache."""
+
+    def __new__(cls, text: str, endpoint: str = "", cached: bool = False):
+        reply = super().__new__(cls, text)
+        reply.endpoint, reply.cached = endpoint, cached
+        return reply
 
 
 class _Retryable(Exception):
@@ -146,7 +173,7 @@ class JudgeClient:
             Path(config.cache_dir).mkdir(parents=True, exist_ok=True)
 
     def __repr__(self) -> str:
-        return f"JudgeClient({self.config.endpoint!r}, model={self.config.model!r})"
+        return f"JudgeClient({redact_url(self.config.endpoint)!r}, model={self.config.model!r})"
 
     # -- public
 
@@ -164,10 +191,11 @@ class JudgeClient:
         if cached is not None and (accept is None or accept(cached)):
             self._count("cache_hits")
             return cached
-        reply = self._send_with_retries(body)
-        if reply is None:
+        text = self._send_with_retries(body)
+        if text is None:
             self._count("failures")
             return None
+        reply = Reply(text, redact_url(self.config.base_url))
         if accept is None or accept(reply):
             self._write_cache(key, body, reply)
         return reply
@@ -183,8 +211,10 @@ class JudgeClient:
         log.warning("judge %s: unparseable reply %r", task, self.redact(reply[:200]))
 
     def redact(self, text: str) -> str:
-        """`text` with the API key and any Bearer token or key field hidden."""
-        return redact(text, self._key())
+        """`text` with the API key, any Bearer token or key field and URL credentials hidden."""
+        text = redact(text, self._key())
+        login = url_credentials(self.config.url)
+        return text.replace(login, "[redacted]") if login else text
 
     # -- counters
 
@@ -212,23 +242,33 @@ class JudgeClient:
         return None
 
     def _post(self, body: dict) -> str:
+        import httpx2
         import openai
 
         self._count("requests")
         try:
-            # The raw reply, read by `_reply_text`: a body without text content is a failure
-            # here, where the typed parse would quietly give None or a half-built object.
-            raw = self._client().chat.completions.with_raw_response.create(
-                **body, extra_headers=self._headers())
+            # Streamed, so the reply is read through the size cap, never whole at once; a body
+            # without text content is a failure in `_reply_text`, where the typed parse would
+            # quietly give None or a half-built object.
+            with self._client().chat.completions.with_streaming_response.create(
+                    **body, extra_headers=self._headers()) as raw:
+                data = raw.http_response.read()
         except openai.APIStatusError as exc:
             detail = _error_body(exc)
             if exc.status_code == 429 or exc.status_code >= 500:
                 raise _Retryable(f"HTTP {exc.status_code} {detail}") from None
             raise _Fatal(f"HTTP {exc.status_code} {detail}") from None
         except openai.APIConnectionError as exc:
-            # Refused connections, dropped connections and timeouts (APITimeoutError).
+            # Refused connections, dropped connections and timeouts (APITimeoutError); the cause
+            # may be a refused reply (too large), which no retry would change.
+            if isinstance(exc.__cause__, ReplyRefused):
+                raise _Fatal(f"reply refused: {exc.__cause__}") from None
             raise _Retryable(f"{type(exc).__name__}: {exc}") from None
-        return _reply_text(raw.content)
+        except ReplyRefused as exc:
+            raise _Fatal(f"reply refused: {exc}") from None
+        except httpx2.HTTPError as exc:  # the body stopped (the whole-request deadline shut it)
+            raise _Retryable(f"reply cut off ({type(exc).__name__}: {exc or 'time ran out'})") from None
+        return _reply_text(data)
 
     def _client(self):
         import openai
@@ -238,8 +278,12 @@ class JudgeClient:
                 # The placeholder key is never sent: `_headers` sets Authorization on each request.
                 # max_retries=0: vr2's own loop retries, so each retry is counted and waits the
                 # recipe's backoff.
-                self._openai = openai.OpenAI(base_url=self.config.base_url, api_key="unused",
-                                             timeout=self.config.timeout, max_retries=0)
+                # The transport bounds the whole request and the reply's size (vr2.judge.http).
+                c = self.config
+                http = openai.DefaultHttpxClient(transport=bounded_transport(c.base_url, c.timeout,
+                                                                             c.max_reply_bytes))
+                self._openai = openai.OpenAI(base_url=without_credentials(c.base_url), api_key="unused",
+                                             timeout=c.timeout, max_retries=0, http_client=http)
         return self._openai
 
     def _headers(self) -> dict:
@@ -254,7 +298,11 @@ class JudgeClient:
         key = self._key()
         if key:
             self._say_key_once()
-        return {"Authorization": f"Bearer {key}" if key else Omit(),
+            auth: Any = f"Bearer {key}"
+        else:  # credentials written in the URL go as HTTP Basic, as a browser would send them
+            login = url_credentials(self.config.url)
+            auth = "Basic " + base64.b64encode(login.encode("utf-8")).decode("ascii") if login else Omit()
+        return {"Authorization": auth,
                 "OpenAI-Organization": Omit(), "OpenAI-Project": Omit()}
 
     def _key(self) -> str:
@@ -266,7 +314,7 @@ class JudgeClient:
                 return
             self._key_announced = True
         rule = check_api_key_env(self.config.api_key_env)
-        host = urllib.parse.urlsplit(self.config.endpoint).netloc
+        host = urllib.parse.urlsplit(without_credentials(self.config.endpoint)).netloc
         log.warning("judge: sending the API key from $%s (%s) to %s",
                     self.config.api_key_env, rule, host)
 
@@ -275,7 +323,7 @@ class JudgeClient:
     def _cache_path(self, key: str) -> Path | None:
         return Path(self.config.cache_dir) / f"{key}.json" if self.config.cache_dir else None
 
-    def _read_cache(self, key: str) -> str | None:
+    def _read_cache(self, key: str) -> Reply | None:
         path = self._cache_path(key)
         if path is None:
             return None
@@ -287,13 +335,16 @@ class JudgeClient:
             log.warning("judge cache %s unreadable (%s); asking again", path, exc)
             return None
         reply = entry.get("reply") if isinstance(entry, dict) else None
-        return reply if isinstance(reply, str) else None
+        if not isinstance(reply, str):
+            return None
+        endpoint = entry.get("endpoint")
+        return Reply(reply, endpoint if isinstance(endpoint, str) else "", cached=True)
 
     def _write_cache(self, key: str, body: dict, reply: str) -> None:
         path = self._cache_path(key)
         if path is None:
             return
-        entry = {"key": key, "model": body["model"], "reply": reply}
+        entry = {"key": key, "model": body["model"], "reply": str(reply), "endpoint": reply.endpoint}
         tmp = None
         try:
             fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
