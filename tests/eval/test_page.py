@@ -60,7 +60,7 @@ def test_self_contained_and_escaped(page):
 def test_sections_and_protocol(page):
     text = " ".join(parse(page).text)
     for heading in ("Protocol", "Accuracy per benchmark (paper layout)", "Per benchmark across runs",
-                    "Averages: Generic / Reasoning / Overall", "Official aggregation per benchmark",
+                    "Averages: Generic / Reasoning / Overall", "Official figure per benchmark",
                     "Per-category breakdowns", "Errors and skipped samples", "Notes"):
         assert heading in text, heading
     for setting in ("re-indexed", "overlays", "none", "You are a helpful assistant.", "1024 (Video-MMMU 2048)"):

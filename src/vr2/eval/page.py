@@ -191,23 +191,22 @@ def _official(summary: Mapping) -> str:
     rules = rp.official_notes(summary)
     if not rules:
         return ""
-    return ("<h2>Official aggregation per benchmark</h2><div class=\"card\"><ul class=\"plain\">"
+    return ("<h2>Official figure per benchmark</h2><div class=\"card\"><ul class=\"plain\">"
             + "".join(f"<li>{esc(r)}</li>" for r in rules) + "</ul></div>")
 
 
 def _breakdowns(summary: Mapping) -> str:
     parts = []
-    for name, display, _ in rp.benchmark_columns([summary]):
-        for field, table in (summary["benchmarks"][name].get("breakdown") or {}).items():
-            grid = []
-            for value, cell in table.items():
-                accuracy = cell.get("accuracy")
-                width = 0.0 if accuracy is None else max(0.0, min(100.0, float(accuracy)))
-                grid.append(f'<div class="label">{esc(value)}</div><div class="track"><div class="barrow">'
-                            f'<div class="bar" style="width:{width:.1f}%;background:{PALETTE[0]}"></div>'
-                            f'{esc(_fmt(accuracy))} ({esc(cell.get("samples"))})</div></div>')
-            parts.append(f"<h3>{esc(display)} by {esc(field.replace('_', ' '))}</h3>"
-                         f'<div class="card bars">{"".join(grid)}</div>')
+    for title, _, table in rp.breakdown_groups(summary):
+        grid = []
+        for value, cell in table.items():
+            accuracy = cell.get("accuracy")
+            width = 0.0 if accuracy is None else max(0.0, min(100.0, float(accuracy)))
+            grid.append(f'<div class="label">{esc(value)}</div><div class="track"><div class="barrow">'
+                        f'<div class="bar" style="width:{width:.1f}%;background:{PALETTE[0]}"></div>'
+                        f'{esc(_fmt(accuracy))} ({esc(cell.get("samples"))})</div></div>')
+        parts.append(f"<h3>{esc(title)}</h3>"
+                     f'<div class="card bars">{"".join(grid)}</div>')
     return "<h2>Per-category breakdowns</h2>" + "".join(parts) if parts else ""
 
 
@@ -233,16 +232,16 @@ def _problems(summary: Mapping) -> str:
     return '<h2>Errors and skipped samples</h2><div class="card warn">' + "".join(lines) + "</div>"
 
 
-def _notes(summary: Mapping) -> str:
-    return ("<h2>Notes</h2><ul class=\"plain\">"
-            + "".join(f"<li>{esc(n)}</li>" for n in rp.footnotes(summary)) + "</ul>")
+def _notes(summary: Mapping, others: Sequence[Mapping] = ()) -> str:
+    notes = rp.footnotes(summary) + rp.compared_notes(others)
+    return ("<h2>Notes</h2><ul class=\"plain\">" + "".join(f"<li>{esc(n)}</li>" for n in notes) + "</ul>")
 
 
 def render(summary: Mapping, others: Sequence[Mapping] = ()) -> str:
     """The whole page for one run and the runs it is compared with."""
     body = [_header(summary), _headline_scores(summary), _protocol(summary), _paper_table(summary, others),
             _bar_charts(summary, others), _tables(summary, others), _official(summary),
-            _breakdowns(summary), _problems(summary), _notes(summary)]
+            _breakdowns(summary), _problems(summary), _notes(summary, others)]
     title = esc(f"vr2 eval: {summary.get('label', '')}")
     return ("<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             f"<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\"><title>{title}</title>"
