@@ -67,7 +67,7 @@ def test_sections_and_protocol(page):
         assert setting in text
     assert "MVBench by task" in text and "VideoMME by duration" in text
     assert "mvbench q7: data/missing.mp4: file not found" in text and "Skipped lines (1)" in text
-    assert "MVBench: mean of the 20 task accuracies" in text
+    assert "MVBench: official 66.0 = mean of the 20 task accuracies" in text
 
 
 def test_paper_rows_beside_the_run(page):

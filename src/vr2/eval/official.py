@@ -531,8 +531,9 @@ GROUP_FIELDS = {"mvbench": "task", "mlvu": "task_type", "vsibench": "question_ty
 
 def group_of(benchmark: str, fields: Mapping[str, Any]) -> str | None:
     """The sample's group under the benchmark's rule, from its category fields."""
-    if benchmark == "mmvu":
-        return mmvu_subject(fields.get("video")) or _text_or_none(fields.get("subject"))
+    if benchmark == "mmvu":  # the log's own `category` is the subject folder too
+        return (mmvu_subject(fields.get("video")) or _text_or_none(fields.get("subject"))
+                or _text_or_none(fields.get("category")))
     name = GROUP_FIELDS.get(benchmark)
     return _text_or_none(fields.get(name)) if name else None
 
