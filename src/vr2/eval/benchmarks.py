@@ -277,6 +277,9 @@ def _find_files(data_path: Path, patterns: Sequence[str], what: str) -> list[Pat
 
 
 Convert = Callable[[dict, int, Path], Sample]
+# The row fields the release's task prompts are built from, kept verbatim on each sample so the
+# `paper` protocol writes them exactly as the release did (`vr2.eval.protocols.release_fields`).
+RELEASE_FIELDS = ("question", "options", "candidates", "choices", *(f"option{i}" for i in range(5)))
 
 
 def _convert(files: Sequence[Path], data_path: Path, convert: Convert) -> Iterator[Sample | Skipped]:
@@ -298,6 +301,9 @@ def _convert(files: Sequence[Path], data_path: Path, convert: Convert) -> Iterat
                 continue
             sample.extra.setdefault("source_file", label)
             sample.extra.setdefault("source_row", number)
+            fields = {k: row[k] for k in RELEASE_FIELDS if k in row}
+            if fields:
+                sample.extra.setdefault("release_fields", fields)
             yield sample
 
 
