@@ -107,7 +107,7 @@ def paper_notes(row: str) -> list[str]:
         expected = (5 * generic + 6 * reasoning) / 11
         if abs(expected - overall) > PAPER_ROUNDING:
             name = {"accuracy": "Accuracy", "tac": "TAC", "vas": "VAS"}[metric]
-            notes.append(f"paper row '{row}': {name} Overall is printed {overall:.1f}, but (5 x {generic:.1f} + "
+            notes.append(f"\u2020 paper row '{row}': {name} Overall is printed {overall:.1f}, but (5 x {generic:.1f} + "
                          f"6 x {reasoning:.1f}) / 11 = {expected:.1f}; shown as printed")
     return notes
 
@@ -150,7 +150,7 @@ def paper_flags(row: str) -> dict[str, str]:
         expected = (5 * values[0] + 6 * values[1]) / 11
         if abs(expected - values[2]) > PAPER_ROUNDING:
             for key in _PAPER_METRICS[metric]:
-                flags[key] = f"Overall as printed; (5G + 6R) / 11 = {expected:.1f}"
+                flags[key] = "\u2020"  # a dagger beside the cell; paper_notes says what it means
     return flags
 
 
@@ -273,7 +273,7 @@ def ablation_table(summaries: Sequence[Mapping]) -> tuple[list[str], list[list[s
                      for group in GROUPS]
             text = "-" if all(c == "-" for c in cells) else " / ".join(cells)
             flag = (summary.get("flags") or {}).get(metric)
-            row.append(f"{text} ({flag})" if flag and text != "-" else text)
+            row.append(f"{text} {flag}" if flag and text != "-" else text)
         covered, total = coverage(summary, "overall")
         row.append("all 11" if covered == total else f"{covered} of {total} (partial averages)")
         rows.append(row)
