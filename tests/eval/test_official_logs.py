@@ -235,6 +235,7 @@ def test_the_report_names_each_rule_and_what_separates_the_readings(tmp_path, ca
     assert "vr2 reading:" in report and "| vr2 reading |" in report
     assert "release post-processing 52.8 (shown beside it)" in report
     assert "### VSIBench: the groups its official figure averages" in report
+    assert "VideoMME: 6 sample(s) had no official result in the log; vr2 re-scored them by the official rule" in report
     assert "| object\\_rel\\_direction (merged) |" in report or "| object_rel_direction (merged) |" in report
 
 
@@ -354,3 +355,55 @@ def test_a_logged_score_that_is_no_score_rejects_its_line(tmp_path, capsys, bad,
     assert summary["benchmarks"]["mvbench"]["skipped_lines"] == 1
     assert reason in summary["skipped"][0]
     json.loads((tmp_path / "logs" / "vr2" / "summary.json").read_text())  # valid JSON
+
+
+def test_a_multiple_choice_sample_without_options_is_an_error_not_partial_credit(tmp_path, capsys):
+    """No options in the doc and none in the prompt: vr2's reading cannot tell a letter from free
+    text, so the sample is an error (counted, listed), never a word-overlap score. VideoMME's
+    official rule needs no options and still reads it."""
+    lines = [{"doc_id": 0, "input": "What is on the table?", "target": "B", "resps": [["<answer>B</answer>"]]},
+             {"doc_id": 1, "input": MCQ_PROMPT, "target": "B", "resps": [["<answer>B</answer>"]]}]
+    folder = tmp_path / "logs"
+    folder.mkdir()
+    (folder / "x_samples_videomme.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines))
+    (folder / "x_samples_video_mmmu_perception.jsonl").write_text(json.dumps(lines[0]) + "\n")
+    result = run_vr2(capsys, "eval", "--from-samples", folder, "--json")
+    assert result.code == 0, result.err
+    summary = json.loads(result.out)
+    videomme, mmmu = summary["benchmarks"]["videomme"], summary["benchmarks"]["videommmu"]
+    assert (videomme["errors"], videomme["scored"], videomme["accuracy"]) == (1, 1, 100.0)
+    assert videomme["official_accuracy"] == 100.0 and videomme["official_counted"] == 2
+    assert (mmmu["errors"], mmmu["accuracy"]) == (1, None)  # not ROUGE of "B" against "B"
+    assert any("multiple-choice options not found" in f for f in summary["failed"])
+
+
+MCQ_PROMPT = f"{QUESTION}\n{LINES}{THINK}"
+
+
+def test_a_vr2_run_read_back_reproduces_its_official_figures(tmp_path, capsys):
+    """`vr2 eval` writes each sample's official result into its row; --from-samples on that folder
+    gives the same official figure, every result taken from the file."""
+    from vr2.config import load_recipe
+    from vr2.devtools.synthetic import write_test_video
+    from vr2.eval.runner import Output, evaluate
+    from vr2.samples import Sample
+
+    class Scripted:
+        supports_vas_attn = False
+
+        def run(self, items, *, vas, **overrides):
+            return [Output(t, None, 2) for t in ("<answer>Answer: C</answer>", "<answer>(B)</answer>",
+                                                 "<answer>I think A or B</answer>")][:len(items)]
+
+    clip = write_test_video(tmp_path / "clip.mp4", seconds=1.0, fps=4, size=(64, 48))
+    samples = [Sample(id=f"q{i}", video=str(clip), question=QUESTION, options=OPTIONS, answer=gold)
+               for i, gold in enumerate("CBB")]
+    recipe = load_recipe(None, ["video.max_frames=2", "video.min_pixels=784", "video.max_pixels=3136",
+                                "eval.batch_size=3"])
+    summary = evaluate(recipe, output_dir=tmp_path / "run", engine=Scripted(), samples={"videomme": samples})
+    entry = summary["benchmarks"]["videomme"]
+    assert entry["official_accuracy"] == pytest.approx(100 / 3)  # "Answer: C" is A; "A or B" is A
+    assert entry["accuracy"] == pytest.approx(200 / 3)  # vr2 reads C and B, and "A or B" as no answer
+    result = run_vr2(capsys, "eval", "--from-samples", tmp_path / "run" / "samples", "--json")
+    again = json.loads(result.out)["benchmarks"]["videomme"]
+    assert again["official_accuracy"] == entry["official_accuracy"] and again["official_from_log"] == 3

@@ -294,7 +294,7 @@ def official_result(record: Mapping[str, Any], task: str, benchmark: str, *,
     if benchmark not in official.RULES or record.get("error"):
         return {}
     if _is_vr2_row(record) and "official_source" in record:
-        return official.check_row(record)
+        return {**official.check_row(record), "official_source": "log"}  # what the samples file recorded
     known = facts(record, task, benchmark, option_index=option_index)
     logged = official.from_log(benchmark, record, known)
     return logged if logged is not None else official.rescore(benchmark, official_text(record), known)
