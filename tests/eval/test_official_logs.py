@@ -220,7 +220,7 @@ def test_every_benchmark_follows_its_official_rule(tmp_path, capsys, writer):
     names = [f["name"] for f in vsi["official_figures"]]
     assert names == ["lmms-eval task (vsibench_think)", "release post-processing"]
     assert vsi["official_figures"][0]["used"] and vsi["official_figures"][1]["accuracy"] == pytest.approx(VSI_POST)
-    assert "LLM step skipped" in vsi["official_figures"][1]["rule"]
+    assert "LLM step skipped (no judge configured)" in vsi["official_figures"][1]["rule"]
     # vr2's own reading is its own column, and the two are counted apart.
     assert summary["benchmarks"]["videomme"]["official_differs"] >= 2  # "Answer: C", "The answer is b"
 
@@ -407,3 +407,16 @@ def test_a_vr2_run_read_back_reproduces_its_official_figures(tmp_path, capsys):
     result = run_vr2(capsys, "eval", "--from-samples", tmp_path / "run" / "samples", "--json")
     again = json.loads(result.out)["benchmarks"]["videomme"]
     assert again["official_accuracy"] == entry["official_accuracy"] and again["official_from_log"] == 3
+
+
+def test_a_checkout_without_the_post_processing_script_costs_only_the_llm_step(tmp_path):
+    from vr2.config import load_recipe
+    from vr2.eval.runner import _post_tools
+
+    tasks = write_release(tmp_path / "Video-R2")
+    (tasks.parents[2] / "scripts" / "post_processing" / "post_process_vsibench_predictions.py").unlink()
+    recipe = load_recipe(None, [f'eval.release_tasks="{tasks}"', 'judge.url="http://127.0.0.1:9/v1"',
+                                'judge.model="m"'])
+    post = _post_tools(recipe, ["vsibench"])
+    assert "its prompts could not be read" in post["why_no_llm"] and "judge" not in post
+    assert _post_tools(recipe, ["mvbench"]) == {}

@@ -19,6 +19,17 @@ whose `lmms_target` is "option_index". Multiple-choice options come from the log
 it has them (`options`, `candidates`, `choices`, LongVideoBench's `option0`..`option4`), else
 from the prompt's option lines ("A. text", "(B) text", "C) text", "D: text").
 
+Each line's official result (`vr2.eval.official`) is what its task's metric entry recorded (the
+parsed prediction, the per-sample score, the random draw: `lvb_acc`, `mvbench_accuracy`, ...);
+a line without those fields is re-scored from `filtered_resps` (what the task's process_results
+was given) by vr2's restatement of the rule. vr2's own rows carry their official fields.
+
+Hostile input: files are streamed line by line; a line that is not one JSON object (bad syntax,
+nesting past 64 levels, an integer of over 4,300 digits, longer than 64 MiB), has no `doc_id`,
+repeats a `doc_id` its task already had (also across files: two logs of one task count once), or
+holds a `vas_attn` or logged score that is no finite score is skipped with its reason. A symlinked
+log file or folder is not followed.
+
 Task names map onto vr2 benchmarks one to one, through each benchmark's `lmms_tasks` list
 (`mvbench_action_count_think` -> `mvbench`, `video_mmmu_perception` -> `videommmu`); any other
 task (`videomme_w_subtitle`, `vsibench_debiased`, `mlvu_test`, ...) is a benchmark of its own

@@ -58,7 +58,6 @@ from functools import lru_cache
 from pathlib import PurePosixPath
 from typing import Any
 
-from vr2.judge.client import JudgeClient
 from vr2.scoring.format import without_think_blocks
 
 LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
@@ -374,7 +373,6 @@ class Facts:
     doc_id: str
     gold: str | None  # letter for multiple choice, else the answer text
     options: list[str]  # plain option texts
-    answer_type: str | None = None
     group: str | None = None  # task (MVBench), task type (MLVU), question type (VSIBench), subject (MMVU)
     question: str = ""
     gold_text: str | None = None  # MMVU: the gold option's own text
@@ -484,17 +482,13 @@ def rescore(benchmark: str, text: Any, facts: Facts) -> dict:
     if rule is None:
         return {}
     out = {"official_source": "rescored", "official_group": _group(benchmark, facts)}
-    if _needs_gold(benchmark, facts):
+    if facts.gold in (None, ""):
         return {**out, "official_error": "no gold answer the task can compare with"}
     out.update(rule(text if isinstance(text, str) else "", facts, benchmark))
     if benchmark == "vsibench" and "official_post" in out:
         out["official_post"].update(question=facts.question, options=_lettered(facts.options),
                                     ground_truth=facts.gold, question_type=facts.group)
     return out
-
-
-def _needs_gold(benchmark: str, facts: Facts) -> bool:
-    return facts.gold in (None, "")
 
 
 def _lettered(options: Sequence[str]) -> list[str]:
@@ -871,7 +865,8 @@ class PostPrompts:
         return template.format_map(values)
 
 
-def vsibench_post(rows: Sequence[Mapping[str, Any]], *, judge=None, prompts: PostPrompts | None = None) -> dict:
+def vsibench_post(rows: Sequence[Mapping[str, Any]], *, judge=None, prompts: PostPrompts | None = None,
+                  why_no_llm: str = "") -> dict:
     """The release's VSIBench post-processing over the rows' `official_post` fields: the mean
     over the 10 question types of letter accuracy (a leading letter or an option's text; the
     judge re-reads a mismatch) and 9-threshold relative accuracy of the judge's number (else the
@@ -900,8 +895,8 @@ def vsibench_post(rows: Sequence[Mapping[str, Any]], *, judge=None, prompts: Pos
              for k, v in sorted(per_type.items())}
     value = sum(e["accuracy"] for e in table.values()) / len(table) if table else None
     how = (f"numbers and letter mismatches read by the judge with the release's prompts ({prompts.source})"
-           if llm else "LLM step skipped (no judge or no release checkout): numbers by the script's own "
-                       "fallback, the first number in the answer")
+           if llm else f"LLM step skipped ({why_no_llm or 'no judge, or no release checkout for its prompts'}): "
+                       "numbers by the script's own fallback, the first number in the answer")
     out = {"accuracy": value, "groups": table, "llm": llm,
            "rule": "the release's post-processing: mean over the 10 question types (no merging) of letter "
                    f"accuracy and 9-threshold relative accuracy; {how}"}
@@ -913,10 +908,10 @@ def vsibench_post(rows: Sequence[Mapping[str, Any]], *, judge=None, prompts: Pos
 
 
 def _ask(judge, text: str) -> str | None:
-    messages = [{"role": "user", "content": text}]
-    if isinstance(judge, JudgeClient):
-        return judge.complete(messages)
-    return judge.complete(messages)
+    """The judge's reply to one user message (the script sends no system prompt), or None when
+    the judge failed. Every reply is cached by the built-in client, as the script's LLM step
+    would answer it the same way again."""
+    return judge.complete([{"role": "user", "content": text}])
 
 
 def _strict_object(reply: str) -> dict | None:
@@ -970,14 +965,14 @@ def _post_number_score(post: Mapping, judge, prompts: PostPrompts | None) -> flo
 
 
 def summarize(benchmark: str, rows: Sequence[Mapping[str, Any]], *, judge=None,
-              prompts: PostPrompts | None = None) -> dict[str, Any]:
+              prompts: PostPrompts | None = None, why_no_llm: str = "") -> dict[str, Any]:
     """A benchmark's official entries for summary.json: `official_metrics`, and for VSIBench
     both official figures under `official_figures` (the lmms-eval task's and the release's
     post-processing), the post-processing one heading the column when its LLM step ran."""
     out = official_metrics(benchmark, rows)
     if benchmark != "vsibench" or not out:
         return out
-    post = vsibench_post(rows, judge=judge, prompts=prompts)
+    post = vsibench_post(rows, judge=judge, prompts=prompts, why_no_llm=why_no_llm)
     figures = [{"name": "lmms-eval task (vsibench_think)", "accuracy": out["official_accuracy"],
                 "rule": out["official_rule"]}]
     if post:

@@ -9,8 +9,10 @@ same model code as `vr2 explain` and training.
 Output folder (`[eval] output_dir`):
 - `samples/vr2_samples_<benchmark>.jsonl`: one row per sample, appended and flushed as each batch
   finishes, with lmms-eval's field names (`doc_id`, `input`, `target`, `resps`, `filtered_resps`)
-  plus every vr2 score of the sample (see `vr2.eval.metrics`). `vr2 eval --from-samples` reads these
-  files as it reads lmms-eval's.
+  plus every vr2 score of the sample (see `vr2.eval.metrics`) and its official result
+  (`official_pred`, `official_score`, ...: `vr2.eval.official`). `vr2 eval --from-samples` reads these
+  files as it reads lmms-eval's. Every file is valid JSON (a NaN is written as null), appended
+  through O_NOFOLLOW and flushed per batch; a full disk is one line and a rerun resumes.
 - `run.json`: the settings that decide the rows (model, video protocol, decoding, scoring).
 - `summary.json`, `report.md`, `report.html`: see `vr2.eval.report`.
 
@@ -333,7 +335,7 @@ def sample_facts(sample, benchmark: str) -> official.Facts:
     options = list(sample.options or [])
     gold = None if sample.answer is None else str(sample.answer)
     fields = {**(sample.extra or {}), "video": str(sample.video)}
-    return official.Facts(doc_id=str(sample.id), gold=gold, options=options, answer_type=sample.answer_type,
+    return official.Facts(doc_id=str(sample.id), gold=gold, options=options,
                           group=official.group_of(benchmark, fields), question=sample.question,
                           gold_text=official.option_text(gold, options),
                           sample_id=str(sample.id).rsplit("/", 1)[-1])
@@ -491,11 +493,10 @@ def evaluate(recipe, *, output_dir: str | Path | None = None, force: bool = Fals
             return {}  # rank 0 merges and reports
         _merge_parts(runs, out)
         skipped = [message for run in runs for message in run.skipped]
-        post_judge, post_prompts = _post_tools(recipe, [run.name for run in runs])
         summary = summarize(runs, label=recipe.name or out.name, info={
             "source": "vr2 eval", "model": recipe.model.name_or_path, "protocol": protocol(recipe),
             "output_dir": str(out), "warnings": _capped(skipped)}, notes=_notes(recipe, engine),
-            judge=post_judge, post_prompts=post_prompts)
+            post=_post_tools(recipe, [run.name for run in runs]))
 
         write_reports(summary, out, compare)
     return summary
@@ -542,15 +543,14 @@ def _notes(recipe, engine) -> list[str]:
 
 
 def summarize(runs: Sequence[BenchmarkRun], *, label: str, info: dict | None = None,
-              notes: Sequence[str] = (), judge=None, post_prompts=None) -> dict:
+              notes: Sequence[str] = (), post: dict | None = None) -> dict:
     """Summary of the rows of the samples each benchmark has now (rows of samples no longer
     selected, e.g. after lowering `limit`, are left out)."""
 
     per_benchmark = {}
     for run in runs:
         rows = [run.rows[str(s.id)] for s in run.samples if str(s.id) in run.rows]
-        per_benchmark[run.name] = benchmark_entry(run.name, run.display, run.category, rows,
-                                                  judge=judge, post_prompts=post_prompts)
+        per_benchmark[run.name] = benchmark_entry(run.name, run.display, run.category, rows, post or {})
         per_benchmark[run.name]["skipped_rows"] = len(run.skipped)
     categories = {run.name: run.category for run in runs}
     failed = [f"{run.name} {s.id}: {row.get('error') or row.get('score_error') or row.get('official_error')}"
@@ -560,22 +560,30 @@ def summarize(runs: Sequence[BenchmarkRun], *, label: str, info: dict | None = N
                         info={**(info or {}), "failed": _capped(failed)}, notes=notes)
 
 
-def benchmark_entry(name: str, display: str, category: str, rows: Sequence[Mapping], *, judge=None,
-                    post_prompts=None) -> dict:
+def benchmark_entry(name: str, display: str, category: str, rows: Sequence[Mapping], post: dict) -> dict:
     """One benchmark's summary entry: vr2's metrics, the official figure and its counts, and the
-    per-category breakdown."""
+    per-category breakdown. `post`: `_post_tools`' judge, prompts or reason, for VSIBench."""
     entry = {"display": display, "category": category, **benchmark_metrics(rows),
-             **official.summarize(name, rows, judge=judge, prompts=post_prompts)}
+             **official.summarize(name, rows, **post)}
     entry["breakdown"] = breakdown(rows)
     return entry
 
 
-def _post_tools(recipe, names: Sequence[str]):
-    """(judge, prompts) for VSIBench's official post-processing, when VSIBench is evaluated."""
+def _post_tools(recipe, names: Sequence[str]) -> dict:
+    """The judge, prompts and (when the LLM step cannot run) the reason, for VSIBench's official
+    post-processing; a checkout without the script costs the LLM step, never the run's summary."""
     if "vsibench" not in names:
-        return None, None
+        return {}
     judge = make_judge(recipe.judge, required=False)
-    return judge, (release_prompts.post_processing_prompts(recipe) if judge is not None else None)
+    if judge is None:
+        return {"why_no_llm": "no judge configured"}
+    try:
+        prompts = release_prompts.post_processing_prompts(recipe)
+    except Vr2Error as error:
+        return {"why_no_llm": f"its prompts could not be read: {error}"}
+    if prompts is None:
+        return {"why_no_llm": "no release checkout (--release-tasks) to read its prompts from"}
+    return {"judge": judge, "prompts": prompts}
 
 
 # --------------------------------------------------------------------------- lmms-eval samples
@@ -606,13 +614,12 @@ def score_sample_files(folder: str | Path, recipe, *, mode: str = "auto",
         rows += scorer.rows(f, specs.get(f.benchmark))
         if progress:
             progress(f.benchmark, len(rows), len(rows))
-    post_judge, post_prompts = _post_tools(recipe, list(rows_by_bench))
+    post = _post_tools(recipe, list(rows_by_bench))
     per_benchmark = {}
     for name, rows in rows_by_bench.items():
         spec = specs.get(name)
         per_benchmark[name] = benchmark_entry(name, getattr(spec, "display", None) or name,
-                                              getattr(spec, "category", None) or "other", rows,
-                                              judge=post_judge, post_prompts=post_prompts)
+                                              getattr(spec, "category", None) or "other", rows, post)
         per_benchmark[name].update(log_lines=lines[name], skipped_lines=lines[name] - len(rows))
     categories = {n: v["category"] for n, v in per_benchmark.items()}
     tasks = sorted({f"{f.task} -> {f.benchmark}" for f in files})
@@ -663,7 +670,7 @@ class _FileScorer:
         modes = [_mode_of(item.completion, self.mode) for item in items]
         for item, item_mode in zip(items, modes):
             if item.answer_type is None and spec is not None:
-                item.answer_type = _default_answer_type(spec, item.options, item.answer)
+                item.answer_type = _default_answer_type(spec, item.options)
             item.completion = as_scored_completion(item.completion, item_mode)
         missing = [_options_missing(spec, item) for item in items]
         scores = score_responses([i for i, m in zip(items, missing) if not m], self.rewards, self.weights,
@@ -713,7 +720,7 @@ def _registry() -> tuple[list[str], dict[str, str], dict[str, Any]]:
     return list(specs), aliases, specs
 
 
-def _default_answer_type(spec, options, answer=None) -> str | None:
+def _default_answer_type(spec, options) -> str | None:
     kind = getattr(spec, "answer_type", None)
     if options:
         return "multiple_choice"
