@@ -74,6 +74,30 @@ Q:{question}
 }
 
 
+# The release's VSIBench post-processing script: two prompt builders that return f-strings (vr2
+# reads them as templates), in the layout of the real script, with placeholder words.
+POST_SCRIPT = '''import json
+
+
+def build_prompt_na_to_float(question, prediction_text):
+    ctx = question or ""
+    return (
+        "<<one number as JSON {\\"value\\": n}>>\\n"
+        f"<<question>> {ctx}\\n"
+        f"<<answer>> {prediction_text}\\n"
+    )
+
+
+def build_prompt_mca_letter(question, options, prediction_text):
+    return (
+        "<<one letter as JSON {\\"letter\\": x}>>\\n"
+        f"<<question>> {question}\\n"
+        f"<<options>>\\n{chr(10).join(options or [])}\\n"
+        f"<<answer>> {prediction_text}\\n"
+    )
+'''
+
+
 def task_yaml(kwargs: dict, **keys) -> str:
     """A task file as the fork writes it: `!function` tags, then the per-model prompt kwargs."""
     head = "".join(f"{k}: {v}\n" for k, v in keys.items())
@@ -99,4 +123,7 @@ def write_release(root: Path) -> Path:
     for file, source in _UTILS.items():
         (tasks / file).parent.mkdir(parents=True, exist_ok=True)
         (tasks / file).write_text(source, encoding="utf-8")
+    script = Path(root) / "eval" / "scripts" / "post_processing" / "post_process_vsibench_predictions.py"
+    script.parent.mkdir(parents=True, exist_ok=True)
+    script.write_text(POST_SCRIPT, encoding="utf-8")
     return tasks

@@ -16,7 +16,7 @@ from vr2.cli.main import app
 ROOT = Path(__file__).resolve().parents[2]
 RECIPE = ROOT / "recipes" / "tar_gated.toml"
 WORKFLOW = ["curate", "sft", "grpo", "eval", "score", "explain"]
-TOOLS = ["plugins", "recipe", "synthetic", "tiny-model"]
+TOOLS = ["download", "plugins", "recipe", "synthetic", "tiny-model"]
 
 
 def commands(group=None, path=()):

@@ -242,74 +242,21 @@ def _row(accuracy, **fields):
     return {"accuracy": accuracy, "answer_type": "multiple_choice", "error": None, **fields}
 
 
-def test_mvbench_is_the_mean_of_task_accuracies():
-    from vr2.eval.metrics import official_metrics
-
-    rows = [_row(1.0, task="action_count"), _row(1.0, task="object_shuffle"),
-            _row(0.0, task="object_shuffle"), _row(0.0, task="object_shuffle")]
-    out = official_metrics("mvbench", rows)
-    assert out["official_accuracy"] == pytest.approx((100.0 + 100.0 / 3) / 2)  # not 50.0
-    assert out["breakdown"]["task"]["object_shuffle"] == {"accuracy": pytest.approx(100 / 3), "samples": 3}
-
-
-def test_vsibench_merges_relative_direction_and_averages_question_types():
-    from vr2.eval.metrics import official_metrics
-
-    rows = [_row(1.0, question_type="object_counting", answer_type="regression"),
-            _row(0.6, question_type="object_counting", answer_type="regression"),
-            _row(1.0, question_type="object_rel_direction_easy"),
-            _row(0.0, question_type="object_rel_direction_medium"),
-            _row(0.0, question_type="object_rel_direction_hard"), _row(1.0, question_type="object_rel_direction_hard")]
-    # counting 0.8; relative direction (1 + 0 + 0.5) / 3 = 0.5; overall (0.8 + 0.5) / 2
-    assert official_metrics("vsibench", rows)["official_accuracy"] == pytest.approx(65.0)
-
-
-def test_mlvu_averages_task_types_and_rows_without_the_field_fall_back():
-    from vr2.eval.metrics import official_metrics
-
-    rows = [_row(1.0, task_type="count"), _row(0.0, task_type="plotQA"), _row(0.0, task_type="plotQA"),
-            _row(0.0, task_type="plotQA")]
-    assert official_metrics("mlvu", rows)["official_accuracy"] == pytest.approx(50.0)
-    plain = official_metrics("mlvu", [_row(1.0), _row(0.0)])
-    assert plain["official_accuracy"] == 50.0 and "rows lack 'task_type'" in plain["official_rule"]
-
-
-def test_videommmu_open_answers_are_right_or_wrong_and_mmvu_keeps_mcq():
-    from vr2.eval.metrics import official_metrics
-
-    rows = [_row(0.4, answer_type="free_form", final_answer="the force is Newton's third law", target="third law"),
-            _row(0.3, answer_type="free_form", final_answer="gravity", target="third law"),
-            _row(1.0, answer_type="numeric", final_answer="42", target="42"), _row(0.0)]
-    assert official_metrics("videommmu", rows)["official_accuracy"] == pytest.approx(50.0)
-    mmvu = [_row(1.0), _row(0.0), _row(0.9, answer_type="free_form")]
-    assert official_metrics("mmvu", mmvu)["official_accuracy"] == pytest.approx(50.0)
-
-
-def test_random_fill_matches_the_official_seeded_draw():
-    import random
-
-    from vr2.eval.metrics import RANDOM_SEED, official_metrics
-
-    options = ["a", "b", "c", "d"]
-    rows = [_row(1.0, final_answer="B", target="B", options=options),
-            _row(0.0, final_answer=None, target="C", options=options),
-            _row(0.0, final_answer="no idea", target="A", options=options),
-            _row(0.0, final_answer="D", target="A", options=options)]
-    draw = random.Random(RANDOM_SEED)
-    lucky = [draw.choice("ABCD") == "C", draw.choice("ABCD") == "A"]
-    out = official_metrics("longvideobench", rows)
-    assert out["official_accuracy"] == 25.0
-    assert out["random_fill_accuracy"] == pytest.approx(100 * (1 + sum(lucky)) / 4)
-    draw = random.Random(RANDOM_SEED)  # SciVideoBench always draws from A-J
-    lucky = [draw.choice("ABCDEFGHIJ") == "C", draw.choice("ABCDEFGHIJ") == "A"]
-    assert official_metrics("scivideobench", rows)["random_fill_accuracy"] == pytest.approx(100 * (1 + sum(lucky)) / 4)
-    assert "random_fill_accuracy" not in official_metrics("videomme", rows)
-
-
 def test_breakdown_by_duration():
+    """vr2's accuracy per category where a row has no official result."""
     from vr2.eval.metrics import breakdown
 
     rows = [_row(1.0, duration="short"), _row(0.0, duration="long"), _row(1.0, duration="long"),
             {"error": "video missing", "duration": "medium"}]
-    assert breakdown(rows, "videomme") == {"duration": {"long": {"accuracy": 50.0, "samples": 2},
+    assert breakdown(rows) == {"duration": {"long": {"accuracy": 50.0, "samples": 2},
                                                         "short": {"accuracy": 100.0, "samples": 1}}}
+
+
+def test_breakdown_uses_the_official_score_where_there_is_one():
+    from vr2.eval.metrics import breakdown
+
+    rows = [_row(1.0, duration="short", official_source="log", official_score=0.0),
+            _row(0.0, duration="long", official_source="rescored", official_score=1.0),
+            _row(1.0, duration="long", official_source="log", official_score=None)]  # left out
+    assert breakdown(rows) == {"duration": {"long": {"accuracy": 100.0, "samples": 1},
+                                            "short": {"accuracy": 0.0, "samples": 1}}}

@@ -60,14 +60,14 @@ def test_self_contained_and_escaped(page):
 def test_sections_and_protocol(page):
     text = " ".join(parse(page).text)
     for heading in ("Protocol", "Accuracy per benchmark (paper layout)", "Per benchmark across runs",
-                    "Averages: Generic / Reasoning / Overall", "Official aggregation per benchmark",
+                    "Averages: Generic / Reasoning / Overall", "Official figure per benchmark",
                     "Per-category breakdowns", "Errors and skipped samples", "Notes"):
         assert heading in text, heading
     for setting in ("re-indexed", "overlays", "none", "You are a helpful assistant.", "1024 (Video-MMMU 2048)"):
         assert setting in text
     assert "MVBench by task" in text and "VideoMME by duration" in text
     assert "mvbench q7: data/missing.mp4: file not found" in text and "Skipped lines (1)" in text
-    assert "MVBench: mean of the 20 task accuracies" in text
+    assert "MVBench: official 66.0 = mean of the 20 task accuracies" in text
 
 
 def test_paper_rows_beside_the_run(page):
@@ -114,3 +114,66 @@ def test_renders_in_chromium_with_its_bars(page, tmp_path):
     for colour in (PALETTE[0], PALETTE[1]):  # the bars were painted in each run's colour
         rgb = np.array([int(colour[i:i + 2], 16) for i in (1, 3, 5)])
         assert (np.abs(pixels - rgb).max(axis=1) < 12).sum() > 300, colour
+
+
+# --------------------------------------------------------------------------- layout in a real browser
+
+MEASURE = """<script>
+addEventListener("load", () => {
+  const out = {tables: [], labels: [], width: innerWidth};
+  for (const box of document.querySelectorAll(".scroll")) {
+    const table = box.querySelector("table"), r = box.getBoundingClientRect();
+    out.tables.push({title: box.previousElementSibling ? box.previousElementSibling.textContent : "",
+                     inside: r.left >= 0 && r.right <= innerWidth + 1,
+                     fits: table.offsetWidth <= box.clientWidth + 1,
+                     scrolls: getComputedStyle(box).overflowX === "auto"});
+  }
+  for (const label of document.querySelectorAll(".bars .label")) {
+    const r = label.getBoundingClientRect(), card = label.parentElement.getBoundingClientRect();
+    out.labels.push({text: label.textContent, clipped: label.scrollWidth > label.clientWidth + 1
+                     || r.left < card.left - 1 || r.right > card.right + 1});
+  }
+  const pre = document.createElement("pre"); pre.id = "measured"; pre.textContent = JSON.stringify(out);
+  document.body.appendChild(pre);
+});
+</script>"""
+
+
+def _all_eleven():
+    from vr2.eval.report import PAPER_CATEGORY, PAPER_DISPLAY, PAPER_ORDER
+
+    long_label = "a category label far longer than any fixed label column would hold without clipping it"
+    per = {name: {"display": PAPER_DISPLAY[name], "category": PAPER_CATEGORY[name], "accuracy": 40.0 + i,
+                  "official_accuracy": 41.0 + i, "official_rule": "rule", "tac": 80.0, "tac_correctness": 75.0,
+                  "vas_judge": 60.0, "samples": 100, "scored": 96, "log_lines": 100, "errors": 0,
+                  "breakdown": {"category": {long_label: {"accuracy": 50.0, "samples": 3},
+                                             "short": {"accuracy": 70.0, "samples": 5}}}}
+           for i, name in enumerate(PAPER_ORDER)}
+    per["vsibench"]["official_groups"] = {"object_counting": {"accuracy": 40.0, "samples": 4},
+                                          "object_rel_direction (merged)": {"accuracy": 33.3, "samples": 3}}
+    categories = {name: PAPER_CATEGORY[name] for name in PAPER_ORDER}
+    return make_summary("a run with a rather long label, as runs get", per, averages(per, categories),
+                        info={"source": "lmms-eval samples"})
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(CHROMIUM is None, reason="needs Debian chromium")
+@pytest.mark.parametrize("width", [1400, 1000])
+def test_tables_fit_or_scroll_inside_their_cards_and_labels_are_whole(tmp_path, width):
+    import json
+
+    page = render(_all_eleven(), [paper_summary(row) for row in PAPER_ROWS])
+    assert "object_rel_direction (merged)" in page  # the group the official VSIBench figure averages
+    path = tmp_path / "measured.html"  # a test-only copy with a measuring script; the report has none
+    path.write_text(page.replace("</body>", MEASURE + "</body>"), encoding="utf-8")
+    dom = chromium(tmp_path / "p", "--dump-dom", f"--window-size={width},1200", path.resolve().as_uri())
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    found = re.search(r'<pre id="measured">(.*?)</pre>', dom.stdout, re.S)
+    assert found, dom.stdout[-2000:]
+    measured = json.loads(found.group(1).replace("&quot;", '"').replace("&amp;", "&"))
+    assert measured["width"] == width
+    assert measured["tables"] and all(t["inside"] and (t["fits"] or t["scrolls"]) for t in measured["tables"])
+    paper = next(t for t in measured["tables"] if t["title"].startswith("Accuracy per benchmark"))
+    if width == 1400:  # the paper table with all 11 benchmarks, both averages and Overall fits whole
+        assert paper["fits"], measured["tables"]
+    assert measured["labels"] and not [x["text"] for x in measured["labels"] if x["clipped"]]

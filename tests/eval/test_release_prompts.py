@@ -194,3 +194,29 @@ def test_every_mvbench_subtask_uses_the_words_read(tmp_path):
     subtasks = [p for p in (tasks / "mvbench_think").glob("mvbench_*.yaml")]
     assert len(subtasks) == 20
     assert {_kwargs(tasks, str(p.relative_to(tasks)))["post_prompt"] for p in subtasks} == {post}
+
+
+TRICKY = ["a red ball", "B-movie night", "C. elegans worm", "two birds"]  # C's text starts with "C."
+
+
+@pytest.mark.skipif(not MIRROR.is_dir(), reason="no mirror of the Video-R2 release on this machine")
+@pytest.mark.parametrize("question", ["What is on the table? \n", "What is on the table?"])
+def test_paper_prompts_keep_the_rows_own_text(tmp_path, question):
+    """The row's question (trailing space and newline included) and options (one starting with its
+    own letter) reach the prompt as the release's task writes them, through what the loaders keep."""
+    from vr2.data.datasets import check_options
+    from vr2.eval.benchmarks import RELEASE_FIELDS
+
+    tasks = _export(tmp_path)
+    pieces = release_prompts.load(str(tasks))
+    for benchmark, extra, folder, task_file, function, doc in _cases(TRICKY):
+        doc = {**doc, "question": question if benchmark != "mlvu" else doc["question"] + question[-2:]}
+        expected = _fork_function(tasks, folder, function)(doc, _kwargs(tasks, task_file))
+        raw = doc.get("options") or doc.get("candidates") or doc.get("choices") or \
+            [doc.get(f"option{i}", t) for i, t in enumerate(TRICKY)]
+        if isinstance(raw, dict):  # as the MMVU loader does: empty choices are no options
+            raw = {k: v for k, v in raw.items() if v}
+        fields = {k: doc[k] for k in RELEASE_FIELDS if k in doc}
+        sample = Sample(id="s", video="v.mp4", question=question.strip(), options=check_options(raw),
+                        answer="B", extra={**extra, "release_fields": fields})
+        assert protocols.paper_prompt(benchmark, sample, pieces) == expected, benchmark

@@ -119,3 +119,17 @@ def test_bad_summary_files(tmp_path, content, message):
     with pytest.raises(Vr2Error, match=message) as err:
         load_summary(path)
     assert str(path) in str(err.value)
+
+
+def test_paper_rows_are_shown_as_printed_with_a_note_where_one_looks_inconsistent(tmp_path):
+    from vr2.eval.report import ablation_table, paper_notes
+
+    grpo = "+ SFT + GRPO (acc + format)"
+    assert PAPER_ROWS[grpo]["vas"] == (75.8, 61.5, 61.5)  # printed so, though 5 x 75.8 + 6 x 61.5 gives 68.0
+    (note,) = paper_notes(grpo)
+    assert "VAS Overall is printed 61.5, but (5 x 75.8 + 6 x 61.5) / 11 = 68.0; shown as printed" in note
+    assert all(not paper_notes(row) for row in PAPER_ROWS if row != grpo)  # the rest agree up to rounding
+    headers, rows = ablation_table([paper_summary(grpo)])
+    assert "75.8 / 61.5 / 61.5 \u2020" in rows[0]
+    md = markdown_report(RUN, [paper_summary(grpo)])
+    assert "\u2020 paper row '+ SFT + GRPO (acc + format)': VAS Overall is printed 61.5" in md

@@ -356,7 +356,7 @@ def test_processor_gets_real_time_positions(clip, options):
     # Frames go through unchanged (no resize): grid = (T / 2, H / 14, W / 14).
     assert out["video_grid_thw"].tolist() == [[count // 2, height // 14, width // 14]]
     seconds_per_grid = float(out["second_per_grid_ts"][0])
-    assert seconds_per_grid == pytest.approx(2 / video.sample_fps, rel=1e-3)
+    assert seconds_per_grid == pytest.approx(2 / video.sample_fps, rel=1e-6)
     # Qwen2.5-VL's temporal position of grid g is g * second_per_grid_ts (x tokens_per_second):
     # it must advance like the frames' own times.
     for g in range(count // 2):
@@ -364,7 +364,27 @@ def test_processor_gets_real_time_positions(clip, options):
     video_token = processor.tokenizer.convert_tokens_to_ids("<|video_pad|>")
     assert int((out["input_ids"] == video_token).sum()) == count // 2 * height // 28 * width // 28
     metadata = VideoMetadata(**video.metadata())
-    assert metadata.timestamps == pytest.approx(video.times)
+    assert metadata.sampled_fps == video.sample_fps  # exactly: the time step is the release's
+    assert metadata.timestamps == pytest.approx([k / video.sample_fps for k in range(count)])
+
+
+def test_the_time_step_is_the_releases_for_every_clip_length():
+    """qwen-vl-utils' step is 2 / sample_fps; a frame count rounded from the source (33.3 s at 24 fps:
+    1.009115 instead of 1.008838) moved the position ids of the last steps."""
+    from transformers.video_utils import VideoMetadata
+
+    from vr2.video.sampling import SampledVideo, release_frame_count
+
+    for seconds in (33.3, 1.0, 7.77, 61.2, 3599.9):
+        for source_fps in (23.976, 24.0, 29.97, 30.0, 60.0):
+            total = int(seconds * source_fps)
+            count = release_frame_count(total, source_fps, fps=2.0, max_frames=128)
+            sample_fps = count / total * source_fps
+            video = SampledVideo(path="v.mp4", frames=np.zeros((128, 28, 28, 3), np.uint8), times=[0.0] * 128,
+                                 frame_indices=list(range(128)), source_fps=source_fps, duration=seconds,
+                                 sample_fps=sample_fps)
+            assert 2 / VideoMetadata(**video.metadata()).sampled_fps == 2 / sample_fps
+    assert round(2 / (66 / 799 * 24), 6) == 1.008838  # the issue's clip, as the release computes it
 
 
 def test_every_stage_samples_what_the_recipe_says(tmp_path):

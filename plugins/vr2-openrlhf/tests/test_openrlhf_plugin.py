@@ -422,8 +422,8 @@ def test_rollout_sends_vllm_the_video_with_its_metadata(orl, rows, rollout_resul
     assert set(mm) == {"video"}
     frames, meta = mm["video"]
     assert (frames == video.frames).all() and frames.shape == (4, 112, 112, 3)
-    assert meta == {"fps": 10.0, "duration": video.duration, "total_num_frames": 40, "frames_indices": [0, 10, 20, 30],
-                    "do_sample_frames": False}  # 4 frames spread over the 4 s clip (10 fps source)
+    assert meta == {"fps": video.sample_fps, "duration": video.duration, "total_num_frames": 4,
+                    "frames_indices": [0, 1, 2, 3], "do_sample_frames": False}  # 4 frames at the rate they were taken
     sys.path.insert(0, str(VLLM_SRC))
     try:
         from vr2_vllm import video_input  # the vLLM eval plugin builds the same request

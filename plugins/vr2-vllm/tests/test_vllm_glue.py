@@ -53,9 +53,9 @@ def test_request_object(glue, loaded, video):
     assert frames is video.frames and frames.dtype == np.uint8 and frames.shape[0] == 4
     assert set(meta) == {"fps", "duration", "total_num_frames", "frames_indices", "do_sample_frames"}
     assert meta["do_sample_frames"] is False
-    assert meta["fps"] == video.source_fps == 10.0
-    assert meta["frames_indices"] == [0, 5, 10, 15]  # 2 fps from a 10 fps source
-    assert meta["total_num_frames"] == 20  # 4 frames standing for 2 s of source frames
+    # 4 frames at the 2 fps they were taken at: vLLM's time step is 2 / sample_fps exactly.
+    assert meta["fps"] == video.sample_fps == 2.0
+    assert meta["frames_indices"] == [0, 1, 2, 3] and meta["total_num_frames"] == 4
     direct = glue.build_request(loaded.processor, video, "What colour?", ["red", "blue"], mode="direct")
     assert "<think>" not in direct["prompt"] and "letter" in direct["prompt"]
 

@@ -61,6 +61,9 @@ def eval_command(
                                                 "'*_samples_<task>.jsonl' files in DIR; no model is run.",
                                                 file_okay=False),
     list_benchmarks: bool = typer.Option(False, "--list", help="List the benchmarks and exit."),
+    download: bool = typer.Option(False, "--download", help="First fetch every benchmark whose data is missing "
+                                  "from the Hugging Face Hub into \\[eval] data_dir/<name> (resumable; "
+                                  "archives unpacked where the loaders look)."),
     as_json: bool = typer.Option(False, "--json", help="Print summary.json instead of tables."),
     sets: list[str] = SetOption,
 ) -> None:
@@ -92,6 +95,8 @@ def eval_command(
         # No folder chosen: one per run name (or model), so two models never share one.
         config = with_changes(config, "eval", output_dir=str(Path(config.eval.output_dir) / _run_name(config)))
     others = _comparisons(compare, paper)
+    if download and from_samples is None:
+        _download(config)
     if from_samples is not None:
         _from_samples(from_samples, config, output, mode or "auto", others, as_json)
         return
@@ -107,6 +112,17 @@ def eval_command(
         summary = evaluate(config, force=force, progress=progress, compare=others)
     if summary:  # in a sharded run only rank 0 reports
         _show(summary, Path(config.eval.output_dir), others, as_json)
+
+
+def _download(config) -> None:
+    """Fetch each registered benchmark of the recipe into eval.data_dir/<name>."""
+    if not config.eval.data_dir:
+        raise Vr2Error("eval.data_dir: --download needs the folder to download into (e.g. data/benchmarks)")
+    for name in config.eval.benchmarks:
+        if Path(name).suffix.lower() in (".jsonl", ".json") or Path(name).is_dir():
+            continue  # a benchmark file of the user's own
+        folder = benchmarks.download(name, config.eval.data_dir)
+        display.err_console.print(f"{name:>14}: {folder}", highlight=False, markup=False)
 
 
 def _run_name(config) -> str:

@@ -17,6 +17,7 @@ from typing import Optional
 import typer
 
 from vr2.cli import curate as curate_cmd
+from vr2.cli import download as download_cmd
 from vr2.cli import eval as eval_cmd
 from vr2.cli import explain as explain_cmd
 from vr2.cli import grpo as grpo_cmd
@@ -68,6 +69,7 @@ app.command("grpo", rich_help_panel=WORKFLOW)(grpo_cmd.grpo)
 app.command("eval", rich_help_panel=WORKFLOW)(eval_cmd.eval_command)
 app.command("score", rich_help_panel=WORKFLOW)(score_cmd.score)
 app.command("explain", rich_help_panel=WORKFLOW)(explain_cmd.explain)
+app.command("download", rich_help_panel=TOOLS)(download_cmd.download)
 app.command("plugins", rich_help_panel=TOOLS)(plugins_cmd.plugins)
 app.add_typer(recipe_cmd.app, name="recipe", rich_help_panel=TOOLS)
 app.command("synthetic", rich_help_panel=TOOLS)(synthetic_cmd.synthetic)

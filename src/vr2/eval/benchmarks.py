@@ -44,6 +44,7 @@ from vr2.data.datasets import (
     sample_from_fields,
     split_question_options,
 )
+from vr2.data import hub
 from vr2.errors import Vr2Error
 from vr2.samples import ANSWER_TYPES, Sample
 
@@ -70,9 +71,14 @@ class Benchmark:
     # What lmms-eval logs as `target`: "answer" (the answer itself) or "option_index" (the
     # option's 0-based index, as a string: LongVideoBench's correct_choice).
     lmms_target: str = "answer"
-    # Extra `huggingface-cli download` arguments the data needs (MVBench's videos, including
-    # episodic_reasoning's, are on the `video` revision; the default one has frame folders).
-    download_args: str = ""
+    # The dataset revision the data needs (MVBench's videos, including episodic_reasoning's, are
+    # on the `video` revision; the default one has frame folders).
+    revision: str = "main"
+
+    @property
+    def download_args(self) -> str:
+        """Extra `huggingface-cli download` arguments (the revision, when not the default)."""
+        return f"--revision {self.revision}" if self.revision != "main" else ""
 
     def download_command(self, folder: str | Path) -> str:
         extra = f" {self.download_args}" if self.download_args else ""
@@ -165,6 +171,19 @@ def benchmark_paths(benchmark: Benchmark, data_path: str | Path | None, video_di
     if not video_dir.is_dir():
         raise Vr2Error(f"{video_dir}: video folder of {benchmark.title} not found")
     return data_path, video_dir
+
+
+def download(benchmark: str | Benchmark, data_dir: str | Path, *, revision: str | None = None) -> Path:
+    """Fetch a benchmark's dataset (its revision) into `data_dir`/<name>, as `huggingface-cli
+    download` would lay it out, and unpack its archives beside themselves, where the loader
+    looks for the videos (`vr2.data.hub`: resumable, one-line errors, nothing asked again once
+    finished)."""
+    spec = benchmark if isinstance(benchmark, Benchmark) else get_benchmark(benchmark)
+    if spec.hf_dataset.startswith("("):
+        raise Vr2Error(f"benchmark {spec.name}: a local benchmark, nothing to download")
+    folder = hub.fetch(spec.hf_dataset, Path(data_dir) / spec.name, revision=revision or spec.revision)
+    hub.unpack_here(folder)
+    return folder
 
 
 def load_benchmark(benchmark: str | Benchmark, data_path: str | Path | None = None,
@@ -277,6 +296,9 @@ def _find_files(data_path: Path, patterns: Sequence[str], what: str) -> list[Pat
 
 
 Convert = Callable[[dict, int, Path], Sample]
+# The row fields the release's task prompts are built from, kept verbatim on each sample so the
+# `paper` protocol writes them exactly as the release did (`vr2.eval.protocols.release_fields`).
+RELEASE_FIELDS = ("question", "options", "candidates", "choices", *(f"option{i}" for i in range(5)))
 
 
 def _convert(files: Sequence[Path], data_path: Path, convert: Convert) -> Iterator[Sample | Skipped]:
@@ -298,6 +320,9 @@ def _convert(files: Sequence[Path], data_path: Path, convert: Convert) -> Iterat
                 continue
             sample.extra.setdefault("source_file", label)
             sample.extra.setdefault("source_row", number)
+            fields = {k: row[k] for k in RELEASE_FIELDS if k in row}
+            if fields:
+                sample.extra.setdefault("release_fields", fields)
             yield sample
 
 
@@ -831,7 +856,7 @@ for _spec in (
               "<task folder>/<video> (e.g. clevrer/video_validation/...) under video/ or the top",
               67.5, load_mvbench, "json/<task>.json",
               _with_think("mvbench", *(f"mvbench_{t}" for t in _MVBENCH_TASKS)),
-              download_args="--revision video"),
+              revision="video"),
     Benchmark("videomme", "VideoMME", "generic", "lmms-lab/Video-MME", "test", _MCQ, _MCQ_SCORING,
               "data/<videoID>.mp4; subtitles subtitle/<videoID>.srt", 63.8, load_videomme,
               "videomme/test-00000-of-00001.parquet", _with_think("videomme")),

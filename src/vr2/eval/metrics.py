@@ -17,12 +17,9 @@ Per benchmark (`benchmark_metrics`), on a 0-100 scale like the paper's tables:
   scored (failures are counted, never scored 0);
 - tar: mean gated TAR over samples that carry reference grounding; None when none do.
 
-Official numbers (`official_metrics`): each benchmark's number as its lmms-eval task code combines
-the same per-sample scores (MVBench: mean of the 20 task accuracies; MLVU dev: mean of its task
-types; VSIBench: mean over question types; Video-MMMU open answers right or wrong; MMVU val: the
-multiple-choice questions), the seeded random-option figure where the official code guesses for
-unparseable answers (LongVideoBench, SciVideoBench, MINERVA), and per-category breakdowns. The
-per-sample scores are always the reward code's; only how they combine differs.
+The accuracy here is vr2's own reading of an answer (the reward code's parser). Each paper
+benchmark's official number, read and combined as its task code does it, is
+`vr2.eval.official`'s; `breakdown` splits that official score by category.
 
 Averages (`averages`): Generic = mean over the generic benchmarks present, Reasoning = mean over
 the reasoning ones, Overall = mean over every benchmark present. With all 11 benchmarks Overall is
@@ -38,12 +35,6 @@ from typing import Any
 
 from vr2.errors import Vr2Error
 from vr2.judge.client import vas_judge
-from vr2.scoring.answers import (
-    contains_answer,
-    gold_choice,
-    option_letters,
-    parse_choice,
-)
 from vr2.scoring.batch import score_inputs
 from vr2.scoring.format import parse_completion
 from vr2.scoring.rewards import reported_rewards
@@ -187,68 +178,31 @@ def averages(per_benchmark: Mapping[str, Mapping[str, Any]], categories: Mapping
     return out
 
 
-# --------------------------------------------------------------------------- official aggregations
+# --------------------------------------------------------------------------- per category
 
-# Per-sample category fields the official breakdowns group by. `vr2 eval` writes them into each
+# Per-sample category fields the breakdowns group by. `vr2 eval` writes them into each
 # row of the samples JSONL (from the benchmark row) and `--from-samples` reads them from the
 # task's logged metric entry, so any aggregation can be recomputed from the rows alone.
 CATEGORY_FIELDS = ("task", "track", "task_type", "duration", "duration_group", "question_category",
                    "category", "sub_category", "task_category", "domain", "dim", "subject",
                    "question_type", "dataset")
 
-# Benchmarks whose official number is the mean of per-group accuracies, and the grouping field
-# (lmms-eval task code: MVBench's 20 tasks, MLVU dev's task types, VSIBench's question types).
-GROUPED = {"mvbench": "task", "mlvu": "task_type", "vsibench": "question_type"}
-# VSIBench's official code merges its three relative-direction types into one before averaging.
-VSIBENCH_MERGED = {"object_rel_direction_easy": "object_rel_direction",
-                   "object_rel_direction_medium": "object_rel_direction",
-                   "object_rel_direction_hard": "object_rel_direction"}
-# Where the official code answers an unparseable response with a random option: the letters it
-# draws from (None: the sample's own options).
-RANDOM_FILL = {"longvideobench": None, "scivideobench": 10, "minerva": 5}
-RANDOM_SEED = 0
-OFFICIAL_RULES = {
-    "mvbench": "mean of the 20 task accuracies",
-    "mlvu": "mean of the task-type accuracies",
-    "vsibench": "mean over question types (MCQ accuracy, numeric MRA)",
-    "videomme": "accuracy over all samples (by duration below)",
-    "videommmu": "accuracy; open answers right when the gold answer is in the prediction",
-    "mmvu": "accuracy over the multiple-choice questions",
-}
+
+def sample_score(row: Mapping[str, Any]) -> float | None:
+    """A row's score in the per-category breakdowns: its official score where its benchmark has
+    an official rule (`vr2.eval.official`), else vr2's accuracy."""
+    if "official_source" in row or row.get("official_error"):
+        value = row.get("official_score")
+        return float(value) if isinstance(value, (int, float)) and not row.get("official_error") else None
+    value = row.get("accuracy")
+    return float(value) if isinstance(value, (int, float)) else None
 
 
-def sample_score(benchmark: str, row: Mapping[str, Any]) -> float | None:
-    """A scored row's contribution to its benchmark's official number: the accuracy reward,
-    except Video-MMMU's open answers (right or wrong, by containment) and MMVU's open-ended
-    questions (not part of the official val number)."""
-    accuracy = row.get("accuracy")
-    kind = row.get("answer_type")
-    if accuracy is None:
-        return None
-    if benchmark == "mmvu" and kind not in (None, "multiple_choice"):
-        return None
-    if benchmark == "videommmu" and kind not in (None, "multiple_choice", "numeric"):
-        return 1.0 if accuracy == 1.0 or contains_answer(row.get("final_answer"), row.get("target")) else 0.0
-    return float(accuracy)
-
-
-def _group_means(scored: list[tuple[Mapping, float]], field: str, merge: Mapping[str, str]) -> dict[str, float]:
-    groups: dict[str, list[float]] = {}
-    for row, score in scored:
-        key = str(row.get(field, "(none)"))
-        groups.setdefault(key, []).append(score)
-    means = {key: sum(v) / len(v) for key, v in groups.items()}
-    merged: dict[str, list[float]] = {}
-    for key, value in means.items():
-        merged.setdefault(merge.get(key, key), []).append(value)
-    return {key: sum(v) / len(v) for key, v in merged.items()}
-
-
-def breakdown(rows: Sequence[Mapping[str, Any]], benchmark: str = "") -> dict[str, dict[str, dict]]:
+def breakdown(rows: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, dict]]:
     """{field: {value: {"accuracy": 0-100, "samples": n}}} for every category field with 2 to 60
     distinct values among the scored rows."""
     scored = [(r, s) for r in rows if not (r.get("error") or r.get("score_error"))
-              for s in [sample_score(benchmark, r)] if s is not None]
+              for s in [sample_score(r)] if s is not None]
     out: dict[str, dict[str, dict]] = {}
     for field in CATEGORY_FIELDS:
         values = {str(r[field]) for r, _ in scored if r.get(field) not in (None, "")}
@@ -263,54 +217,4 @@ def breakdown(rows: Sequence[Mapping[str, Any]], benchmark: str = "") -> dict[st
             entry["samples"] += 1
         out[field] = {key: {"accuracy": 100.0 * e["sum"] / e["samples"], "samples": e["samples"]}
                       for key, e in sorted(table.items())}
-    return out
-
-
-def random_fill_accuracy(benchmark: str, rows: Sequence[Mapping[str, Any]], seed: int = RANDOM_SEED) -> float | None:
-    """The official figure of LongVideoBench, SciVideoBench and MINERVA: a response from which
-    no option letter parses gets a random letter (drawn with `seed`, in row order) that counts
-    when it happens to be the gold one. None for other benchmarks or rows without options."""
-    import random
-
-    if benchmark not in RANDOM_FILL:
-        return None
-    draw = random.Random(seed)
-    scores = []
-    for row in rows:
-        if row.get("error") or row.get("score_error") or row.get("accuracy") is None:
-            continue
-        options = row.get("options") or []
-        if not options or row.get("target") in (None, ""):
-            return None
-        if row.get("final_answer") is not None and parse_choice(row["final_answer"], options) is not None:
-            scores.append(float(row["accuracy"]))
-            continue
-        pool = option_letters(RANDOM_FILL[benchmark] or len(options))
-        try:
-            gold = gold_choice(str(row["target"]), options)
-        except Vr2Error:
-            gold = None
-        scores.append(1.0 if draw.choice(pool) == gold else 0.0)
-    return _pct(_mean(scores))
-
-
-def official_metrics(benchmark: str, rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-    """The benchmark's number as its official task code aggregates it, its rule in words, the
-    seeded random-option figure where the official code has one, and the per-category breakdown."""
-    scored = [(r, s) for r in rows if not (r.get("error") or r.get("score_error"))
-              for s in [sample_score(benchmark, r)] if s is not None]
-    field = GROUPED.get(benchmark)
-    if field and scored and all(r.get(field) not in (None, "") for r, _ in scored):
-        merge = VSIBENCH_MERGED if benchmark == "vsibench" else {}
-        value = _mean(_group_means(scored, field, merge).values())
-        rule = OFFICIAL_RULES[benchmark]
-    else:
-        value = _mean(s for _, s in scored)
-        rule = OFFICIAL_RULES.get(benchmark, "accuracy over samples")
-        if field:
-            rule += f" (rows lack '{field}', so accuracy over samples)"
-    out = {"official_accuracy": _pct(value), "official_rule": rule, "breakdown": breakdown(rows, benchmark)}
-    filled = random_fill_accuracy(benchmark, rows)
-    if filled is not None:
-        out["random_fill_accuracy"] = filled
     return out

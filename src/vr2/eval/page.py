@@ -24,28 +24,30 @@ BAR_METRICS = (("Accuracy (official)", "headline"), ("TAC", "tac"), ("TAC (corre
 
 CSS = """
 body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0;background:#f4f5f7;color:#1d2330}
-main{max-width:1180px;margin:0 auto;padding:24px}
+main{max-width:1640px;margin:0 auto;padding:24px}
 h1{font-size:1.5em;margin:0 0 4px}h2{font-size:1.15em;margin:30px 0 10px;border-bottom:1px solid #d5d9e0;padding-bottom:4px}
 h3{font-size:1em;margin:18px 0 6px}
 .meta{color:#5b6475;font-size:.9em}
 .card{background:#fff;border:1px solid #d5d9e0;border-radius:8px;padding:12px 16px;margin:8px 0}
-.scores{display:grid;grid-template-columns:repeat(auto-fill,minmax(210px,1fr));gap:10px}
+.scores{display:grid;grid-template-columns:repeat(auto-fill,minmax(270px,1fr));gap:10px}
 .score .name{font-size:.8em;color:#5b6475;text-transform:uppercase;letter-spacing:.04em}
 .score .value{font-size:1.6em;font-weight:600;margin:2px 0}
 .score .detail{font-size:.85em;color:#5b6475}
 dl.protocol{display:grid;grid-template-columns:max-content 1fr;gap:4px 16px;margin:0}
 dl.protocol dt{color:#5b6475}dl.protocol dd{margin:0}
-.scroll{overflow-x:auto}
-table{border-collapse:collapse;background:#fff;margin:6px 0}
-th,td{border-bottom:1px solid #e3e6eb;padding:5px 8px;text-align:right;font-size:.9em;white-space:nowrap}
-th:first-child,td:first-child{text-align:left}
+.scroll{overflow-x:auto;background:#fff;border:1px solid #d5d9e0;border-radius:8px;margin:8px 0}
+table{border-collapse:collapse;background:#fff;margin:0;min-width:100%}
+th,td{border-bottom:1px solid #e3e6eb;padding:4px 6px;text-align:right;font-size:.8em;white-space:nowrap}
+th{white-space:normal;vertical-align:bottom}
+th:first-child,td:first-child{text-align:left;white-space:normal;min-width:9em;max-width:22em}
 th{background:#eef0f4}
+td .sub{font-size:.85em;font-weight:400;color:#5b6475;white-space:normal}
 tr.this td{font-weight:600;background:#f3f7ff}
 tr.paper td{color:#5b6475;font-style:italic}
 .legend{display:flex;flex-wrap:wrap;gap:12px;font-size:.85em;margin:4px 0 10px}
 .swatch{display:inline-block;width:12px;height:12px;border-radius:2px;margin-right:4px;vertical-align:-1px}
-.bars{display:grid;grid-template-columns:170px 1fr;gap:3px 10px;align-items:center}
-.bars .label{font-size:.85em;text-align:right;color:#333}
+.bars{display:grid;grid-template-columns:minmax(9em,max-content) 1fr;gap:3px 10px;align-items:center}
+.bars .label{font-size:.85em;text-align:right;color:#333;max-width:26em;overflow-wrap:anywhere}
 .track{display:flex;flex-direction:column;gap:2px}
 .bar{height:9px;border-radius:2px;min-width:1px}
 .barrow{display:flex;align-items:center;gap:6px;font-size:.75em;color:#5b6475}
@@ -59,12 +61,22 @@ def _fmt(value: Any, digits: int = 1) -> str:
     return rp._fmt(value, digits)
 
 
+def _cell(text: str) -> str:
+    """A number with its remark ("58.3 (scored 96 of 100)") on a second, wrapping line, so the
+    remark does not widen the column."""
+    value, _, remark = str(text).partition(" (")
+    if not remark or not remark.endswith(")") or " " in value:
+        return esc(text)
+    return f'{esc(value)}<br><span class="sub">({esc(remark)}</span>'
+
+
 def _table(headers: Sequence[str], rows: Sequence[Sequence[str]], classes: Sequence[str] = ()) -> str:
     head = "".join(f"<th>{esc(h)}</th>" for h in headers)
     body = []
     for i, row in enumerate(rows):
         cls = f' class="{classes[i]}"' if i < len(classes) and classes[i] else ""
-        body.append(f"<tr{cls}>" + "".join(f"<td>{esc(c)}</td>" for c in row) + "</tr>")
+        cells = [f"<td>{esc(row[0])}</td>"] + [f"<td>{_cell(c)}</td>" for c in row[1:]]
+        body.append(f"<tr{cls}>" + "".join(cells) + "</tr>")
     return f'<div class="scroll"><table><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table></div>'
 
 
@@ -191,23 +203,22 @@ def _official(summary: Mapping) -> str:
     rules = rp.official_notes(summary)
     if not rules:
         return ""
-    return ("<h2>Official aggregation per benchmark</h2><div class=\"card\"><ul class=\"plain\">"
+    return ("<h2>Official figure per benchmark</h2><div class=\"card\"><ul class=\"plain\">"
             + "".join(f"<li>{esc(r)}</li>" for r in rules) + "</ul></div>")
 
 
 def _breakdowns(summary: Mapping) -> str:
     parts = []
-    for name, display, _ in rp.benchmark_columns([summary]):
-        for field, table in (summary["benchmarks"][name].get("breakdown") or {}).items():
-            grid = []
-            for value, cell in table.items():
-                accuracy = cell.get("accuracy")
-                width = 0.0 if accuracy is None else max(0.0, min(100.0, float(accuracy)))
-                grid.append(f'<div class="label">{esc(value)}</div><div class="track"><div class="barrow">'
-                            f'<div class="bar" style="width:{width:.1f}%;background:{PALETTE[0]}"></div>'
-                            f'{esc(_fmt(accuracy))} ({esc(cell.get("samples"))})</div></div>')
-            parts.append(f"<h3>{esc(display)} by {esc(field.replace('_', ' '))}</h3>"
-                         f'<div class="card bars">{"".join(grid)}</div>')
+    for title, _, table in rp.breakdown_groups(summary):
+        grid = []
+        for value, cell in table.items():
+            accuracy = cell.get("accuracy")
+            width = 0.0 if accuracy is None else max(0.0, min(100.0, float(accuracy)))
+            grid.append(f'<div class="label">{esc(value)}</div><div class="track"><div class="barrow">'
+                        f'<div class="bar" style="width:{width:.1f}%;background:{PALETTE[0]}"></div>'
+                        f'{esc(_fmt(accuracy))} ({esc(cell.get("samples"))})</div></div>')
+        parts.append(f"<h3>{esc(title)}</h3>"
+                     f'<div class="card bars">{"".join(grid)}</div>')
     return "<h2>Per-category breakdowns</h2>" + "".join(parts) if parts else ""
 
 
@@ -233,16 +244,16 @@ def _problems(summary: Mapping) -> str:
     return '<h2>Errors and skipped samples</h2><div class="card warn">' + "".join(lines) + "</div>"
 
 
-def _notes(summary: Mapping) -> str:
-    return ("<h2>Notes</h2><ul class=\"plain\">"
-            + "".join(f"<li>{esc(n)}</li>" for n in rp.footnotes(summary)) + "</ul>")
+def _notes(summary: Mapping, others: Sequence[Mapping] = ()) -> str:
+    notes = rp.footnotes(summary) + rp.compared_notes(others)
+    return ("<h2>Notes</h2><ul class=\"plain\">" + "".join(f"<li>{esc(n)}</li>" for n in notes) + "</ul>")
 
 
 def render(summary: Mapping, others: Sequence[Mapping] = ()) -> str:
     """The whole page for one run and the runs it is compared with."""
     body = [_header(summary), _headline_scores(summary), _protocol(summary), _paper_table(summary, others),
             _bar_charts(summary, others), _tables(summary, others), _official(summary),
-            _breakdowns(summary), _problems(summary), _notes(summary)]
+            _breakdowns(summary), _problems(summary), _notes(summary, others)]
     title = esc(f"vr2 eval: {summary.get('label', '')}")
     return ("<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             f"<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\"><title>{title}</title>"

@@ -32,7 +32,6 @@ from vr2.model.prompts import (
     PAPER_SYSTEM_PROMPT,
     SYSTEM_PROMPT,
     option_letter,
-    strip_label,
 )
 from vr2.video.sampling import load_sample_video, video_settings
 
@@ -56,21 +55,67 @@ def check(protocol: str, mode: str) -> None:
 
 
 def _lettered(options: Sequence[str], style: str = "{L}. {text}") -> list[str]:
-    return [style.format(L=option_letter(i), text=strip_label(o, option_letter(i)))
-            for i, o in enumerate(options)]
+    """Plain option texts under their letters (a text that starts with its own letter keeps it:
+    "C. elegans worm" is option C's whole text, so the line is "C. C. elegans worm")."""
+    return [style.format(L=option_letter(i), text=str(o)) for i, o in enumerate(options)]
+
+
+def release_fields(sample) -> dict:
+    """The dataset row's own question and option fields, as the loader recorded them
+    (`extra["release_fields"]`): the release's tasks build the prompt from these, verbatim."""
+    fields = (sample.extra or {}).get("release_fields")
+    return fields if isinstance(fields, dict) else {}
+
+
+def _strings(value: Any) -> list[str] | None:
+    if isinstance(value, (list, tuple)) and value and all(isinstance(v, str) for v in value):
+        return list(value)
+    return None
+
+
+def _question(sample) -> str:
+    """The question as the row wrote it (the release keeps its spaces and newlines)."""
+    raw = release_fields(sample).get("question")
+    return raw if isinstance(raw, str) and raw.strip() else sample.question
+
+
+def _option_lines(benchmark: str, sample) -> list[str]:
+    """The option lines the release's task writes for this sample (see each task below)."""
+    raw = release_fields(sample)
+    options = list(sample.options or [])
+    if benchmark == "mvbench":
+        return _lettered(_strings(raw.get("candidates")) or options, "({L}) {text}")
+    if benchmark in ("videomme", "tempcompass", "videomathqa", "minerva", "vsibench"):
+        return _strings(raw.get("options")) or _lettered(options)  # the row's own "A. text" lines
+    if benchmark == "longvideobench":
+        found = [raw[f"option{i}"] for i in range(5) if isinstance(raw.get(f"option{i}"), str)]
+        texts = found[:next((i for i, t in enumerate(found) if t == "N/A"), len(found))]
+        return _lettered(texts or options)
+    if benchmark == "scivideobench":
+        given = raw.get("options")
+        if isinstance(given, dict) and given and all(isinstance(v, str) for v in given.values()):
+            return [f"{key}. {given[key]}" for key in sorted(given)]
+        return _lettered(_strings(given) or options)
+    if benchmark == "videommmu":
+        texts = _strings(raw.get("options")) or options
+        if all(t.startswith(f"{option_letter(i)}.") for i, t in enumerate(texts)):
+            return texts  # already lettered: kept as they are
+        return _lettered(texts)
+    return _lettered(options)
 
 
 def paper_prompt(benchmark: str, sample, pieces: dict) -> str:
     """The user text the release's `<task>_think` task gave the model for this sample.
 
-    `pieces` are the release's words (`vr2.eval.release_prompts.load`). Options are written as the task
-    writes them from its dataset row ("A. text" lines, MVBench "(A) text", MMVU "A: text"); a
-    benchmark the release did not evaluate gets the plain form (question, "A. text" lines, the
-    think instruction of the Video-MME task).
+    `pieces` are the release's words (`vr2.eval.release_prompts.load`). The question and options
+    are the dataset row's own fields where the loader recorded them (`release_fields`), written
+    as the task writes them: "A. text" lines, MVBench "(A) text", MMVU "A: text", MLVU's question
+    with its options inside. A benchmark the release did not evaluate gets the plain form
+    (question, "A. text" lines, the think instruction of the Video-MME task).
     """
-    question = sample.question.strip()
+    question = _question(sample)
     options = list(sample.options or [])
-    lines = _lettered(options)
+    lines = _option_lines(benchmark, sample)
     p = {name: piece.text for name, piece in pieces.items()}
     builder = _PROMPTS.get(benchmark)
     if builder is None:
@@ -79,7 +124,7 @@ def paper_prompt(benchmark: str, sample, pieces: dict) -> str:
 
 
 def _mvbench(question, options, lines, sample, p):
-    listed = "".join(f"{line}\n" for line in _lettered(options, "({L}) {text}"))
+    listed = "".join(f"{line}\n" for line in lines)
     return f"Question:{question}\nOption:\n{listed}" + p["mvbench.post"]
 
 
@@ -92,7 +137,10 @@ def _tempcompass(question, options, lines, sample, p):
 
 
 def _mlvu(question, options, lines, sample, p):
-    # MLVU's question field carries its options as "(A) text" lines.
+    # MLVU's question field carries its options as "(A) text" lines; the task adds nothing.
+    raw = release_fields(sample).get("question")
+    if isinstance(raw, str) and raw.strip():
+        return p["mlvu.pre"] + raw + p["mlvu.post"]
     listed = "\n".join(_lettered(options, "({L}) {text}"))
     return p["mlvu.pre"] + f"{question}\n{listed}" + p["mlvu.post"]
 
@@ -104,7 +152,7 @@ def _longvideobench(question, options, lines, sample, p):
 def _head_mcq(benchmark):
     """VideoMathQA and MINERVA: a head naming the letters (two or five), question, options, instruction."""
     def build(question, options, lines, sample, p):
-        head = p[f"{benchmark}.head2" if len(options) == 2 else f"{benchmark}.head5"]
+        head = p[f"{benchmark}.head2" if len(lines) == 2 else f"{benchmark}.head5"]
         return "\n".join([head, question, *lines]) + "\n" + p[f"{benchmark}.post"]
     return build
 
@@ -122,8 +170,12 @@ def _videommmu(question, options, lines, sample, p):
 def _mmvu(question, options, lines, sample, p):
     if not options:
         return p["mmvu.open"].format(question=question)
-    padded = (list(_lettered(options, "{text}")) + [""] * 5)[:5]
-    return p["mmvu.mcq"].format(question=question, **dict(zip("abcde", padded)))
+    raw = release_fields(sample).get("choices")
+    if isinstance(raw, dict) and all(isinstance(raw.get(k, ""), str) for k in "ABCDE"):
+        texts = [raw.get(k, "") for k in "ABCDE"]
+    else:
+        texts = (list(options) + [""] * 5)[:5]
+    return p["mmvu.mcq"].format(question=question, **dict(zip("abcde", texts)))
 
 
 def _vsibench(question, options, lines, sample, p):

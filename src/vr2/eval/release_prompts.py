@@ -13,6 +13,15 @@ by `[eval] release_tasks`, the environment variable `VR2_RELEASE_TASKS` or `vr2 
 `load` returns every piece with the file it came from and a hash of its text, so a run records
 which words it used (`run.json`, the report's protocol section). Where the words go around the
 question and options stays in `vr2.eval.protocols`.
+
+`post_processing_prompts` reads, the same way, the two LLM prompts of the release's VSIBench
+post-processing script (`<Video-R2>/eval/scripts/post_processing/`), for the official VSIBench
+figure (`vr2.eval.official.vsibench_post`).
+
+The folder is the user's, so nothing in it is trusted: only regular files inside it are read
+(a FIFO or device is refused, a symlink or `include:` that leaves the folder is refused), each
+at most `MAX_TASK_FILE_BYTES`; nesting deeper than `MAX_NESTING` in YAML (including an alias
+that contains itself) or Python is a one-line error; no code in it is run.
 """
 
 from __future__ import annotations
@@ -25,6 +34,8 @@ from functools import lru_cache
 from pathlib import Path
 
 from vr2.errors import Vr2Error
+from vr2.eval.official import PostPrompts
+from vr2.files import read_text
 
 ENV = "VR2_RELEASE_TASKS"
 HINT = ("pass --release-tasks <Video-R2>/eval/lmms-eval/lmms_eval/tasks "
@@ -83,6 +94,15 @@ _PYTHON = {
 }
 
 NAMES = (*_YAML, *_PYTHON)
+# A task YAML or utils.py is a few KB; a larger file is not one (and /dev/zero never ends).
+MAX_TASK_FILE_BYTES = 1024 * 1024
+MAX_NESTING = 64
+# The post-processing script, relative to the release checkout (the task folder is 3 levels down).
+POST_SCRIPT = "scripts/post_processing/post_process_vsibench_predictions.py"
+# Its two prompt builders and the slots their f-strings fill (expression -> slot name).
+_POST_BUILDERS = {"number": "build_prompt_na_to_float", "letter": "build_prompt_mca_letter"}
+_POST_SLOTS = {"ctx": "question", "question": "question", "prediction_text": "prediction",
+               "chr(10).join(options or [])": "options"}
 
 
 def tasks_dir(recipe) -> str:
@@ -131,31 +151,55 @@ def _yaml_loader():
     return Loader
 
 
+def _task_file(root: Path, file: str) -> str:
+    """The text of a file inside the task folder: a regular file, inside the folder once every
+    symlink is followed, at most MAX_TASK_FILE_BYTES. Anything else is a one-line error."""
+    path = root / file
+    try:
+        inside = path.resolve().is_relative_to(root.resolve())
+    except (OSError, RuntimeError):  # a symlink loop
+        inside = False
+    if not inside:
+        raise _missing(root, file, "leaves the task folder (a symlink or include pointing outside)")
+    if not path.exists() and not path.is_symlink():
+        raise _missing(root, file, "missing")
+    try:
+        return read_text(path, "task file", max_bytes=MAX_TASK_FILE_BYTES)
+    except Vr2Error as err:
+        raise Vr2Error(f"eval.release_tasks: {err}; {HINT}") from None
+
+
 def _read_yaml(root: Path, file: str, depth: int = 0) -> dict:
     import yaml
 
-    path = root / file
+    text = _task_file(root, file)
     try:
-        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_yaml_loader())
-    except FileNotFoundError:
-        raise _missing(root, file, "missing") from None
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as err:
+        data = yaml.load(text, Loader=_yaml_loader())
+    except yaml.YAMLError as err:
         raise _missing(root, file, f"unreadable ({type(err).__name__})") from None
+    except RecursionError:
+        raise _missing(root, file, f"nested more than {MAX_NESTING} levels deep") from None
     if not isinstance(data, dict):
         raise _missing(root, file, "not a task mapping")
     include = data.get("include")
-    if isinstance(include, str) and depth < 4:
+    if isinstance(include, str):
+        if depth >= 4:
+            raise _missing(root, file, "includes nest more than 4 files deep")
         # lmms-eval merges the included template under the task's own keys.
         base = _read_yaml(root, str(Path(file).parent / include), depth + 1)
-        data = _merge(base, data)
+        data = _merge(base, data, root, file)
     return data
 
 
-def _merge(base: dict, over: dict) -> dict:
+def _merge(base: dict, over: dict, root: Path, file: str, depth: int = 0) -> dict:
+    if depth > MAX_NESTING:  # also a mapping that contains itself through an alias
+        raise _missing(root, file, f"nested more than {MAX_NESTING} levels deep")
     merged = dict(base)
     for key, value in over.items():
-        merged[key] = _merge(base[key], value) if isinstance(value, dict) and isinstance(base.get(key), dict) \
-            else value
+        if isinstance(value, dict) and isinstance(base.get(key), dict):
+            merged[key] = _merge(base[key], value, root, file, depth + 1)
+        else:
+            merged[key] = value
     return merged
 
 
@@ -170,14 +214,18 @@ def _from_yaml(root: Path, file: str, key: str, name: str) -> Piece:
 # --------------------------------------------------------------------------- Python
 
 
-def _from_python(root: Path, file: str, function: str | None, variable: str, index: int) -> Piece:
-    path = root / file
+def _parse_python(root: Path, file: str) -> ast.Module:
+    text = _task_file(root, file)
     try:
-        tree = ast.parse(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise _missing(root, file, "missing") from None
-    except (OSError, UnicodeDecodeError, SyntaxError, ValueError) as err:
+        return ast.parse(text)
+    except (SyntaxError, ValueError) as err:
         raise _missing(root, file, f"unreadable ({type(err).__name__})") from None
+    except (RecursionError, MemoryError):  # deeply nested expressions
+        raise _missing(root, file, f"nested more than {MAX_NESTING} levels deep") from None
+
+
+def _from_python(root: Path, file: str, function: str | None, variable: str, index: int) -> Piece:
+    tree = _parse_python(root, file)
     scope = tree if function is None else next(
         (n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef) and n.name == function), None)
     where = f"{function}(): {variable}" if function else variable
@@ -200,3 +248,51 @@ def _strings(value: ast.expr) -> list[str]:
     if isinstance(value, ast.BoolOp) and isinstance(value.op, ast.Or):
         return [v.value for v in value.values if isinstance(v, ast.Constant) and isinstance(v.value, str)]
     return []
+
+
+# --------------------------------------------------------------------------- VSIBench post-processing
+
+
+def post_processing_prompts(recipe) -> PostPrompts | None:
+    """The VSIBench post-processing script's two LLM prompts as templates, read from the
+    release checkout that holds the configured task folder; None when no task folder is
+    configured. A checkout without the script, or a script whose prompts cannot be read, is a
+    one-line error."""
+    folder = tasks_dir(recipe)
+    if not folder:
+        return None
+    return _post_prompts(str(Path(folder).expanduser().resolve()))
+
+
+@lru_cache(maxsize=4)
+def _post_prompts(folder: str) -> PostPrompts:
+    tasks = Path(folder)
+    if len(tasks.parents) < 3:
+        raise Vr2Error(f"eval.release_tasks: {tasks} is not <Video-R2>/eval/lmms-eval/lmms_eval/tasks, so the "
+                       f"VSIBench post-processing script cannot be found beside it; {HINT}")
+    root = tasks.parents[2]  # <Video-R2>/eval from <Video-R2>/eval/lmms-eval/lmms_eval/tasks
+    tree = _parse_python(root, POST_SCRIPT)
+    templates = {name: _returned_template(root, tree, function) for name, function in _POST_BUILDERS.items()}
+    digest = hashlib.sha256("".join(templates.values()).encode("utf-8")).hexdigest()[:16]
+    return PostPrompts(number=templates["number"], letter=templates["letter"],
+                       source=f"eval/{POST_SCRIPT} (sha256 {digest})")
+
+
+def _returned_template(root: Path, tree: ast.Module, function: str) -> str:
+    """The string a prompt builder returns, as a str.format template: its f-string slots become
+    {question}, {prediction}, {options}; literal braces are doubled."""
+    node = next((n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef) and n.name == function), None)
+    returned = next((n.value for n in ast.walk(node) if isinstance(n, ast.Return)), None) if node else None
+    if returned is None:
+        raise _missing(root, POST_SCRIPT, f"no string returned by {function}()")
+    parts = returned.values if isinstance(returned, ast.JoinedStr) else [returned]
+    out = []
+    for part in parts:
+        if isinstance(part, ast.Constant) and isinstance(part.value, str):
+            out.append(part.value.replace("{", "{{").replace("}", "}}"))
+        elif isinstance(part, ast.FormattedValue) and ast.unparse(part.value) in _POST_SLOTS \
+                and part.conversion == -1 and part.format_spec is None:
+            out.append("{" + _POST_SLOTS[ast.unparse(part.value)] + "}")
+        else:
+            raise _missing(root, POST_SCRIPT, f"{function}() builds its prompt from something vr2 cannot fill")
+    return "".join(out)

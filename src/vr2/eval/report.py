@@ -15,7 +15,6 @@ An average over fewer benchmarks than its group has is marked `*`.
 from __future__ import annotations
 
 import html
-import json
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
@@ -23,6 +22,8 @@ from typing import Any
 
 from vr2.errors import Vr2Error
 from vr2.eval.metrics import GROUPS, OVERALL_NOTE
+from vr2.eval.official import SEPARATES
+from vr2.files import dumps_json, loads_json, read_text, write_atomic
 
 SUMMARY_VERSION = 1
 
@@ -41,13 +42,16 @@ PAPER_ROWS: dict[str, dict[str, tuple[float, float, float] | None]] = {
                                   "vas": (53.2, 36.9, 44.3)},
     "+ SFT": {"accuracy": (60.9, 38.8, 48.9), "tac": (96.5, 97.1, 96.8), "vas": (76.8, 63.7, 69.7)},
     "+ SFT + GRPO (acc + format)": {"accuracy": (65.9, 41.0, 52.3), "tac": (82.9, 71.6, 76.8),
-                                    "vas": (75.8, 61.5, 68.0)},
+                                    "vas": (75.8, 61.5, 61.5)},  # as printed; see paper_notes
     "+ SFT + GRPO + TAR": {"accuracy": (66.5, 41.2, 52.7), "tac": (83.0, 72.9, 77.5),
                            "vas": (78.4, 62.9, 69.9)},
     "+ SFT + GRPO + TAR + gate (Video-R2)": {"accuracy": (66.7, 41.6, 53.0),
                                              "tac": (85.7, 78.2, 81.6), "vas": (78.9, 61.5, 69.4)},
 }
 PAPER_VIDEO_R2 = "+ SFT + GRPO + TAR + gate (Video-R2)"
+# A printed Overall further than this from (5 x Generic + 6 x Reasoning) / 11 cannot be rounding
+# (each printed number is within 0.05 of its true value).
+PAPER_ROUNDING = 0.1
 
 # Columns of the ablation layout: (header, summary metric). The paper's VAS is the judge's.
 ABLATION_COLUMNS = (("Accuracy", "accuracy"), ("TAC", "tac"), ("TAC (correctness)", "tac_correctness"),
@@ -73,10 +77,9 @@ def make_summary(label: str, per_benchmark: Mapping[str, dict], averages: Mappin
 
 
 def write_json(path: Path, data: Any) -> None:
-    """Write JSON through a temporary file, so a reader never sees half a summary."""
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    tmp.replace(path)
+    """Write JSON through a temporary file (`vr2.files.write_atomic`), so a reader never sees
+    half a summary; a NaN anywhere is written as null, so the file is always valid JSON."""
+    write_atomic(path, dumps_json(data, indent=2, ensure_ascii=False) + "\n", "summary")
 
 
 def load_summary(path: str | Path) -> dict:
@@ -84,19 +87,29 @@ def load_summary(path: str | Path) -> dict:
     path = Path(path)
     if path.is_dir():
         path = path / "summary.json"
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise Vr2Error(f"{path}: summary file not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise Vr2Error(f"{path}: cannot read ({exc})") from None
-    except json.JSONDecodeError as exc:
-        raise Vr2Error(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
+    data = loads_json(read_text(path, "summary file"), str(path))
     if not (isinstance(data, dict) and isinstance(data.get("benchmarks"), dict)
             and isinstance(data.get("averages"), dict)):
         raise Vr2Error(f"{path}: not a vr2 eval summary (expected 'benchmarks' and 'averages')")
     data.setdefault("label", path.parent.name or path.stem)
     return data
+
+
+def paper_notes(row: str) -> list[str]:
+    """Where one of the paper's printed rows looks inconsistent: its Overall is not
+    (5 x Generic + 6 x Reasoning) / 11 up to rounding. The row is shown as printed; the note
+    says what the arithmetic gives, never a silent correction."""
+    notes = []
+    for metric, values in PAPER_ROWS[row].items():
+        if values is None:
+            continue
+        generic, reasoning, overall = values
+        expected = (5 * generic + 6 * reasoning) / 11
+        if abs(expected - overall) > PAPER_ROUNDING:
+            name = {"accuracy": "Accuracy", "tac": "TAC", "vas": "VAS"}[metric]
+            notes.append(f"\u2020 paper row '{row}': {name} Overall is printed {overall:.1f}, but (5 x {generic:.1f} + "
+                         f"6 x {reasoning:.1f}) / 11 = {expected:.1f}; shown as printed")
+    return notes
 
 
 def paper_summary(row: str) -> dict:
@@ -120,7 +133,25 @@ def paper_summary(row: str) -> dict:
                "official_accuracy": PAPER_ACCURACY[name] if row == PAPER_VIDEO_R2 else None}
         for name in PAPER_ORDER
     }
-    return {"label": f"paper: {row}", "benchmarks": benchmarks, "averages": averages}
+    return {"label": f"paper: {row}", "benchmarks": benchmarks, "averages": averages,
+            "notes": paper_notes(row), "flags": paper_flags(row)}
+
+
+_PAPER_METRICS = {"accuracy": ("accuracy", "official_accuracy"), "tac": ("tac_correctness",), "vas": ("vas_judge",)}
+
+
+def paper_flags(row: str) -> dict[str, str]:
+    """{summary metric: short flag} for the ablation cells whose printed Overall looks
+    inconsistent (`paper_notes`), shown beside the number."""
+    flags = {}
+    for metric, values in PAPER_ROWS[row].items():
+        if values is None:
+            continue
+        expected = (5 * values[0] + 6 * values[1]) / 11
+        if abs(expected - values[2]) > PAPER_ROUNDING:
+            for key in _PAPER_METRICS[metric]:
+                flags[key] = "\u2020"  # a dagger beside the cell; paper_notes says what it means
+    return flags
 
 
 # --------------------------------------------------------------------------- table model
@@ -240,7 +271,9 @@ def ablation_table(summaries: Sequence[Mapping]) -> tuple[list[str], list[list[s
             # Accuracy is the official aggregation where the run has it, as the paper's rows are.
             cells = [_avg_cell(summary, group, _headline_metric(summary, group) if metric == "accuracy" else metric)
                      for group in GROUPS]
-            row.append("-" if all(c == "-" for c in cells) else " / ".join(cells))
+            text = "-" if all(c == "-" for c in cells) else " / ".join(cells)
+            flag = (summary.get("flags") or {}).get(metric)
+            row.append(f"{text} {flag}" if flag and text != "-" else text)
         covered, total = coverage(summary, "overall")
         row.append("all 11" if covered == total else f"{covered} of {total} (partial averages)")
         rows.append(row)
@@ -249,8 +282,8 @@ def ablation_table(summaries: Sequence[Mapping]) -> tuple[list[str], list[list[s
 
 DETAIL_COLUMNS = (("Benchmark", None), ("Log lines", "log_lines"), ("Skipped lines", "skipped_lines"),
                   ("Samples", "samples"), ("Errors", "errors"),
-                  ("Official", "official_accuracy"), ("Random-fill", "random_fill_accuracy"),
-                  ("Accuracy", "accuracy"), ("TAC", "tac"), ("TAC (corr.)", "tac_correctness"),
+                  ("Official", "official_accuracy"), ("vr2 reading", "accuracy"),
+                  ("Readings differ", "official_differs"), ("TAC", "tac"), ("TAC (corr.)", "tac_correctness"),
                   ("VAS-attn", "vas_attn"), ("VAS-judge", "vas_judge"), ("TAR", "tar"),
                   ("Format", "format"), ("No answer", "no_answer"))
 
@@ -259,7 +292,7 @@ def detail_table(summary: Mapping) -> tuple[list[str], list[list[str]]]:
     """One run, one row per benchmark, every metric."""
     entries = summary["benchmarks"].values()
     # The log columns exist only for runs scored from lmms-eval sample files.
-    optional = ("log_lines", "skipped_lines", "official_accuracy", "random_fill_accuracy")
+    optional = ("log_lines", "skipped_lines", "official_accuracy", "official_differs")
     columns = [(h, k) for h, k in DETAIL_COLUMNS
                if k not in optional or any(e.get(k) is not None for e in entries)]
     headers = [header for header, _ in columns]
@@ -273,8 +306,15 @@ def detail_table(summary: Mapping) -> tuple[list[str], list[list[str]]]:
 # --------------------------------------------------------------------------- rendering
 
 
-def _md_escape(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+_MD_SPECIAL = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", "\\": "\\\\", "`": "\\`",
+                             "[": "\\[", "]": "\\]", "|": "\\|"})
+
+
+def _md_escape(text: Any) -> str:
+    """Text for report.md that stays text: no HTML, link, code span or table cell can come out of
+    a label, a file name or a log line; control characters and newlines become spaces."""
+    text = "".join(" " if ord(ch) < 32 or ord(ch) == 127 else ch for ch in str(text))
+    return text.translate(_MD_SPECIAL)
 
 
 def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
@@ -291,16 +331,30 @@ def html_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     return f"<table>\n<thead><tr>{head}</tr></thead>\n<tbody>{body}</tbody>\n</table>"
 
 
-def breakdown_tables(summary: Mapping) -> list[tuple[str, tuple[list[str], list[list[str]]]]]:
-    """(title, table) per benchmark and category field: accuracy and samples per category."""
+def breakdown_groups(summary: Mapping) -> list[tuple[str, str, Mapping[str, Mapping]]]:
+    """(title, first column, {value: {"accuracy", "samples"}}) per benchmark: first the groups its
+    official figure combines (MVBench's tasks, MLVU's 7 task types, VSIBench's question types
+    with the merged direction group), then a VSIBench figure not in the official column, then
+    the official score per category field."""
     out = []
     for name, display, _ in benchmark_columns([summary]):
         entry = summary["benchmarks"][name]
+        if entry.get("official_groups"):
+            out.append((f"{display}: the groups its official figure averages", "group", entry["official_groups"]))
+        for figure in entry.get("official_figures") or []:
+            if figure.get("groups") and not figure.get("used"):
+                out.append((f"{display}: {figure['name']} by question type", "group", figure["groups"]))
         for field, table in (entry.get("breakdown") or {}).items():
-            rows = [[str(value), _fmt(cell.get("accuracy")), _fmt(cell.get("samples"))]
-                    for value, cell in table.items()]
-            out.append((f"{display} by {field.replace('_', ' ')}", ([field, "Accuracy", "Samples"], rows)))
+            out.append((f"{display} by {field.replace('_', ' ')}", field, table))
     return out
+
+
+def breakdown_tables(summary: Mapping) -> list[tuple[str, tuple[list[str], list[list[str]]]]]:
+    """`breakdown_groups` as (title, (headers, rows)) text tables."""
+    return [(title, ([column, "Accuracy", "Samples"],
+                     [[str(value), _fmt(cell.get("accuracy")), _fmt(cell.get("samples"))]
+                      for value, cell in table.items()]))
+            for title, column, table in breakdown_groups(summary)]
 
 
 def _sections(summary: Mapping, others: Sequence[Mapping]) -> list[tuple[str, tuple]]:
@@ -312,16 +366,29 @@ def _sections(summary: Mapping, others: Sequence[Mapping]) -> list[tuple[str, tu
 
 
 def official_notes(summary: Mapping) -> list[str]:
-    """How each benchmark's official number was combined, in words."""
+    """For each benchmark: its official figure and the rule that produced it, where the
+    per-sample results came from, what the denominator left out, and vr2's reading beside it."""
     notes = []
     for name, display, _ in benchmark_columns([summary]):
         entry = summary["benchmarks"][name]
-        if entry.get("official_rule"):
-            text = f"{display}: {entry['official_rule']}"
-            if entry.get("random_fill_accuracy") is not None:
-                text += (f"; with the official random option for unparseable answers (seeded) "
-                         f"{_fmt(entry['random_fill_accuracy'])}, strict {_fmt(entry.get('official_accuracy'))}")
-            notes.append(text)
+        if not entry.get("official_rule"):
+            continue
+        text = f"{display}: official {_fmt(entry.get('official_accuracy'))} = {entry['official_rule']}"
+        counts = [f"{entry.get('official_from_log', 0)} from the log", f"{entry.get('official_rescored', 0)} re-scored by vr2"]
+        for key, words in (("official_left_out", "left out of the denominator"), ("official_errors", "errors"),
+                           ("official_random_draws", "random options drawn")):
+            if entry.get(key):
+                counts.append(f"{entry[key]} {words}")
+        text += f" ({', '.join(counts)})"
+        for figure in entry.get("official_figures") or []:
+            mark = "official column" if figure.get("used") else "shown beside it"
+            text += f"; {figure['name']} {_fmt(figure.get('accuracy'))} ({mark}): {figure['rule']}"
+        if entry.get("accuracy") is not None:
+            text += (f"; vr2 reading {_fmt(entry['accuracy'])}, the two readings differ on "
+                     f"{entry.get('official_differs', 0)} sample(s)")
+        notes.append(text)
+    if notes:
+        notes.append(SEPARATES)
     return notes
 
 
@@ -349,31 +416,38 @@ def footnotes(summary: Mapping) -> list[str]:
 
 
 def markdown_report(summary: Mapping, others: Sequence[Mapping] = ()) -> str:
-    parts = [f"# vr2 eval: {summary.get('label', '')}", ""]
+    esc = _md_escape
+    parts = [f"# vr2 eval: {esc(summary.get('label', ''))}", ""]
     protocol = summary.get("protocol")
     if protocol:
-        parts += ["Protocol: " + ", ".join(f"{k} {v}" for k, v in protocol.items() if not isinstance(v, Mapping)),
+        parts += ["Protocol: " + esc(", ".join(f"{k} {v}" for k, v in protocol.items() if not isinstance(v, Mapping))),
                   ""]
         for key, value in protocol.items():  # e.g. release_prompts: where each prompt's words came from
             if isinstance(value, Mapping):
-                parts += [f"{key.replace('_', ' ').capitalize()}:", ""]
-                parts += [f"- {name}: {_md_escape(str(text))}" for name, text in value.items()] + [""]
+                parts += [f"{esc(key.replace('_', ' ').capitalize())}:", ""]
+                parts += [f"- {esc(name)}: {esc(text)}" for name, text in value.items()] + [""]
     for title, (headers, rows) in _sections(summary, others):
-        parts += [f"## {title}", "", markdown_table(headers, rows), ""]
-    parts += [f"- {note}" for note in footnotes(summary)]
+        parts += [f"## {esc(title)}", "", markdown_table(headers, rows), ""]
+    parts += [f"- {esc(note)}" for note in footnotes(summary) + compared_notes(others)]
     rules = official_notes(summary)
     if rules:
-        parts += ["", "## Official aggregation per benchmark", ""] + [f"- {rule}" for rule in rules]
+        parts += ["", "## Official figure per benchmark", ""] + [f"- {esc(rule)}" for rule in rules]
     breakdowns = breakdown_tables(summary)
     if breakdowns:
         parts += ["", "## Per-category breakdowns", ""]
         for title, (headers, rows) in breakdowns:
-            parts += [f"### {title}", "", markdown_table(headers, rows), ""]
+            parts += [f"### {esc(title)}", "", markdown_table(headers, rows), ""]
     skipped = summary.get("skipped") or []
     if skipped:
         parts += ["", f"## Skipped lines ({summary.get('skipped_lines', len(skipped))})", ""]
         parts += [f"- {_md_escape(line)}" for line in skipped]
     return "\n".join(parts) + "\n"
+
+
+def compared_notes(others: Sequence[Mapping]) -> list[str]:
+    """The notes of the compared runs and paper rows (e.g. a printed paper number that looks
+    inconsistent), once each."""
+    return list(dict.fromkeys(note for other in others for note in other.get("notes", [])))
 
 
 def rich_tables(summary: Mapping, others: Sequence[Mapping] = ()) -> list:

@@ -9,8 +9,10 @@ same model code as `vr2 explain` and training.
 Output folder (`[eval] output_dir`):
 - `samples/vr2_samples_<benchmark>.jsonl`: one row per sample, appended and flushed as each batch
   finishes, with lmms-eval's field names (`doc_id`, `input`, `target`, `resps`, `filtered_resps`)
-  plus every vr2 score of the sample (see `vr2.eval.metrics`). `vr2 eval --from-samples` reads these
-  files as it reads lmms-eval's.
+  plus every vr2 score of the sample (see `vr2.eval.metrics`) and its official result
+  (`official_pred`, `official_score`, ...: `vr2.eval.official`). `vr2 eval --from-samples` reads these
+  files as it reads lmms-eval's. Every file is valid JSON (a NaN is written as null), appended
+  through O_NOFOLLOW and flushed per batch; a full disk is one line and a rerun resumes.
 - `run.json`: the settings that decide the rows (model, video protocol, decoding, scoring).
 - `summary.json`, `report.md`, `report.html`: see `vr2.eval.report`.
 
@@ -29,7 +31,6 @@ evaluates its share of the samples into its own part file and rank 0 merges and 
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -39,14 +40,14 @@ from typing import Any
 
 from vr2.config import redact_url, with_changes
 from vr2.errors import Vr2Error
-from vr2.eval import benchmarks, lmms, release_prompts, sharding
+from vr2.eval import benchmarks, lmms, official, release_prompts, sharding
 from vr2.eval.metrics import (
     CATEGORY_FIELDS,
     as_scored_completion,
     averages,
     benchmark_metrics,
+    breakdown,
     build_scorer,
-    official_metrics,
     score_responses,
 )
 from vr2.eval.output import write_reports
@@ -61,7 +62,7 @@ from vr2.eval.protocols import (
 from vr2.eval.release_prompts import for_recipe
 from vr2.eval.report import make_summary
 from vr2.eval.sharding import PARTS_DIR
-from vr2.files import drop_partial_line
+from vr2.files import drop_partial_line, dumps_json, loads_json, open_append, read_text, write_atomic
 from vr2.judge.client import make_judge
 from vr2.model.prompts import build_messages, format_question
 from vr2.model.runtime import generate_batch, load_model
@@ -115,8 +116,8 @@ def _check_settings(out: Path, settings: dict, force: bool) -> None:
     path = out / "run.json"
     if path.exists() and not force:
         try:
-            old = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+            old = loads_json(read_text(path, "run.json"), str(path))
+        except Vr2Error:
             old = None
         if old != settings:
             changed = sorted(k for k in settings if not isinstance(old, dict) or old.get(k) != settings[k])
@@ -127,8 +128,8 @@ def _check_settings(out: Path, settings: dict, force: bool) -> None:
         for stale in [*(out / SAMPLES_DIR).glob(f"{SAMPLES_PREFIX}*.jsonl"),
                       *(out / SAMPLES_DIR / PARTS_DIR).glob("rank*_*.jsonl")]:
             stale.unlink()
-    out.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(settings, indent=2) + "\n", encoding="utf-8")
+    make_folder(out)
+    write_atomic(path, dumps_json(settings, indent=2) + "\n", "run.json")
 
 
 class _Lock:
@@ -142,8 +143,12 @@ class _Lock:
     def __enter__(self):
         import fcntl
 
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.handle = self.path.open("w")
+        make_folder(self.path.parent)
+        try:  # never truncate, never follow a symlink placed at the lock's name
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o644)
+        except OSError as error:
+            raise Vr2Error(f"{self.path}: cannot create the lock file ({error.strerror or error})") from None
+        self.handle = os.fdopen(fd, "r+")
         try:
             fcntl.flock(self.handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
@@ -213,6 +218,8 @@ def _check_unique(name: str, samples: Sequence) -> None:
 def read_results(path: Path) -> dict[str, dict]:
     """Rows already written (doc_id -> row). A half-written last line is cut off the file;
     a repeated doc_id keeps its first row."""
+    if path.is_symlink():
+        raise Vr2Error(f"{path}: is a symbolic link; vr2 reads and cuts only its own samples files")
     if not path.exists():
         return {}
 
@@ -222,9 +229,9 @@ def read_results(path: Path) -> dict[str, dict]:
         if not line.strip():
             continue
         try:
-            row = json.loads(line)
-        except json.JSONDecodeError:
-            raise Vr2Error(f"{path}:{number}: not valid JSON; delete the line or rerun with --force") from None
+            row = loads_json(line, f"{path}:{number}")
+        except Vr2Error as error:
+            raise Vr2Error(f"{error}; delete the line or rerun with --force") from None
         if isinstance(row, dict) and "doc_id" in row:
             rows.setdefault(str(row["doc_id"]), row)
     return rows
@@ -323,6 +330,17 @@ def _base_row(sample, benchmark: str, mode: str, protocol: str = "vr2", pieces: 
     return row
 
 
+def sample_facts(sample, benchmark: str) -> official.Facts:
+    """What the benchmark's official rule needs to know about one of vr2's samples."""
+    options = list(sample.options or [])
+    gold = None if sample.answer is None else str(sample.answer)
+    fields = {**(sample.extra or {}), "video": str(sample.video)}
+    return official.Facts(doc_id=str(sample.id), gold=gold, options=options,
+                          group=official.group_of(benchmark, fields), question=sample.question,
+                          gold_text=official.option_text(gold, options),
+                          sample_id=str(sample.id).rsplit("/", 1)[-1])
+
+
 def evaluate_batch(batch: Sequence, benchmark: str, recipe, engine, rewards, judge, weights,
               videos: Sequence | None = None) -> list[dict]:
     """Rows for one batch of samples: sample videos (or take `videos`, decoded ahead by
@@ -357,9 +375,10 @@ def evaluate_batch(batch: Sequence, benchmark: str, recipe, engine, rewards, jud
         judged = judge if mode == "think" else None
         questions = [format_question(s.question, s.options or None) for s, _, _ in ready]
         scores = score_responses(items, rewards, weights, judge=judged, questions=questions)
-        for (_, row, _), out, score in zip(ready, outputs, scores):
+        for (sample, row, _), out, score in zip(ready, outputs, scores):
             row.update(resps=[[out.text]], filtered_resps=[score.get("final_answer")],
-                       tokens=out.tokens, vas_attn=out.vas_attn, **score)
+                       tokens=out.tokens, vas_attn=out.vas_attn, **score,
+                       **official.rescore(benchmark, out.text, sample_facts(sample, benchmark)))
             if mode == "direct":
                 row["tac"] = row["tac_correctness"] = None
     elapsed = time.perf_counter() - started
@@ -410,14 +429,14 @@ def prepare(recipe, out: Path, samples: Mapping[str, Sequence] | None = None, sh
 
 
 def _merge_parts(runs: Sequence[BenchmarkRun], out: Path) -> None:
-    """Rank 0, after every rank finished: part files into each benchmark's samples file."""
+    """Rank 0 (or the only process), after every rank finished: part files into each
+    benchmark's samples file, which ends in sample order."""
     for run in runs:
         parts = sharding.part_files(out / SAMPLES_DIR, run.name)
         run.path = out / SAMPLES_DIR / f"{SAMPLES_PREFIX}{run.name}.jsonl"
-        if parts:
-            merged = read_results(run.path)
-            sharding.merge(run.path, merged, [str(s.id) for s in run.samples], parts)
-            run.rows = merged  # now also the rows the other ranks made
+        merged = read_results(run.path)
+        sharding.merge(run.path, merged, [str(s.id) for s in run.samples], parts)
+        run.rows = merged  # now also the rows the other ranks made, in sample order
 
 
 def evaluate(recipe, *, output_dir: str | Path | None = None, force: bool = False,
@@ -455,8 +474,8 @@ def evaluate(recipe, *, output_dir: str | Path | None = None, force: bool = Fals
                 progress(run.name, done, len(mine))
             if not todo:
                 continue
-            run.path.parent.mkdir(parents=True, exist_ok=True)
-            with run.path.open("a", encoding="utf-8") as handle:
+            make_folder(run.path.parent)
+            with open_append(run.path, "samples file") as handle:
                 # Videos of the next batches decode in worker processes during generation.
                 for batch, videos in prefetched(chunks(todo, recipe.eval.batch_size),
                                                 video_loader(recipe),
@@ -464,9 +483,7 @@ def evaluate(recipe, *, output_dir: str | Path | None = None, force: bool = Fals
                     rows = evaluate_batch(batch, run.name, recipe, engine, rewards, judge, weights, videos)
                     # One write per batch, then flush: a kill loses at most this batch, and a
                     # torn last line is dropped on resume.
-                    handle.write("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
-                    handle.flush()
-                    os.fsync(handle.fileno())
+                    append_rows(handle, run.path, rows)
                     run.rows.update((r["doc_id"], r) for r in rows)
                     done += len(batch)
                     if progress:
@@ -478,10 +495,34 @@ def evaluate(recipe, *, output_dir: str | Path | None = None, force: bool = Fals
         skipped = [message for run in runs for message in run.skipped]
         summary = summarize(runs, label=recipe.name or out.name, info={
             "source": "vr2 eval", "model": recipe.model.name_or_path, "protocol": protocol(recipe),
-            "output_dir": str(out), "warnings": _capped(skipped)}, notes=_notes(recipe, engine))
+            "output_dir": str(out), "warnings": _capped(skipped)}, notes=_notes(recipe, engine),
+            post=_post_tools(recipe, [run.name for run in runs]))
 
         write_reports(summary, out, compare)
     return summary
+
+
+def make_folder(path: Path) -> None:
+    """Create an output folder; refuse one that is a symlink (vr2 writes only where it was told)."""
+    if path.is_symlink():
+        raise Vr2Error(f"{path}: is a symbolic link; vr2 writes its results only into a real folder")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise Vr2Error(f"{path}: cannot create the output folder ({error.strerror or error})") from None
+
+
+def append_rows(handle, path: Path, rows: Sequence[Mapping]) -> None:
+    """Append rows as JSON lines (always valid JSON) and flush them to disk. A full disk or a
+    failing write is one line; the rows already on disk stay, and a rerun resumes after them."""
+    data = "".join(dumps_json(r, ensure_ascii=False) + "\n" for r in rows).encode("utf-8")
+    try:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+    except OSError as error:
+        raise Vr2Error(f"{path}: cannot write samples ({error.strerror or error}); the rows written "
+                       "before are kept: rerun the same command to resume") from None
 
 
 def _capped(messages: list[str], keep: int = 100) -> list[str]:
@@ -502,22 +543,47 @@ def _notes(recipe, engine) -> list[str]:
 
 
 def summarize(runs: Sequence[BenchmarkRun], *, label: str, info: dict | None = None,
-              notes: Sequence[str] = ()) -> dict:
+              notes: Sequence[str] = (), post: dict | None = None) -> dict:
     """Summary of the rows of the samples each benchmark has now (rows of samples no longer
     selected, e.g. after lowering `limit`, are left out)."""
 
     per_benchmark = {}
     for run in runs:
         rows = [run.rows[str(s.id)] for s in run.samples if str(s.id) in run.rows]
-        per_benchmark[run.name] = {"display": run.display, "category": run.category,
-                                   **benchmark_metrics(rows), **official_metrics(run.name, rows),
-                                   "skipped_rows": len(run.skipped)}
+        per_benchmark[run.name] = benchmark_entry(run.name, run.display, run.category, rows, post or {})
+        per_benchmark[run.name]["skipped_rows"] = len(run.skipped)
     categories = {run.name: run.category for run in runs}
-    failed = [f"{run.name} {s.id}: {row.get('error') or row.get('score_error')}"
+    failed = [f"{run.name} {s.id}: {row.get('error') or row.get('score_error') or row.get('official_error')}"
               for run in runs for s in run.samples for row in [run.rows.get(str(s.id)) or {}]
-              if row.get("error") or row.get("score_error")]
+              if row.get("error") or row.get("score_error") or row.get("official_error")]
     return make_summary(label, per_benchmark, averages(per_benchmark, categories),
                         info={**(info or {}), "failed": _capped(failed)}, notes=notes)
+
+
+def benchmark_entry(name: str, display: str, category: str, rows: Sequence[Mapping], post: dict) -> dict:
+    """One benchmark's summary entry: vr2's metrics, the official figure and its counts, and the
+    per-category breakdown. `post`: `_post_tools`' judge, prompts or reason, for VSIBench."""
+    entry = {"display": display, "category": category, **benchmark_metrics(rows),
+             **official.summarize(name, rows, **post)}
+    entry["breakdown"] = breakdown(rows)
+    return entry
+
+
+def _post_tools(recipe, names: Sequence[str]) -> dict:
+    """The judge, prompts and (when the LLM step cannot run) the reason, for VSIBench's official
+    post-processing; a checkout without the script costs the LLM step, never the run's summary."""
+    if "vsibench" not in names:
+        return {}
+    judge = make_judge(recipe.judge, required=False)
+    if judge is None:
+        return {"why_no_llm": "no judge configured"}
+    try:
+        prompts = release_prompts.post_processing_prompts(recipe)
+    except Vr2Error as error:
+        return {"why_no_llm": f"its prompts could not be read: {error}"}
+    if prompts is None:
+        return {"why_no_llm": "no release checkout (--release-tasks) to read its prompts from"}
+    return {"judge": judge, "prompts": prompts}
 
 
 # --------------------------------------------------------------------------- lmms-eval samples
@@ -525,16 +591,19 @@ def summarize(runs: Sequence[BenchmarkRun], *, label: str, info: dict | None = N
 
 def score_sample_files(folder: str | Path, recipe, *, mode: str = "auto",
                        progress: Progress | None = None) -> tuple[dict, list[str]]:
-    """vr2's metrics on existing lmms-eval (or vr2) sample files: (summary, warnings).
+    """vr2's metrics and the official figures on existing lmms-eval (or vr2) sample files:
+    (summary, warnings).
 
     `mode`: "think" scores the raw text as written; "direct" treats the whole text as the
     answer; "auto" does that only for a response with neither <think> nor <answer>.
-    Lines that cannot be scored are skipped, counted per benchmark (`log_lines` vs `samples`)
-    and listed with their reasons in the summary's `skipped`.
+    Lines that cannot be scored (including a doc_id its task already had) are skipped, counted
+    per benchmark (`log_lines` vs `samples`) and listed with their reasons in the summary's
+    `skipped`. Each sample's official result is what the log recorded; where the log lacks it,
+    vr2 re-scores it by the official rule and the summary says how many (`official_rescored`).
     """
 
     known, aliases, specs = _registry()
-    files = lmms.read_task_files(folder, known, aliases)
+    files = lmms.read_task_files(folder, known, aliases, specs)
     scorer = _FileScorer(recipe, build_scorer(recipe), make_judge(recipe.judge, required=False), mode)
     skipped = [f"{f.path}:{n}: {why}" for f in files for n, why in f.bad_lines]
     rows_by_bench: dict[str, list[dict]] = {}
@@ -545,27 +614,39 @@ def score_sample_files(folder: str | Path, recipe, *, mode: str = "auto",
         rows += scorer.rows(f, specs.get(f.benchmark))
         if progress:
             progress(f.benchmark, len(rows), len(rows))
+    post = _post_tools(recipe, list(rows_by_bench))
     per_benchmark = {}
     for name, rows in rows_by_bench.items():
         spec = specs.get(name)
-        per_benchmark[name] = {"display": getattr(spec, "display", None) or name,
-                               "category": getattr(spec, "category", None) or "other",
-                               **benchmark_metrics(rows), **official_metrics(name, rows),
-                               "log_lines": lines[name],
-                               "skipped_lines": lines[name] - len(rows)}
+        per_benchmark[name] = benchmark_entry(name, getattr(spec, "display", None) or name,
+                                              getattr(spec, "category", None) or "other", rows, post)
+        per_benchmark[name].update(log_lines=lines[name], skipped_lines=lines[name] - len(rows))
     categories = {n: v["category"] for n, v in per_benchmark.items()}
     tasks = sorted({f"{f.task} -> {f.benchmark}" for f in files})
-    failed = [f"{name} {r['doc_id']}: {r.get('error') or r.get('score_error')}"
-              for name, rows in rows_by_bench.items() for r in rows if r.get("error") or r.get("score_error")]
+    failed = [f"{name} {r['doc_id']}: {r.get('error') or r.get('score_error') or r.get('official_error')}"
+              for name, rows in rows_by_bench.items() for r in rows
+              if r.get("error") or r.get("score_error") or r.get("official_error")]
+    notes = _rescored_notes(per_benchmark)
     summary = make_summary(Path(folder).name, per_benchmark, averages(per_benchmark, categories),
                            info={"source": "lmms-eval samples", "samples_dir": str(folder),
                                  "tasks": tasks, "mode": mode, "skipped_lines": len(skipped),
-                                 "skipped": _capped(skipped), "failed": _capped(failed)})
+                                 "skipped": _capped(skipped), "failed": _capped(failed)}, notes=notes)
     return summary, [f"{message}: skipped" for message in skipped]
 
 
+def _rescored_notes(per_benchmark: Mapping[str, Mapping]) -> list[str]:
+    notes = []
+    for name, entry in per_benchmark.items():
+        count = entry.get("official_rescored") or 0
+        if count:
+            notes.append(f"{entry.get('display') or name}: {count} sample(s) had no official result in the log; "
+                         "vr2 re-scored them by the official rule (official_rescored)")
+    return notes
+
+
 class _FileScorer:
-    """Scores the records of one lmms-eval samples file with the training reward code."""
+    """Scores the records of one lmms-eval samples file with the training reward code; each row
+    also carries the record's official result (`lmms.OFFICIAL`)."""
 
     batch = 64
 
@@ -591,16 +672,35 @@ class _FileScorer:
             if item.answer_type is None and spec is not None:
                 item.answer_type = _default_answer_type(spec, item.options)
             item.completion = as_scored_completion(item.completion, item_mode)
-        scores = score_responses(items, self.rewards, self.weights, judge=self.judge,
-                                 questions=[i.question or "" for i in items])
+        missing = [_options_missing(spec, item) for item in items]
+        scores = score_responses([i for i, m in zip(items, missing) if not m], self.rewards, self.weights,
+                                 judge=self.judge, questions=[i.question or "" for i, m in zip(items, missing)
+                                                              if not m])
+        scores.reverse()
         rows = []
-        for record, item, score, item_mode in zip(records, items, scores, modes):
+        for record, item, item_mode, why in zip(records, items, modes, missing):
+            score = {"score_error": why} if why else scores.pop()
             # vr2's own rows carry vas_attn (it needs the model); lmms-eval's have none.
             vas = record.get("vas_attn")
             rows.append({"doc_id": item.id, **lmms.categories(record, task), "mode": item_mode,
                          "target": item.answer, "options": item.options, **score, "error": None,
-                         "vas_attn": vas if isinstance(vas, (int, float)) else None})
+                         "vas_attn": vas if isinstance(vas, (int, float)) else None,
+                         **record.get(lmms.OFFICIAL, {})})
         return rows
+
+
+def _options_missing(spec, item) -> str | None:
+    """Why a multiple-choice sample cannot be read without its options (None: it can). Without
+    options vr2 would score the letter as free text (partial credit by word overlap): an error,
+    counted and shown, instead."""
+    if item.options or spec is None:
+        return None
+    types = tuple(getattr(spec, "answer_types", ()) or ())
+    letter = isinstance(item.answer, str) and len(item.answer.strip()) == 1 and item.answer.strip().isalpha()
+    if types == ("multiple_choice",) or (letter and "multiple_choice" in types) \
+            or item.answer_type == "multiple_choice":
+        return "multiple-choice options not found (no options in the log's doc, none in its prompt)"
+    return None
 
 
 def _mode_of(text: str, mode: str) -> str:

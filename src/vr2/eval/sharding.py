@@ -13,7 +13,6 @@ writes the summary and reports; the other ranks return without reporting. With n
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from vr2.errors import Vr2Error
+from vr2.files import dumps_json, loads_json, write_atomic
 
 PARTS_DIR = "parts"
 # A rank that finishes early waits for the slowest one at the final barrier.
@@ -121,14 +121,16 @@ def read_part(path: Path) -> dict[str, dict]:
     """Rows of another rank's part file without touching it (it may be half way through a
     write: an unfinished last line is ignored, not cut)."""
     rows: dict[str, dict] = {}
+    if path.is_symlink():
+        raise Vr2Error(f"{path}: is a symbolic link; vr2 reads only its own part files")
     data = path.read_bytes()
     complete = data[: data.rfind(b"\n") + 1]
     for line in complete.decode("utf-8", "replace").splitlines():
         if not line.strip():
             continue
         try:
-            row = json.loads(line)
-        except json.JSONDecodeError:
+            row = loads_json(line, str(path))
+        except Vr2Error:
             continue  # a torn line from a killed writer; its sample is simply run again
         if isinstance(row, dict) and "doc_id" in row:
             rows.setdefault(str(row["doc_id"]), row)
@@ -136,22 +138,22 @@ def read_part(path: Path) -> dict[str, dict]:
 
 
 def merge(main_path: Path, rows: dict[str, dict], order: Sequence[str], parts: Sequence[Path]) -> None:
-    """Append to `main_path` the part files' rows that it lacks (`rows` = what it holds), in
-    sample `order`, then delete the part files. Safe to repeat after a crash: doc_ids that are
-    already merged are skipped."""
-    new: dict[str, dict] = {}
+    """Make `main_path` hold every row it has (`rows`, in file order) and every part file's row
+    it lacks, each doc_id once, in sample `order` (rows of samples not in `order` after those,
+    as found); then delete the part files. The file is rewritten only when something changes,
+    atomically: a crash leaves the old file and the parts, and running again merges again.
+    Sample order holds whichever number of processes wrote the rows (a 2-process run resumed
+    by one process included)."""
+    combined = dict(rows)
     for part in parts:
         for doc_id, row in read_part(part).items():
-            if doc_id not in rows:
-                new.setdefault(doc_id, row)
+            combined.setdefault(doc_id, row)
     rank = {doc_id: i for i, doc_id in enumerate(order)}
-    ordered = sorted(new.values(), key=lambda r: rank.get(str(r["doc_id"]), len(rank)))
-    if ordered:
-        main_path.parent.mkdir(parents=True, exist_ok=True)
-        with main_path.open("a", encoding="utf-8") as handle:
-            handle.write("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in ordered))
-            handle.flush()
-            os.fsync(handle.fileno())
-        rows.update((str(r["doc_id"]), r) for r in ordered)
+    ordered = sorted(combined.values(), key=lambda r: rank.get(str(r["doc_id"]), len(rank)))
+    if [str(r["doc_id"]) for r in ordered] != list(rows):
+        write_atomic(main_path, "".join(dumps_json(r, ensure_ascii=False) + "\n" for r in ordered),
+                     "samples file")
+    rows.clear()
+    rows.update((str(r["doc_id"]), r) for r in ordered)
     for part in parts:
         part.unlink()

@@ -137,21 +137,22 @@ class SampledVideo:
         """transformers `VideoMetadata` fields for these frames.
 
         transformers derives the sampling rate as len(frames_indices) / total_num_frames * fps, and
-        Qwen2.5-VL's temporal position step (`second_per_grid_ts`) is 2 / that rate. So
-        `total_num_frames` is the number of source frames the kept frames stand for (T steps of
-        1 / sample_fps), not the file's frame count; for a window this is the window's frames.
-        `fps` and `frames_indices` are the source's, so `VideoMetadata.timestamps` are real times.
+        Qwen2.5-VL's temporal position step (`second_per_grid_ts`) is 2 / that rate. The release
+        (qwen-vl-utils) hands over 2 / `sample_fps` itself, so the metadata describes the frames
+        as the model sees them: T frames, one every 1 / `sample_fps` seconds. Then the rate is
+        T / T x sample_fps = sample_fps bit for bit (a frame count rounded from the source's
+        drifted: 33.3 s at 24 fps gave 1.009115 s per step instead of the release's 1.008838),
+        and `VideoMetadata.timestamps` are the frames' times from the first one at that rate.
         """
         count = len(self.frame_indices)
-        covered = max(count, round(count * self.source_fps / self.sample_fps))
         return {
-            "total_num_frames": covered,
-            "fps": self.source_fps,
+            "total_num_frames": count,
+            "fps": self.sample_fps,
             "width": int(self.frames.shape[2]),
             "height": int(self.frames.shape[1]),
             "duration": self.duration,
             "video_backend": "pyav",
-            "frames_indices": list(self.frame_indices),
+            "frames_indices": list(range(count)),
         }
 
     def vllm_input(self) -> tuple[np.ndarray, dict[str, Any]]:
