@@ -76,7 +76,13 @@ def test_sft_pairs_take_the_assistant_reply(smoke_dir):
     ({}, None),
 ])
 def test_sft_target(fields, expected):
-    assert td.sft_target(Sample(id="1", video="v.mp4", question="q", **fields)) == expected
+    assert td.sft_target(Sample(id="1", video="v.mp4", question="q", **fields), "vr2") == expected
+
+
+def test_the_release_style_learns_the_assistant_turn_verbatim():
+    sample = Sample(id="1", video="v.mp4", question="q", extra={"response": " <think>x</think>\n<answer>D</answer>\n"})
+    assert td.sft_target(sample, "release") == " <think>x</think>\n<answer>D</answer>\n"
+    assert td.sft_target(sample, "vr2") == "<think>x</think>\n<answer>D</answer>"
 
 
 @given(st.dictionaries(st.text(max_size=8), st.text(max_size=20), max_size=4))

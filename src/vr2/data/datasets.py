@@ -453,7 +453,7 @@ def sample_from_release_row(row: dict, number: int, ctx: RowContext) -> Sample:
     if after:
         extra["text_after_options"] = after
     if reply is not None:
-        extra["response"] = reply.strip()
+        extra["response"] = reply  # verbatim: the release's SFT learns it whitespace and all
     return Sample(
         id=_row_id(row, number), video=str(path), question=question, options=options,
         answer=answer, answer_type=answer_type,
