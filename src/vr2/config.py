@@ -160,6 +160,14 @@ class SftConfig:
 
 
 @dataclass
+class AccuracyConfig:
+    regression: str = opt("release", choices=("release", "mra"),
+                          help="how the accuracy reward scores regression answers: release = the release's "
+                          "clip(1 - |pred - gold| / |gold|, 0, 1) (7 vs 10: 0.7); mra = VSIBench's mean relative "
+                          "accuracy (0.5), which vr2 eval always uses")
+
+
+@dataclass
 class PromptConfig:
     style: str = opt("release", choices=("release", "vr2"),
                      help="release: the row's own human turn verbatim under \"You are a helpful assistant.\" "
@@ -280,6 +288,7 @@ class Recipe:
     data: DataConfig = field(default_factory=DataConfig)
     video: VideoConfig = field(default_factory=VideoConfig)
     rewards: RewardsConfig = field(default_factory=RewardsConfig)
+    accuracy: AccuracyConfig = field(default_factory=AccuracyConfig)
     tar: TarConfig = field(default_factory=TarConfig)
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
     lora: LoraConfig = field(default_factory=LoraConfig)
