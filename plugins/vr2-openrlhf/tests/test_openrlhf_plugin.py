@@ -249,6 +249,16 @@ label_values = st.recursive(st.none() | st.booleans() | st.integers() | st.float
                             max_leaves=8)
 
 
+def test_a_null_sentence_reaches_the_reward_as_null(orl):
+    """The bad-key rule drops it inside vr2's reward (counted), as in `vr2 score` and the TRL backend."""
+    from vr2.samples import Sample
+
+    sample = Sample(id="x", video="/v/a.mp4", question="Who sits?", temporal_grounding={"00:01": None, "00:02": "A man."})
+    label = orl.data.decode_label(orl.data.encode_label(orl.data.label_for(sample, 0, orl.data.settings_dict(
+        load_recipe(None).video))))
+    assert label["temporal_grounding"] == {"00:01": None, "00:02": "A man."}
+
+
 @settings(max_examples=60, deadline=None)
 @given(question=st.text(), options=st.lists(st.text(), max_size=5), answer=st.none() | st.text(),
        grounding=st.none() | st.dictionaries(st.text(), st.text(), max_size=4),

@@ -286,8 +286,12 @@ def finish_answer(answer: Any, answer_type: Any, options: list[str]) -> tuple[st
     return answer, answer_type
 
 
-def check_grounding(value: Any) -> dict[str, str] | None:
-    """Temporal grounding as a dict {timestamp: sentence}; a JSON string is decoded."""
+def check_grounding(value: Any) -> dict[str, Any] | None:
+    """Temporal grounding as a dict {timestamp: sentence}; a JSON string is decoded.
+
+    Sentences stay as written: one that is not a non-empty string (null, a number) is dropped and
+    counted by the bad-key rule (`vr2.scoring.claims.read_reference`), never turned into text ("None").
+    """
     if value is None or value == "" or value == {}:
         return None
     if isinstance(value, str):
@@ -297,7 +301,7 @@ def check_grounding(value: Any) -> dict[str, str] | None:
             raise BadRow("temporal_grounding is a string but not JSON") from None
     if not isinstance(value, dict):
         raise BadRow(f"temporal_grounding must be a dict, got {type(value).__name__}")
-    return {str(k): str(v) for k, v in value.items()} or None
+    return {str(k): v for k, v in value.items()} or None
 
 
 def check_seconds(row: dict, key: str) -> float | None:
