@@ -238,3 +238,29 @@ def test_release_grpo_dataset_builds_the_same_prompt(processor, released, releas
     for index, sample in enumerate(samples):
         theirs = maybe_apply_chat_template(dataset[index], processor)["prompt"]
         assert theirs == prompt_text(loaded, *prompts.training_prompt(sample, "release", "grpo")), sample.id
+
+
+def test_rows_the_release_could_not_train_as_written(processor, smoke_dir, tmp_path):
+    """docs/method.md: no `<video>` -> the video first (the release's SFT would drop the video); several ->
+    the video at the first, the others deleted (the release would fail); a `gpt` reply turn -> still the
+    assistant role (the release's SFT would write `<|im_start|>gpt`)."""
+    from vr2.samples import Sample
+
+    loaded = LoadedModel(None, processor, "cpu")
+
+    def text(human, stage):
+        sample = Sample(id="x", video="v.mp4", question="q", extra={"prompt": human})
+        return prompt_text(loaded, *prompts.training_prompt(sample, "release", stage))
+
+    head = f"<|im_start|>system\n{SYSTEM}<|im_end|>\n<|im_start|>user\n"
+    tail = "<|im_end|>\n<|im_start|>assistant\n"
+    assert text("Who sits?", "sft") == text("Who sits?", "grpo") == head + VISION + "Who sits?" + tail
+    assert text("Look <video> and <video>\nwho sits?", "sft") == head + "Look " + VISION + " and who sits?" + tail
+    assert text("Look <video> and <video>\nwho sits?", "grpo") == head + VISION + "Look  and who sits?" + tail
+    row = {"video": "clip0.mp4", "conversations": [{"from": "human", "value": HUMANS[0]},
+                                                   {"from": "gpt", "value": REPLY}]}
+    (tmp_path / "gpt.json").write_text(json.dumps([row]), encoding="utf-8")
+    sample, = load_dataset_file(tmp_path / "gpt.json", smoke_dir / "videos").samples
+    example = collate.encode_sft(processor, sample, sft_target(sample, "release"), SETTINGS, style="release")
+    assert processor.tokenizer.decode(example.input_ids).endswith(
+        "<|im_start|>assistant\n" + REPLY + "<|im_end|>\n")
