@@ -30,6 +30,7 @@ _PUBLIC = {
     "LoadedModel": "vr2.model.runtime",
     "prepare_inputs": "vr2.model.runtime",
     "prompt_text": "vr2.model.runtime",
+    "training_prompt": "vr2.model.prompts",
     "Output": "vr2.eval.runner",
     "TarReward": "vr2.scoring.rewards",
     "reward_functions": "vr2.scoring.rewards",

@@ -116,6 +116,11 @@ class TrainerConfig:
     lr_scheduler: str = opt("cosine", choices=("cosine", "linear", "constant", "constant_with_warmup"))
     warmup_ratio: float = opt(0.0, min=0.0, max=1.0)
     weight_decay: float = opt(0.01, min=0.0)
+    adam_beta1: float = opt(0.9, min=0.0, max=0.999999, help="AdamW beta1 (the release: HF's 0.9)")
+    adam_beta2: float = opt(0.999, min=0.0, max=0.999999, help="AdamW beta2 (the release: HF's 0.999)")
+    adam_epsilon: float = opt(1e-8, min=0.0, help="AdamW epsilon (the release: HF's 1e-8)")
+    max_grad_norm: float = opt(0.0, min=0.0, help="clip the gradient's global norm to this (0 = off; the "
+                               "release never clipped: its DeepSpeed configs set no gradient_clipping)")
     epochs: float = opt(1.0, min=0.0)
     max_steps: int = opt(-1, help="stop after this many steps (-1 = run the epochs)")
     prompts_per_step: int = opt(1, min=1, help="prompts per optimizer step, all devices together (SFT: samples); "
@@ -159,6 +164,22 @@ class GrpoConfig:
 @dataclass
 class SftConfig:
     max_length: int = opt(0, min=0, help="truncate sequences to this many tokens (0 = no limit)")
+
+
+@dataclass
+class AccuracyConfig:
+    regression: str = opt("release", choices=("release", "mra"),
+                          help="how the accuracy reward scores regression answers: release = the release's "
+                          "clip(1 - |pred - gold| / |gold|, 0, 1) (7 vs 10: 0.7); mra = VSIBench's mean relative "
+                          "accuracy (0.5), which vr2 eval always uses")
+
+
+@dataclass
+class PromptConfig:
+    style: str = opt("release", choices=("release", "vr2"),
+                     help="release: the row's own human turn verbatim under \"You are a helpful assistant.\" "
+                     "(what the release trained on; evaluate with protocol paper); vr2: vr2's system prompt, "
+                     "question, options and think instruction (evaluate with protocol vr2)")
 
 
 @dataclass
@@ -282,11 +303,13 @@ class Recipe:
     data: DataConfig = field(default_factory=DataConfig)
     video: VideoConfig = field(default_factory=VideoConfig)
     rewards: RewardsConfig = field(default_factory=RewardsConfig)
+    accuracy: AccuracyConfig = field(default_factory=AccuracyConfig)
     tar: TarConfig = field(default_factory=TarConfig)
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
     lora: LoraConfig = field(default_factory=LoraConfig)
     grpo: GrpoConfig = field(default_factory=GrpoConfig)
     sft: SftConfig = field(default_factory=SftConfig)
+    prompt: PromptConfig = field(default_factory=PromptConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
     judge: JudgeConfig = field(default_factory=JudgeConfig)
     curate: CurateConfig = field(default_factory=CurateConfig)

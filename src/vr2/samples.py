@@ -28,7 +28,7 @@ class Sample:
     answer: str | None = None
     answer_type: str | None = None
     reasoning: str | None = None
-    temporal_grounding: dict[str, str] | None = None
+    temporal_grounding: dict[str, Any] | None = None  # a sentence that is not text is dropped when read
     start: float | None = None
     end: float | None = None
     subtitles: str | None = None

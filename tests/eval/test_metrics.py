@@ -64,6 +64,15 @@ def test_direct_mode_scores_like_the_reward(rewards):
     assert rows[1]["accuracy"] == 0.0  # think mode: no <answer> block, no answer (as in training)
 
 
+def test_benchmarks_score_regression_by_mean_relative_accuracy(rewards):
+    """VSIBench's metric (MRA: 7 against 10 is 0.5), whatever formula the recipe trains with (0.7)."""
+    text = "<think>About seven chairs.</think><answer>7</answer>"
+    regression = item(text, answer="10", options=[], answer_type="regression")
+    assert score_responses([regression], rewards, WEIGHTS)[0]["accuracy"] == pytest.approx(0.5)
+    assert build_scorer(load_recipe(None))["accuracy"]([text], answer=["10"], answer_type=["regression"]) == [
+        pytest.approx(0.7)]
+
+
 def test_unreadable_gold_is_one_sample_error(rewards):
     good = item("<think>So B.</think><answer>B</answer>")
     bad = item("<think>So B.</think><answer>B</answer>", answer="purple")  # names no option

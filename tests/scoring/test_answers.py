@@ -19,6 +19,7 @@ from vr2.scoring.answers import (
     option_letters,
     parse_choice,
     parse_number,
+    relative_accuracy,
     rouge_f1,
     score_answer,
     word_error_rate,
@@ -370,9 +371,37 @@ def test_score_numeric():
 
 
 def test_score_regression():
+    """Benchmark scoring (the default) is VSIBench's MRA; "release" is the release's training formula."""
     assert score_answer("10", "10", "regression") == 1.0
     assert score_answer("12 m", "10", "regression") == pytest.approx(0.6)
     assert score_answer("nothing", "10", "regression") == 0.0
+    assert score_answer("7", "10", "regression") == pytest.approx(0.5)
+    assert score_answer("7", "10", "regression", regression="mra") == pytest.approx(0.5)
+    assert score_answer("7", "10", "regression", regression="release") == pytest.approx(0.7)
+    assert score_answer("nothing", "10", "regression", regression="release") == 0.0
+    with pytest.raises(Vr2Error, match="regression: must be one of release, mra"):
+        score_answer("7", "10", "regression", regression="rmse")
+
+
+def test_relative_accuracy_is_the_releases_training_formula():
+    """clip(1 - |pred - gold| / |gold|, 0, 1), from the release's reward_funcs.py (which adds 1e-9 to both
+    sides of the ratio: a difference below 1e-9 everywhere except gold 0, where vr2 gives an exact 0 full
+    credit and the release none; docs/method.md lists it)."""
+    assert relative_accuracy(7, 10) == pytest.approx(0.7)
+    assert relative_accuracy(13, 10) == pytest.approx(0.7)
+    assert relative_accuracy(10, 10) == 1.0
+    assert relative_accuracy(25, 10) == 0.0 and relative_accuracy(-10, 10) == 0.0
+    assert relative_accuracy(-7, -10) == pytest.approx(0.7)
+    assert (relative_accuracy(0, 0), relative_accuracy(1, 0)) == (1.0, 0.0)
+    assert relative_accuracy(float("nan"), 1) == 0.0 and relative_accuracy(1, float("inf")) == 0.0
+
+
+@given(st.floats(allow_nan=False, allow_infinity=False, min_value=-1e6, max_value=1e6),
+       st.floats(allow_nan=False, allow_infinity=False, min_value=-1e6, max_value=1e6).filter(lambda g: abs(g) > 1e-3))
+def test_relative_accuracy_agrees_with_the_release_restated(pred, gold):
+    release = max(0.0, min(1.0, 1 - (abs(pred - gold) + 1e-9) / (abs(gold) + 1e-9)))
+    assert relative_accuracy(pred, gold) == pytest.approx(release, abs=1e-6)
+    assert 0.0 <= relative_accuracy(pred, gold) <= 1.0
 
 
 def test_score_ocr():

@@ -261,3 +261,22 @@ def test_training_logs_the_embedding_cache_hit_rate_across_steps():
         tar([GOOD, FLIPPED], temporal_grounding=[GROUNDING] * 2, options=[OPTIONS] * 2,
             log_metric=lambda name, value: logged.append(value) if name == "tar/embedding_cache_hit_rate" else None)
     assert logged[0] == 0.0 and logged[1] == 0.5
+
+
+REGRESSION = "<think>About seven.</think><answer>7</answer>"
+
+
+def test_training_scores_regression_with_the_releases_formula():
+    """7 against 10 earns 0.7 in training (the release's reward_funcs.py), 0.5 under VSIBench's MRA."""
+    assert accuracy_reward([REGRESSION], answer=["10"], answer_type=["regression"]) == [pytest.approx(0.7)]
+    assert accuracy_reward([REGRESSION], answer=["10"], answer_type=["regression"],
+                           regression=["mra"]) == [pytest.approx(0.5)]
+    paper = load_recipe(Path(__file__).resolve().parents[2] / "recipes" / "tar_gated.toml")
+    assert paper.accuracy.regression == "release"
+    trained = reward_functions(paper)["accuracy"]
+    assert trained([REGRESSION], answer=["10"], answer_type=["regression"]) == [pytest.approx(0.7)]
+    named = reward_functions(load_recipe(None, ['accuracy.regression="mra"']))["accuracy"]
+    assert named([REGRESSION], answer=["10"], answer_type=["regression"]) == [pytest.approx(0.5)]
+    # a column that names the metric (benchmark scoring) wins over the recipe's choice
+    assert trained([REGRESSION], answer=["10"], answer_type=["regression"], regression=["mra"]) == [
+        pytest.approx(0.5)]

@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from vr2.train import collate
 from vr2.errors import Vr2Error
+from vr2.model import prompts
 from vr2.samples import Sample
 from vr2.video.sampling import VideoSettings
 
@@ -32,9 +33,14 @@ def test_prompt_is_the_one_evaluation_uses(processor, smoke_dir):
     from vr2.model.runtime import LoadedModel, prepare_inputs
 
     s = sample(smoke_dir)
-    encoded = collate.encode_prompt(processor, s, SETTINGS)
+    encoded = collate.encode_prompt(processor, s, SETTINGS, "vr2")
     video = collate.sample_frames(s, SETTINGS)
     reference = prepare_inputs(LoadedModel(None, processor, "cpu"), video, s.question, s.options)
+    # The release style (GRPO): the human turn without `<video>`, as the paper protocol asks (system, video, text)
+    release = collate.encode_prompt(processor, s, SETTINGS, "release")
+    paper = prepare_inputs(LoadedModel(None, processor, "cpu"), video, prompts.format_question(s.question, s.options),
+                           None, "paper")
+    assert torch.equal(release.input_ids, paper["input_ids"][0])
     assert torch.equal(encoded.input_ids, reference["input_ids"][0])
     assert torch.equal(encoded.video["pixel_values_videos"], reference["pixel_values_videos"])
     assert torch.equal(encoded.video["second_per_grid_ts"], reference["second_per_grid_ts"])
@@ -44,11 +50,12 @@ def test_prompt_is_the_one_evaluation_uses(processor, smoke_dir):
     assert int((encoded.input_ids == video_id).sum()) == t * h * w // 4
 
 
-def test_only_the_reply_is_supervised(processor, smoke_dir):
-    example = collate.encode_sft(processor, sample(smoke_dir), REPLY, SETTINGS)
+@pytest.mark.parametrize("style,end", [("vr2", collate.END_OF_TURN), ("release", collate.END_OF_TURN + "\n")])
+def test_only_the_reply_is_supervised(processor, smoke_dir, style, end):
+    example = collate.encode_sft(processor, sample(smoke_dir), REPLY, SETTINGS, style=style)
     supervised = example.input_ids[example.labels != collate.IGNORE_INDEX]
-    assert processor.tokenizer.decode(supervised) == REPLY + collate.END_OF_TURN
-    prompt = collate.encode_prompt(processor, sample(smoke_dir), SETTINGS)
+    assert processor.tokenizer.decode(supervised) == REPLY + end
+    prompt = collate.encode_prompt(processor, sample(smoke_dir), SETTINGS, style, "sft")
     assert torch.equal(example.input_ids[: len(prompt.input_ids)], prompt.input_ids)
     assert (example.labels[: len(prompt.input_ids)] == collate.IGNORE_INDEX).all()
     assert (example.mm_token_type_ids[len(prompt.input_ids):] == 0).all()

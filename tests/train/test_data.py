@@ -76,7 +76,13 @@ def test_sft_pairs_take_the_assistant_reply(smoke_dir):
     ({}, None),
 ])
 def test_sft_target(fields, expected):
-    assert td.sft_target(Sample(id="1", video="v.mp4", question="q", **fields)) == expected
+    assert td.sft_target(Sample(id="1", video="v.mp4", question="q", **fields), "vr2") == expected
+
+
+def test_the_release_style_learns_the_assistant_turn_verbatim():
+    sample = Sample(id="1", video="v.mp4", question="q", extra={"response": " <think>x</think>\n<answer>D</answer>\n"})
+    assert td.sft_target(sample, "release") == " <think>x</think>\n<answer>D</answer>\n"
+    assert td.sft_target(sample, "vr2") == "<think>x</think>\n<answer>D</answer>"
 
 
 @given(st.dictionaries(st.text(max_size=8), st.text(max_size=20), max_size=4))
@@ -94,3 +100,39 @@ def test_grpo_rows_carry_what_rewards_read():
     assert "Which?" in row[0]["prompt"] and "A. a" in row[0]["prompt"]
     assert row[1]["temporal_grounding"] is None and row[1]["answer"] is None and row[1]["options"] == []
     assert td.sft_rows([sample]) == [{"index": 0, "id": "7"}]
+
+
+NULL_SENTENCE = {"00:01": None, "00:02": "A man sits.", "00:03": 5}
+TRACE = "<think>At 00:01 None. At 00:02 a man sits.</think><answer>B</answer>"
+
+
+@pytest.mark.parametrize("grounding", [NULL_SENTENCE, json.dumps(NULL_SENTENCE)])
+def test_a_sentence_that_is_not_text_is_dropped_and_counted_in_training_as_in_score(tmp_path, grounding):
+    """README "Reference keys that are not times": an entry whose sentence is not a non-empty string is dropped
+    from the reference and counted. Training used to read null as the sentence "None" (and 5 as "5"), so "At
+    00:01 None." matched it and the trace earned TAR 1.0 where `vr2 score` gives 0.5."""
+    from vr2.data.datasets import load_dataset_file
+    from vr2.eval.benchmarks import load_jsonl_benchmark
+    from vr2.scoring.batch import ScoreInput, score_inputs
+    from vr2.scoring.rewards import build_tar_reward
+
+    (tmp_path / "a.mp4").write_bytes(b"")
+    released = {"video": "a.mp4", "temporal_grounding": grounding, "conversations": [
+        {"from": "human", "value": "<video>\nWho sits?\nA. a woman\nB. a man"},
+        {"from": "assistant", "value": "<think>x</think><answer>B</answer>"}]}
+    plain = {"video": "a.mp4", "question": "Who sits?", "options": ["a woman", "a man"], "answer": "B",
+             "temporal_grounding": grounding}
+    (tmp_path / "rows.json").write_text(json.dumps([released, plain]))
+    result = load_dataset_file(tmp_path / "rows.json", tmp_path)
+    (tmp_path / "bench.jsonl").write_text(json.dumps(plain) + "\n")
+    evaluated, = load_jsonl_benchmark(tmp_path / "bench.jsonl", tmp_path)
+    for sample in [*result.samples, evaluated]:
+        assert sample.temporal_grounding == NULL_SENTENCE  # kept as written; never the text "None"
+    assert [(b.row, "not a non-empty string" in b.reason) for b in result.bad_ref_keys] == [(1, True), (1, True),
+                                                                                             (2, True), (2, True)]
+    tar = build_tar_reward(load_recipe(None, ["tar.gate=false"]).tar)
+    column = [row["temporal_grounding"] for row in td.grpo_rows(result.samples)]
+    training = tar.details([TRACE, TRACE], temporal_grounding=column)
+    scored = score_inputs([ScoreInput(TRACE, temporal_grounding=grounding)], {"tar": tar}, {"tar": 1.0})[0]
+    assert [d.value for d in training] == [0.5, 0.5] and scored["tar"] == 0.5
+    assert [d.bad_ref_keys for d in training] == [2, 2] and scored["bad_ref_keys"] == 2

@@ -326,7 +326,8 @@ def test_smoke_grpo_learns_a_learnable_reward(smoke_dir, tmp_path):
     recipe = load_recipe(REPO / "recipes" / "smoke" / "grpo.toml", [
         f'model.name_or_path="{smoke_dir / "model"}"', f'data.train_file="{smoke_dir / "grpo.json"}"',
         f'data.video_dir="{smoke_dir / "videos"}"', f'data.subtitles_dir="{smoke_dir / "subtitles"}"',
-        f'trainer.output_dir="{tmp_path / "run"}"', "trainer.max_steps=10", "trainer.learning_rate=3e-4",
+        # lr 1e-3: under the release's prompt (no instruction to cite times) the warm model starts citing fewer
+        f'trainer.output_dir="{tmp_path / "run"}"', "trainer.max_steps=10", "trainer.learning_rate=1e-3",
         "trainer.prompts_per_step=2", "grpo.num_generations=4", "trainer.completions_per_device=8",
         "grpo.beta=0.0", "trainer.save_steps=1000", 'trainer.lr_scheduler="constant"', "trainer.weight_decay=0.0"])
     trainer = build_grpo_trainer(recipe, load_samples(recipe), [time_mentions], [1.0])

@@ -11,7 +11,7 @@ import pytest
 
 from vr2.config import load_recipe
 from vr2.errors import Vr2Error
-from vr2.train.plan import make_plan
+from vr2.train.plan import dry_run_json, make_plan, plan_lines
 
 REPO = Path(__file__).resolve().parents[2]
 DRY_RUN_KEYS = {"world_size", "prompts_per_step", "completions_per_step", "optimizer_steps", "weights_dtype",
@@ -118,3 +118,47 @@ def test_dry_run_text_for_sft(capsys):
     assert result.code == 0, result.err
     assert "samples per optimizer step: 32 (8 x 1 per device x 4 accumulation)" in result.out
     assert "master weights dtype: float32" in result.out and "ZeRO-3" in result.out
+
+
+@pytest.mark.parametrize("name,stage", [("sft", "sft"), ("grpo", "grpo"), ("grpo_tar", "grpo"), ("tar_gated", "grpo")])
+def test_paper_recipes_train_as_the_release_did_and_say_so(name, stage):
+    """The release's DeepSpeed configs set no gradient_clipping (so it never clipped) and its dataset code
+    builds the prompt from the row's own human turn; AdamW kept HF's betas (0.9, 0.999)."""
+    recipe = paper(name)
+    t = recipe.trainer
+    assert (t.max_grad_norm, t.adam_beta1, t.adam_beta2, t.adam_epsilon) == (0.0, 0.9, 0.999, 1e-8)
+    assert recipe.prompt.style == "release"
+    plan = make_plan(recipe, stage, world_size=8, gpu=True, rows=0)
+    assert (plan.max_grad_norm, plan.prompt_style, plan.eval_protocol) == (0.0, "release", "paper")
+    data = dry_run_json(plan)
+    assert (data["max_grad_norm"], data["prompt_style"], data["eval_protocol"]) == (0.0, "release", "paper")
+    assert "gradient clipping: off (max_grad_norm 0)" in plan_lines(plan)
+    assert any(line.startswith("prompt: release") and "protocol paper" in line for line in plan_lines(plan))
+    own = make_plan(paper(name, 'prompt.style="vr2"', "trainer.max_grad_norm=1.0"), stage, world_size=8, gpu=True,
+                    rows=0)
+    assert (own.max_grad_norm, own.prompt_style, own.eval_protocol) == (1.0, "vr2", "vr2")
+    assert "gradient clipping: global norm 1.0" in plan_lines(own)
+
+
+@pytest.mark.parametrize("command,name", [("sft", "sft"), ("grpo", "tar_gated")])
+def test_dry_run_reports_prompt_style_and_clipping(capsys, command, name):
+    from cli_helpers import run_vr2
+
+    result = run_vr2(capsys, command, str(REPO / "recipes" / f"{name}.toml"), "--dry-run", "--json")
+    assert result.code == 0, result.err
+    data = json.loads(result.out)
+    assert (data["prompt_style"], data["eval_protocol"], data["max_grad_norm"]) == ("release", "paper", 0.0)
+    text = run_vr2(capsys, command, str(REPO / "recipes" / f"{name}.toml"), "--dry-run")
+    assert "prompt: release" in text.out and "gradient clipping: off" in text.out
+
+
+def test_a_deepspeed_file_that_clips_otherwise_is_refused(tmp_path):
+    """A number in the file's gradient_clipping would override trainer.max_grad_norm (HF fills only "auto")."""
+    config = json.loads((REPO / "recipes" / "deepspeed" / "zero3.json").read_text())
+    config["gradient_clipping"] = 1.0
+    path = tmp_path / "clip.json"
+    path.write_text(json.dumps(config))
+    with pytest.raises(Vr2Error, match=r"clip.json: gradient_clipping is 1.0 but trainer.max_grad_norm is 0.0"):
+        make_plan(paper("tar_gated", f'trainer.deepspeed="{path}"'), "grpo", world_size=8, rows=0)
+    assert make_plan(paper("tar_gated", f'trainer.deepspeed="{path}"', "trainer.max_grad_norm=1.0"), "grpo",
+                     world_size=8, rows=0).max_grad_norm == 1.0

@@ -86,3 +86,21 @@ def test_deepspeed_in_a_recipe_fails_before_any_model_loads(tmp_path):
         with pytest.raises(MissingExtra, match="DS_BUILD_OPS=0 pip install 'vr2\\[deepspeed\\]'"):
             stage(recipe)
     assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("name,stage", [("sft", "sft"), ("tar_gated", "grpo")])
+def test_clipping_and_adam_reach_the_training_arguments(name, stage):
+    """The release: HF AdamW defaults (betas 0.9/0.999, eps 1e-8) and no clipping under DeepSpeed."""
+    from transformers import TrainingArguments
+
+    recipe = load_recipe(REPO / "recipes" / f"{name}.toml")
+    for world_size in (1, 8):
+        args = common_args(recipe, make_plan(recipe, stage, world_size=world_size, gpu=False, rows=0))
+        assert (args["max_grad_norm"], args["adam_beta1"], args["adam_beta2"], args["adam_epsilon"]) == (
+            0.0, 0.9, 0.999, 1e-8)
+    clipped = load_recipe(REPO / "recipes" / f"{name}.toml", ["trainer.max_grad_norm=0.5", "trainer.adam_beta2=0.95"])
+    args = common_args(clipped, make_plan(clipped, stage, world_size=1, gpu=False, rows=0))
+    assert (args["max_grad_norm"], args["adam_beta2"]) == (0.5, 0.95)
+    built = TrainingArguments(output_dir="unused", **{k: args[k] for k in ("max_grad_norm", "adam_beta1",
+                                                                          "adam_beta2", "adam_epsilon")})
+    assert (built.max_grad_norm, built.adam_beta2) == (0.5, 0.95)

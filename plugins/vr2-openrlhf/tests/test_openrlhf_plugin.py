@@ -181,6 +181,7 @@ def test_resume_needs_a_checkpoint_and_a_fresh_run_an_empty_folder(orl, plan):
 
 
 def test_prompt_rows_carry_every_field(orl, plan, rows, loaded):
+    from vr2.model.prompts import training_prompt
     from vr2.model.runtime import prompt_text
     from vr2.train.data import load_samples
 
@@ -189,30 +190,45 @@ def test_prompt_rows_carry_every_field(orl, plan, rows, loaded):
     assert len(rows) == prepared.rows == len(samples) == 4
     for index, (row, sample) in enumerate(zip(rows, samples)):
         assert set(row) == {"prompt", "label"}
-        assert row["prompt"] == prompt_text(loaded, sample.question, sample.options or None, "think")
+        assert row["prompt"] == prompt_text(loaded, *training_prompt(sample, "release", "grpo"))
+        assert row["prompt"].startswith("<|im_start|>system\nYou are a helpful assistant.<|im_end|>")
+        assert "<|vision_end|>" + sample.extra["prompt"].removeprefix("<video>\n") + "<|im_end|>" in row["prompt"]
         label = json.loads(row["label"])
         assert label == orl.data.decode_label(row["label"])
-        assert label["format"] == "vr2-openrlhf/1" and label["index"] == index and label["id"] == sample.id
+        assert label["format"] == "vr2-openrlhf/2" and label["index"] == index and label["id"] == sample.id
         assert label["question"] == sample.question and label["options"] == sample.options
         assert label["answer"] == sample.answer and label["answer_type"] == "multiple_choice"
         assert label["temporal_grounding"] == sample.temporal_grounding
         assert label["temporal_grounding"]["00:01"] == "the background is green"
         assert label["video"] == sample.video and Path(label["video"]).is_absolute()
         assert Path(label["video"]).is_file() and (label["start"], label["end"]) == (None, None)
-        assert label["mode"] == "think"
+        assert (label["prompt_style"], label["human"]) == ("release", sample.extra["prompt"])
         assert label["video_settings"] == {"fps": 2.0, "max_frames": 4, "min_pixels": 3136, "max_pixels": 12544,
                                            "timestamp_overlay": True, "subtitles": True}
         back = orl.data.sample_from_label(label)
         for name in ("id", "video", "question", "options", "answer", "answer_type", "temporal_grounding",
                      "start", "end"):
             assert getattr(back, name) == getattr(sample, name), name
+        assert training_prompt(back, "release", "grpo") == training_prompt(sample, "release", "grpo")
     assert Path(json.loads(rows[0]["label"])["subtitles"]).name == "clip0.srt"
     assert json.loads(rows[1]["label"])["subtitles"] is None
     settings = orl.data.settings_from_label(json.loads(rows[0]["label"]))
     assert (settings.fps, settings.max_frames, settings.max_pixels, settings.timestamp_overlay) == (2.0, 4, 12544, True)
 
 
+def test_the_vr2_prompt_style_reaches_the_rows(orl, plan, loaded):
+    from vr2.model.runtime import prompt_text
+    from vr2.train.data import load_samples
+
+    recipe, _ = plan
+    sample = load_samples(recipe)[0]
+    row, = orl.data.prompt_rows(loaded.processor, [sample], recipe.video, "vr2")
+    assert row["prompt"] == prompt_text(loaded, sample.question, sample.options, "think")
+    assert json.loads(row["label"])["prompt_style"] == "vr2"
+
+
 def test_sequence_budget_holds_the_longest_prompt_with_its_video(orl, plan, rows, loaded):
+    from vr2.model.prompts import training_prompt
     from vr2.train.collate import sample_frames
     from vr2.model.runtime import prepare_inputs
 
@@ -222,7 +238,8 @@ def test_sequence_budget_holds_the_longest_prompt_with_its_video(orl, plan, rows
         label = orl.data.decode_label(row["label"])
         sample = orl.data.sample_from_label(label)
         video = sample_frames(sample, orl.data.settings_from_label(label))
-        longest = max(longest, prepare_inputs(loaded, video, sample.question, sample.options).get("input_ids").shape[1])
+        ids = prepare_inputs(loaded, video, *training_prompt(sample, label["prompt_style"], "grpo"))["input_ids"]
+        longest = max(longest, ids.shape[1])
     assert longest + recipe.grpo.max_completion_length <= prepared.max_len
     assert orl.data.video_token_bound(recipe.video) == 2 * (12544 // 784)
 
@@ -230,6 +247,16 @@ def test_sequence_budget_holds_the_longest_prompt_with_its_video(orl, plan, rows
 label_values = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
                             lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(), inner, max_size=3),
                             max_leaves=8)
+
+
+def test_a_null_sentence_reaches_the_reward_as_null(orl):
+    """The bad-key rule drops it inside vr2's reward (counted), as in `vr2 score` and the TRL backend."""
+    from vr2.samples import Sample
+
+    sample = Sample(id="x", video="/v/a.mp4", question="Who sits?", temporal_grounding={"00:01": None, "00:02": "A man."})
+    label = orl.data.decode_label(orl.data.encode_label(orl.data.label_for(sample, 0, orl.data.settings_dict(
+        load_recipe(None).video))))
+    assert label["temporal_grounding"] == {"00:01": None, "00:02": "A man."}
 
 
 @settings(max_examples=60, deadline=None)
@@ -390,7 +417,8 @@ def agent_executor(path: Path, monkeypatch):
 
 
 def run_group(executor, row, engine, processor, max_len, n):
-    params = types.SimpleNamespace(max_tokens=32, logprobs=None, logit_bias=None)
+    # OpenRLHF 0.11.2's SamplingParams: top_k -1 (all tokens) unless its generate kwargs say otherwise
+    params = types.SimpleNamespace(max_tokens=32, logprobs=None, logit_bias=None, top_k=-1)
 
     async def group():
         return await asyncio.gather(*[executor.execute(row["prompt"], row["label"], params, max_len, processor, engine)
@@ -430,7 +458,7 @@ def test_rollout_sends_vllm_the_video_with_its_metadata(orl, rows, rollout_resul
     finally:
         sys.path.remove(str(VLLM_SRC))
     assert video_input(video)[1] == meta
-    assert params.max_tokens == 32
+    assert params.max_tokens == 32 and params.top_k == 50  # grpo.top_k of the recipe, as the release sampled
     assert all(params.logit_bias[i] == -100.0 for i in (video_id, video_id - 1))  # vision tokens banned
 
 
@@ -572,13 +600,14 @@ def vr2_log_probs(model, loaded, orl, response):
     """vr2's own forward for one response (the TRL backend's: prompt encoded by vr2 + completion)."""
     import torch
 
+    from vr2.model.prompts import training_prompt
     from vr2.train.collate import sample_frames
     from vr2.model.runtime import prepare_inputs
 
     label = orl.data.decode_label(response["label"])
     sample = orl.data.sample_from_label(label)
-    inputs = prepare_inputs(loaded, sample_frames(sample, orl.data.settings_from_label(label)), sample.question,
-                            sample.options)
+    inputs = prepare_inputs(loaded, sample_frames(sample, orl.data.settings_from_label(label)),
+                            *training_prompt(sample, label["prompt_style"], "grpo"))
     (start, end), = response["action_ranges"]
     completion = torch.tensor([response["observation_tokens"][start:end]])
     sequence = torch.cat([inputs["input_ids"], completion], 1)
@@ -691,6 +720,47 @@ def test_paper_recipe_becomes_this_command(orl, tmp_path):
     assert resumed["--ckpt.load_enable"] == []
     text = orl.command.format_command(argv)
     assert shlex.split(text.replace("\\\n", " ")) == argv
+
+
+@pytest.mark.parametrize("name", ["grpo", "grpo_tar", "tar_gated"])
+def test_each_paper_recipe_becomes_exactly_these_flags(orl, tmp_path, name):
+    """Every flag and value, nothing more: the release's sampler and optimizer (HF AdamW betas 0.9/0.999, eps
+    1e-8, no clipping under its DeepSpeed configs); flag names as openrlhf 0.11.2's train_ppo_ray declares them
+    (`--actor.adam.betas` takes two numbers, `--actor.max_norm` 0 turns DeepSpeed's gradient_clipping off)."""
+    run = tmp_path / "run"
+    recipe = load_recipe(REPO / "recipes" / f"{name}.toml", [f'trainer.output_dir="{run}"'])
+    files = orl.command.RunFiles.for_recipe(recipe)
+    argv = orl.command.build_command(recipe, files, orl.command.Launch(gpus_per_node=8, python="python3"),
+                                     max_len=4800, resume=False)
+    assert parse(argv) == {
+        "--actor.model_name_or_path": ["runs/sft/merged"],
+        "--actor.num_nodes": ["1"], "--actor.num_gpus_per_node": ["8"],
+        "--ref.num_nodes": ["1"], "--ref.num_gpus_per_node": ["8"],
+        "--vllm.num_engines": ["8"], "--vllm.tensor_parallel_size": ["1"], "--vllm.gpu_memory_utilization": ["0.6"],
+        "--train.colocate_all": [], "--vllm.enable_sleep": [], "--ds.enable_sleep": [],
+        "--train.agent_func_path": [str(run / "openrlhf" / "agent.py")],
+        "--data.prompt_dataset": [str(run / "openrlhf" / "prompts.jsonl")],
+        "--data.input_key": ["prompt"], "--data.label_key": ["label"], "--data.max_len": ["4800"],
+        "--algo.advantage.estimator": ["group_norm"], "--actor.loss_agg_mode": ["seq-mean-token-mean"],
+        "--rollout.n_samples_per_prompt": ["8"], "--rollout.max_new_tokens": ["1024"],
+        "--rollout.temperature": ["0.9"], "--rollout.top_p": ["1.0"],
+        "--rollout.batch_size": ["1"], "--rollout.micro_batch_size": ["1"],
+        "--train.batch_size": ["8"], "--train.micro_batch_size": ["1"],
+        "--train.max_epochs": ["1"], "--train.num_episodes": ["1"], "--train.seed": ["42"],
+        "--algo.kl.init_coef": ["0.04"], "--algo.kl.use_loss": [], "--algo.kl.estimator": ["k3"],
+        "--actor.adam.lr": ["1e-06"], "--actor.adam.weight_decay": ["0.01"],
+        "--actor.adam.betas": ["0.9", "0.999"], "--actor.adam.eps": ["1e-08"], "--actor.max_norm": ["0.0"],
+        "--actor.lr_scheduler": ["cosine"], "--actor.lr_warmup_ratio": ["0.0"],
+        "--ds.zero_stage": ["3"], "--ds.param_dtype": ["bf16"], "--ds.attn_implementation": ["sdpa"],
+        "--ckpt.path": [str(run / "openrlhf" / "ckpt")], "--ckpt.output_dir": [str(run / "final")],
+        "--ckpt.save_steps": ["100"], "--ckpt.save_hf": [], "--logger.logging_steps": ["1"],
+        "--actor.freeze_visual_encoder": [], "--actor.gradient_checkpointing_enable": [],
+    }
+    # top_k has no flag in 0.11.2 (its SamplingParams takes top_k from generate kwargs it never fills): the
+    # run file carries it and the rollout sets it on every request (test_rollout_sends_vllm_the_video...).
+    orl.backend.write_run_files(recipe, files)
+    assert json.loads(files.run.read_text())["sampling"] == {"top_k": 50}
+    assert orl.rollout.vllm_top_k(0) == -1 and orl.rollout.vllm_top_k(50) == 50
 
 
 def test_recipe_variants_map_onto_flags(orl, tmp_path):

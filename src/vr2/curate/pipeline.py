@@ -562,7 +562,8 @@ class Verifier:
         completion, kind, opts = entry["completion"], record["answer_type"], record["options"]
         if format_reward([completion])[0] != 1.0:
             return "format: not <think>..</think><answer>..</answer>"
-        accuracy = accuracy_reward([completion], answer=[record["answer"]], answer_type=[kind], options=[opts])[0]
+        accuracy = accuracy_reward([completion], answer=[record["answer"]], answer_type=[kind], options=[opts],
+                                   regression=["mra"])[0]  # correctness as benchmarks score it
         needed = 1.0 if kind in ("multiple_choice", "numeric") else self.settings.min_graded_accuracy
         if accuracy is None or accuracy < needed:
             return "answer wrong"
@@ -781,7 +782,7 @@ def pass_rate_difficulties(state: State, method: str, recipe, progress: Progress
             # Scored as `vr2 eval` scores it: a direct-mode reply is the answer itself.
             text = as_scored_completion(text, recipe.eval.mode)
             value = accuracy_reward([text], answer=[record["answer"]], answer_type=[record["answer_type"]],
-                                    options=[record["options"]])[0]
+                                    options=[record["options"]], regression=["mra"])[0]
             state.execute("INSERT OR REPLACE INTO rank VALUES (?, ?, ?, ?, '')",
                           (record["key"], method, k, float(value or 0.0)))
             done += 1

@@ -301,8 +301,12 @@ def finish_answer(answer: Any, answer_type: Any, options: list[str]) -> tuple[st
     return answer, answer_type
 
 
-def check_grounding(value: Any) -> dict[str, str] | None:
-    """Temporal grounding as a dict {timestamp: sentence}; a JSON string is decoded."""
+def check_grounding(value: Any) -> dict[str, Any] | None:
+    """Temporal grounding as a dict {timestamp: sentence}; a JSON string is decoded.
+
+    Sentences stay as written: one that is not a non-empty string (null, a number) is dropped and
+    counted by the bad-key rule (`vr2.scoring.claims.read_reference`), never turned into text ("None").
+    """
     if value is None or value == "" or value == {}:
         return None
     if isinstance(value, str):
@@ -313,7 +317,7 @@ def check_grounding(value: Any) -> dict[str, str] | None:
             raise BadRow(f"temporal_grounding is a string but not JSON: {reason}") from None
     if not isinstance(value, dict):
         raise BadRow(f"temporal_grounding must be a dict, got {type(value).__name__}")
-    return {str(k): str(v) for k, v in value.items()} or None
+    return {str(k): v for k, v in value.items()} or None
 
 
 def check_seconds(row: dict, key: str) -> float | None:
@@ -508,7 +512,7 @@ def sample_from_release_row(row: dict, number: int, ctx: RowContext) -> Sample:
     if after:
         extra["text_after_options"] = after
     if reply is not None:
-        extra["response"] = reply.strip()
+        extra["response"] = reply  # verbatim: the release's SFT learns it whitespace and all
     return Sample(
         id=_row_id(row, number), video=str(path), question=question, options=options,
         answer=answer, answer_type=answer_type,

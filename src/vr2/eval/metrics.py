@@ -30,6 +30,7 @@ covered, and the summary says which.
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -39,6 +40,7 @@ from vr2.scoring.batch import score_inputs
 from vr2.scoring.format import parse_completion
 from vr2.scoring.rewards import reported_rewards
 
+BENCHMARK_REGRESSION = "mra"
 METRICS = ("accuracy", "official_accuracy", "tac", "tac_correctness", "vas_attn", "vas_judge", "tar")
 GROUPS = ("generic", "reasoning", "overall")
 OVERALL_NOTE = ("Overall = mean over the benchmarks covered; with all 11 it equals the paper's "
@@ -68,7 +70,10 @@ def score_responses(items: Sequence[Any], rewards, weights: Mapping[str, float],
 
     A sample whose gold answer cannot be read (a data error) gets `score_error` instead of
     scores; the others are unaffected. `judge` (from `vr2.judge.client.make_judge`) adds `vas_judge`.
+    Regression answers are scored by VSIBench's mean relative accuracy, the benchmark's own metric,
+    whatever formula the recipe trains with (`accuracy.regression`).
     """
+    items = [replace(item, regression=item.regression or BENCHMARK_REGRESSION) for item in items]
     try:
         results = score_inputs(list(items), rewards, dict(weights))
     except Vr2Error:

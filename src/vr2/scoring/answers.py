@@ -10,7 +10,10 @@ Scoring per type:
   ("A or B or C") picks nothing and scores 0 -- hedging must not be rewarded.
 - numeric: 1.0 when the two numbers are equal (relative tolerance 1e-6) after normalisation
   (thousands separators, units, currency and percent signs stripped).
-- regression: VSIBench mean relative accuracy.
+- regression: by the metric named (`REGRESSION_METRICS`): "mra", VSIBench's mean relative accuracy
+  (benchmark scoring; the default here), or "release", the Video-R2 release's training reward
+  `clip(1 - |pred - gold| / |gold|, 0, 1)` (7 against 10: MRA 0.5, release 0.7), which the accuracy
+  reward trains with (`vr2.scoring.rewards`, recipe key `accuracy.regression`).
 - ocr: 1 - word error rate (`jiwer`) on `ocr_words` (case, accents and punctuation folded:
   "B-52" = "B52", "CAFÉ" = "Cafe"), clipped to [0, 1].
 - free_form: mean of ROUGE-1, ROUGE-2 and ROUGE-L F1 from `rouge-score` with stemming (what the
@@ -422,6 +425,35 @@ def mean_relative_accuracy(pred: float, gold: float) -> float:
     return sum(relative <= tol for tol in _MRA_TOLERANCES) / len(_MRA_TOLERANCES)
 
 
+def relative_accuracy(pred: float, gold: float) -> float:
+    """The release's regression reward: clip(1 - |pred - gold| / |gold|, 0, 1) (7 against 10: 0.7).
+
+    Its reward_funcs.py adds 1e-9 to both sides of the ratio; that changes a score by under 1e-9,
+    except at gold 0, where it gives even an exact 0 nothing. Here gold 0 scores 1.0 for an exact 0
+    prediction and 0.0 otherwise, as MRA does. Non-finite inputs score 0.0.
+    """
+    try:
+        pred, gold = float(pred), float(gold)
+    except (TypeError, ValueError):
+        return 0.0
+    if not (math.isfinite(pred) and math.isfinite(gold)):
+        return 0.0
+    if gold == 0:
+        return 1.0 if pred == 0 else 0.0
+    return max(0.0, min(1.0, 1.0 - abs(pred - gold) / abs(gold)))
+
+
+# Regression metrics by name: benchmark scoring (VSIBench) and the release's training reward.
+REGRESSION_METRICS = {"release": relative_accuracy, "mra": mean_relative_accuracy}
+
+
+def regression_metric(name: str):
+    """The regression scoring function called `name`; raises Vr2Error for another name."""
+    if name not in REGRESSION_METRICS:
+        raise Vr2Error(f"regression: must be one of {', '.join(REGRESSION_METRICS)}, got {name!r}")
+    return REGRESSION_METRICS[name]
+
+
 def contains_answer(pred: Any, gold: Any) -> bool:
     """Video-MMMU's rule for open answers (right or wrong, no partial credit): a numeric gold
     answer is right when any number in the prediction equals it; a text gold answer when its
@@ -513,13 +545,16 @@ def check_gold(gold: str, answer_type: str, options: Any = None) -> None:
         gold_number(gold)
 
 
-def score_answer(pred: str | None, gold: str, answer_type: str, options: Any = None) -> float:
+def score_answer(pred: str | None, gold: str, answer_type: str, options: Any = None,
+                 regression: str = "mra") -> float:
     """Accuracy of one predicted answer in [0, 1] (see the module docstring for each type).
 
     `pred` is the content of the <answer> block; None or unreadable scores 0.0. An unknown
     `answer_type` raises UnknownAnswerType (a ValueError); an unreadable gold raises Vr2Error.
+    `regression` names the metric of regression answers (`REGRESSION_METRICS`).
     """
     check_answer_type(answer_type)
+    metric = regression_metric(regression)
     if answer_type == "multiple_choice":
         target = gold_choice(gold, options)
         return 1.0 if pred is not None and parse_choice(pred, options) == target else 0.0
@@ -530,7 +565,7 @@ def score_answer(pred: str | None, gold: str, answer_type: str, options: Any = N
             return 0.0
         if answer_type == "numeric":
             return 1.0 if numbers_equal(value, target_number) else 0.0
-        return mean_relative_accuracy(value, target_number)
+        return metric(value, target_number)
     if pred is None:
         return 0.0
     if answer_type == "ocr":

@@ -50,6 +50,7 @@ class ScoreInput:
     options: list[str] = field(default_factory=list)
     question: str | None = None
     id: Any = None
+    regression: str | None = None  # metric of a regression answer; None: the accuracy reward's own
 
 
 def _read_json(path: Path) -> Any:
@@ -142,6 +143,8 @@ def score_inputs(items: list[ScoreInput], rewards: dict[str, RewardFn], weights:
         "options": [i.options for i in items],
         "temporal_grounding": [i.temporal_grounding for i in items],
     }
+    if any(i.regression for i in items):
+        columns["regression"] = [i.regression for i in items]
     completions = [i.completion for i in items]
     tar = next((fn for fn in rewards.values() if isinstance(fn, TarReward)), None)
     details = tar.details(completions, **columns) if tar else [TarDetail(None, None, None, None) for _ in items]

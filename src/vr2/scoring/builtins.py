@@ -7,7 +7,7 @@ from vr2.plugins.hookspecs import hookimpl
 from vr2.scoring.claims import RuleExtractor
 from vr2.scoring.consistency import RuleConsistency
 from vr2.scoring.embedding import SentenceTransformerEmbedder, make_minilm
-from vr2.scoring.rewards import accuracy_reward, build_tar_reward, format_reward
+from vr2.scoring.rewards import accuracy_for, build_tar_reward, format_reward
 
 
 def _rule_extractor(judge=None):
@@ -29,7 +29,7 @@ def _rule_consistency(judge=None):
 
 
 def _accuracy(recipe):
-    return accuracy_reward
+    return accuracy_for(recipe.accuracy.regression)
 
 
 def _format(recipe):

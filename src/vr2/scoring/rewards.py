@@ -47,22 +47,47 @@ def resolve_answer_type(answer_type: str | None, answer: str | None, options) ->
     return answer_type or infer_answer_type(answer, options or [])
 
 
+TRAINING_REGRESSION = "release"  # the release's clip(1 - |pred - gold| / |gold|, 0, 1)
+
+
 def accuracy_reward(completions: Sequence, **kwargs) -> list[float | None]:
     """1 for a correct answer (by the sample's answer type, docs/method.md#accuracy-by-answer-type), partial for
-    regression/ocr/free-form, None when the sample has no gold answer."""
+    regression/ocr/free-form, None when the sample has no gold answer.
+
+    Regression answers score by the release's training formula unless a `regression` column names
+    the metric per completion ("mra" for benchmark scoring; `vr2.scoring.answers.REGRESSION_METRICS`).
+    """
+    return scored_accuracy(completions, TRAINING_REGRESSION, **kwargs)
+
+
+def scored_accuracy(completions: Sequence, default_regression: str, **kwargs) -> list[float | None]:
+    """`accuracy_reward` with `default_regression` as the metric of rows whose `regression` column is empty."""
     n = len(completions)
     answers = column(kwargs, "answer", n)
     types = column(kwargs, "answer_type", n)
     options = column(kwargs, "options", n)
+    metrics = column(kwargs, "regression", n)
     scores: list[float | None] = []
-    for completion, gold, kind, opts in zip(completions, answers, types, options):
+    for completion, gold, kind, opts, metric in zip(completions, answers, types, options, metrics):
         if gold is None or str(gold).strip() == "":
             scores.append(None)
             continue
         predicted = parse_completion(completion_text(completion)).answer
         kind = resolve_answer_type(kind, str(gold), opts)
-        scores.append(float(score_answer(predicted, str(gold), kind, opts or None)))
+        scores.append(float(score_answer(predicted, str(gold), kind, opts or None, metric or default_regression)))
     return scores
+
+
+def accuracy_for(regression: str) -> RewardFn:
+    """The accuracy reward with regression answers scored by `regression` (a recipe's `accuracy.regression`)."""
+    if regression == TRAINING_REGRESSION:
+        return accuracy_reward
+
+    def accuracy(completions: Sequence, **kwargs) -> list[float | None]:
+        return scored_accuracy(completions, regression, **kwargs)
+
+    accuracy.__name__ = "accuracy_reward"
+    return accuracy
 
 
 def format_reward(completions: Sequence, **kwargs) -> list[float | None]:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Sequence
 
 from vr2.errors import Vr2Error
+from vr2.model.prompts import training_prompt
 from vr2.model.runtime import LoadedModel, prepare_inputs
 from vr2.samples import Sample
 
@@ -44,11 +45,16 @@ def sample_frames(sample: Sample, settings: VideoSettings):
                            subtitles=settings.subtitles_for(sample.subtitles))
 
 
-def encode_prompt(processor: Any, sample: Sample, settings: VideoSettings, mode: str = "think") -> EncodedPrompt:
-    """Tokens and video tensors of one sample's prompt, ending with the assistant turn opener."""
+def encode_prompt(processor: Any, sample: Sample, settings: VideoSettings, style: str = "release",
+                  stage: str = "grpo") -> EncodedPrompt:
+    """Tokens and video tensors of one sample's prompt, ending with the assistant turn opener.
+
+    `style` is the recipe's `prompt.style` (`vr2.model.prompts.training_prompt`); `stage` matters to
+    the release style only, whose SFT and GRPO place the video differently.
+    """
     video = sample_frames(sample, settings)
     loaded = LoadedModel(model=None, processor=processor, device="cpu")
-    inputs = prepare_inputs(loaded, video, sample.question, sample.options or None, mode)
+    inputs = prepare_inputs(loaded, video, *training_prompt(sample, style, stage))
     return EncodedPrompt(
         input_ids=inputs["input_ids"][0],
         mm_token_type_ids=inputs["mm_token_type_ids"][0],
@@ -75,8 +81,17 @@ class SftExample:
     video: dict[str, Any]
 
 
+def supervised_reply(tokenizer: Any, target: str, style: str) -> list[int]:
+    """The supervised tokens: the reply and its end of turn; the release style also learns the newline
+    after it (its SFT tokenized `{reply}<|im_end|>\\n` as one text)."""
+    end = end_of_turn_id(tokenizer)
+    if style == "release" and tokenizer.convert_tokens_to_ids(END_OF_TURN) == end:
+        return tokenizer(target + END_OF_TURN + "\n", add_special_tokens=False)["input_ids"]
+    return tokenizer(target, add_special_tokens=False)["input_ids"] + [end]
+
+
 def encode_sft(processor: Any, sample: Sample, target: str, settings: VideoSettings,
-               max_length: int = 0, mode: str = "think") -> SftExample:
+               max_length: int = 0, style: str = "release") -> SftExample:
     """Prompt + assistant reply; only the reply and its end-of-turn token are supervised.
 
     The reply is tokenized on its own and appended, so the prompt tokens are exactly the ones
@@ -85,9 +100,8 @@ def encode_sft(processor: Any, sample: Sample, target: str, settings: VideoSetti
     """
     import torch
 
-    prompt = encode_prompt(processor, sample, settings, mode)
-    tokenizer = processor.tokenizer
-    reply = tokenizer(target, add_special_tokens=False)["input_ids"] + [end_of_turn_id(tokenizer)]
+    prompt = encode_prompt(processor, sample, settings, style, "sft")
+    reply = supervised_reply(processor.tokenizer, target, style)
     if max_length:
         room = max_length - len(prompt.input_ids)
         if room < 2:
@@ -178,17 +192,19 @@ class SftCollator:
     """
 
     def __init__(self, processor: Any, samples: Sequence[Sample], targets: Sequence[str],
-                 settings: VideoSettings, max_length: int = 0):
+                 settings: VideoSettings, max_length: int = 0, style: str = "release"):
         self.processor = processor
         self.samples = samples
         self.targets = targets
         self.settings = settings
         self.max_length = max_length
+        self.style = style
         self.pad_token_id = processor.tokenizer.pad_token_id
         self.fallback = VideoFallback(samples)
 
     def example(self, index: int) -> SftExample:
-        return encode_sft(self.processor, self.samples[index], self.targets[index], self.settings, self.max_length)
+        return encode_sft(self.processor, self.samples[index], self.targets[index], self.settings, self.max_length,
+                          self.style)
 
     def __call__(self, rows: Sequence[dict]) -> dict[str, Any]:
         examples, ids, skipped = [], [], []
@@ -211,15 +227,16 @@ class PromptEncoder:
     """
 
     def __init__(self, processor: Any, samples: Sequence[Sample], settings: VideoSettings,
-                 rows: Sequence[dict] | None = None):
+                 rows: Sequence[dict] | None = None, style: str = "release"):
         self.processor = processor
         self.samples = samples
         self.settings = settings
+        self.style = style
         self.rows = rows  # the dataset rows by sample index, for replacements
         self.fallback = VideoFallback(samples)
 
     def encode(self, index: int) -> EncodedPrompt:
-        return encode_prompt(self.processor, self.samples[index], self.settings)
+        return encode_prompt(self.processor, self.samples[index], self.settings, self.style, "grpo")
 
     def encode_rows(self, rows: Sequence[dict]) -> list[EncodedPrompt]:
         return self.encode_batch(rows)[1]

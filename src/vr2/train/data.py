@@ -13,7 +13,7 @@ from typing import Any, Sequence
 from vr2.console import stderr_console
 from vr2.data.datasets import load_dataset_file
 from vr2.errors import Vr2Error
-from vr2.model.prompts import build_messages
+from vr2.model.prompts import build_messages, training_prompt
 from vr2.samples import Sample
 
 SHOWN_SKIPS = 20  # report this many skipped rows one by one, then only the count
@@ -59,11 +59,14 @@ def load_samples(recipe) -> list[Sample]:
     return samples
 
 
-def sft_target(sample: Sample) -> str | None:
-    """The assistant reply SFT learns: the dataset's full reply, or think + answer put together."""
+def sft_target(sample: Sample, style: str = "release") -> str | None:
+    """The assistant reply SFT learns: the dataset's full reply, or think + answer put together.
+
+    Prompt style "release" learns the row's assistant turn verbatim, as the release did; "vr2" strips it.
+    """
     reply = sample.extra.get("response") if sample.extra else None
     if isinstance(reply, str) and reply.strip():
-        return reply.strip()
+        return reply if style == "release" else reply.strip()
     reasoning = (sample.reasoning or "").strip()
     if "<answer>" in reasoning:
         return reasoning
@@ -77,7 +80,7 @@ def sft_pairs(recipe) -> tuple[list[Sample], list[str]]:
     """Samples with the replies to learn; rows without a reply are reported and skipped."""
     samples, targets, missing = [], [], []
     for sample in load_samples(recipe):
-        target = sft_target(sample)
+        target = sft_target(sample, recipe.prompt.style)
         if target is None:
             missing.append((sample.id, "no assistant reply to learn (needs <think>...</think><answer>...</answer>)"))
             continue
@@ -96,15 +99,16 @@ def grounding_text(grounding: Any) -> str | None:
     return grounding if isinstance(grounding, str) else json.dumps(grounding, ensure_ascii=False)
 
 
-def grpo_rows(samples: Sequence[Sample]) -> list[dict]:
+def grpo_rows(samples: Sequence[Sample], style: str = "release") -> list[dict]:
     """One table row per sample: what GRPO's reward functions read, plus the sample's position.
 
-    The prompt text is for TRL's logs only; the model's prompt (with its video) is built by
-    `vr2.train.collate.encode_prompt` from the sample itself.
+    The prompt text (the user turn's text under prompt `style`) is for TRL's logs only; the model's
+    prompt (with its video) is built by `vr2.train.collate.encode_prompt` from the sample itself.
     """
     rows = []
     for index, sample in enumerate(samples):
-        user = build_messages(sample.question, sample.options, system=None)[0]["content"][-1]["text"]
+        question, options, mode = training_prompt(sample, style, "grpo")
+        user = build_messages(question, options, mode=mode, system=None)[0]["content"][-1]["text"]
         rows.append({
             "prompt": user,
             "index": index,

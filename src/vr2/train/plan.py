@@ -35,6 +35,7 @@ from pathlib import Path
 from vr2.data.datasets import read_rows
 from vr2.errors import Vr2Error
 from vr2.files import loads_json, read_text
+from vr2.model.prompts import EVAL_PROTOCOL, PROMPT_STYLES
 
 LOW_PRECISION = {"bf16": "bfloat16", "fp16": "float16"}
 STAGES = (0, 2, 3)
@@ -56,6 +57,9 @@ class TrainingPlan:
     master_weights_dtype: str
     deepspeed_stage: int
     deepspeed_config: str | None
+    max_grad_norm: float = 0.0
+    prompt_style: str = "release"
+    eval_protocol: str = "paper"  # the evaluation protocol that asks in the words this prompt style trains on
     warnings: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict:
@@ -94,11 +98,28 @@ def deepspeed_stage_of(recipe, world_size: int) -> tuple[int, str | None]:
     return 0, None
 
 
-def _file_stage(path: str) -> int:
+def _file_config(path: str) -> dict:
     # regular files only, size-capped; deep nesting or a huge integer is one line
     config = loads_json(read_text(path, "DeepSpeed config file"), str(path))
-    stage = config.get("zero_optimization", {}).get("stage", 0) if isinstance(config, dict) else 0
+    return config if isinstance(config, dict) else {}
+
+
+def _file_stage(path: str) -> int:
+    zero = _file_config(path).get("zero_optimization", {})
+    stage = zero.get("stage", 0) if isinstance(zero, dict) else 0
     return int(stage) if isinstance(stage, (int, float)) else 0
+
+
+def check_file_clipping(path: str, max_grad_norm: float) -> None:
+    """A number in the file's `gradient_clipping` must agree with trainer.max_grad_norm.
+
+    Under DeepSpeed the engine clips, with the file's value; transformers fills in only an "auto"
+    (or absent) one, so a different number would silently replace the recipe's setting.
+    """
+    value = _file_config(path).get("gradient_clipping", "auto")
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and float(value) != max_grad_norm:
+        raise Vr2Error(f"{path}: gradient_clipping is {value} but trainer.max_grad_norm is {max_grad_norm}; "
+                       "set it to \"auto\" (the recipe decides) or make the two agree")
 
 
 def builtin_deepspeed_config(stage: int) -> dict:
@@ -189,13 +210,16 @@ def make_plan(recipe, stage: str, *, world_size: int | None = None, gpu: bool | 
     per_epoch, total = optimizer_steps(recipe, stage, rows, world_size, accumulation)
     precision = compute_precision(recipe.trainer, gpu)
     ds_stage, ds_file = deepspeed_stage_of(recipe, world_size)
+    if ds_file:
+        check_file_clipping(ds_file, recipe.trainer.max_grad_norm)
     weights, master, warnings = weight_dtypes(recipe, precision, ds_stage)
     return TrainingPlan(
         stage=stage, world_size=world_size, prompts_per_step=recipe.trainer.prompts_per_step,
         completions_per_step=per_step, completions_per_device=recipe.trainer.completions_per_device,
         gradient_accumulation=accumulation, rows=rows, optimizer_steps_per_epoch=per_epoch,
         optimizer_steps=total, precision=precision, weights_dtype=weights, master_weights_dtype=master,
-        deepspeed_stage=ds_stage, deepspeed_config=ds_file, warnings=warnings,
+        deepspeed_stage=ds_stage, deepspeed_config=ds_file, max_grad_norm=recipe.trainer.max_grad_norm,
+        prompt_style=recipe.prompt.style, eval_protocol=EVAL_PROTOCOL[recipe.prompt.style], warnings=warnings,
     )
 
 
@@ -216,7 +240,14 @@ def plan_lines(plan: TrainingPlan) -> list[str]:
         f"weights dtype: {plan.weights_dtype}",
         f"master weights dtype: {plan.master_weights_dtype}",
         f"DeepSpeed: {ds if plan.deepspeed_stage else 'off'}",
+        f"gradient clipping: {clipping(plan.max_grad_norm)}",
+        f"prompt: {plan.prompt_style} ({PROMPT_STYLES[plan.prompt_style]}; evaluate with protocol "
+        f"{plan.eval_protocol})",
     ]
+
+
+def clipping(max_grad_norm: float) -> str:
+    return f"global norm {max_grad_norm}" if max_grad_norm > 0 else "off (max_grad_norm 0)"
 
 
 def _or_unknown(value: int | None) -> str:
@@ -227,7 +258,7 @@ def dry_run_json(plan: TrainingPlan) -> dict:
     """The plan's machine-readable form (`--dry-run --json`)."""
     keys = ("world_size", "prompts_per_step", "completions_per_step", "gradient_accumulation",
             "optimizer_steps_per_epoch", "optimizer_steps", "weights_dtype", "master_weights_dtype",
-            "deepspeed_stage", "precision", "rows", "warnings")
+            "deepspeed_stage", "precision", "rows", "max_grad_norm", "prompt_style", "eval_protocol", "warnings")
     data = plan.as_dict()
     return {key: data[key] for key in keys}
 

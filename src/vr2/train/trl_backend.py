@@ -92,6 +92,10 @@ def common_args(recipe, plan) -> dict[str, Any]:
         "lr_scheduler_type": t.lr_scheduler,
         "warmup_steps": t.warmup_ratio,  # a float below 1 is a ratio of the total steps
         "weight_decay": t.weight_decay,
+        "adam_beta1": t.adam_beta1,
+        "adam_beta2": t.adam_beta2,
+        "adam_epsilon": t.adam_epsilon,
+        "max_grad_norm": t.max_grad_norm,  # 0 = off; under DeepSpeed it fills the config's "auto" gradient_clipping
         "num_train_epochs": t.epochs,
         "max_steps": t.max_steps,
         "per_device_train_batch_size": plan.completions_per_device,
@@ -242,7 +246,8 @@ def build_sft_trainer(recipe, samples: Sequence, targets: Sequence[str]):
     )
     model, processor = load_policy(recipe, plan)
     peft_config = trainable_setup(model, recipe)
-    collator = SftCollator(processor, samples, targets, video_settings(recipe.video), recipe.sft.max_length)
+    collator = SftCollator(processor, samples, targets, video_settings(recipe.video), recipe.sft.max_length,
+                           recipe.prompt.style)
     return _with_run_log(VideoSFTTrainer(
         model=model, args=args, train_dataset=Dataset.from_list(sft_rows(samples)), data_collator=collator,
         processing_class=processor, peft_config=peft_config,
@@ -276,8 +281,8 @@ def build_grpo_trainer(recipe, samples: Sequence, reward_funcs: Sequence | None 
     model, processor = load_policy(recipe, plan)
     peft_config = trainable_setup(model, recipe)
     args.generation_kwargs = {"suppress_tokens": suppressed_tokens(processor)}
-    rows = grpo_rows(samples)
-    encoder = PromptEncoder(processor, samples, video_settings(recipe.video), rows=rows)
+    rows = grpo_rows(samples, recipe.prompt.style)
+    encoder = PromptEncoder(processor, samples, video_settings(recipe.video), rows=rows, style=recipe.prompt.style)
     dataset = Dataset.from_list(rows)
     if recipe.data.num_workers:  # decode in the dataloader's worker processes, ahead of the trainer
         dataset = dataset.with_transform(encoder.transform)

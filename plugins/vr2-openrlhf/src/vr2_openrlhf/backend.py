@@ -34,7 +34,7 @@ from vr2_openrlhf.command import (
     LOSS_TYPES, Launch, RunFiles, batches, build_command, episodes_and_limit, format_command, param_dtype, zero_stage,
 )
 
-RUN_FORMAT = "vr2-openrlhf-run/1"
+RUN_FORMAT = "vr2-openrlhf-run/2"  # 2: adds `sampling`
 
 REWARD_FILE = '''"""vr2's rewards in OpenRLHF's reward-file form. Written by vr2-openrlhf for this run; rewritten on
 every launch, so edit the recipe instead. OpenRLHF's contract: `reward_func(queries, prompts, labels)`
@@ -178,6 +178,8 @@ def write_run_files(recipe, files: RunFiles, *, fill_timeout_s: float = 1800.0) 
         "group_size": recipe.grpo.num_generations,
         "fill_timeout_s": fill_timeout_s,
         "ban_vision_tokens": True,
+        # Sampling settings OpenRLHF 0.11.2 has no flag for; the rollout sets them on every vLLM request.
+        "sampling": {"top_k": recipe.grpo.top_k},
     }
     files.run.write_text(json.dumps(run, indent=1) + "\n", encoding="utf-8")
     files.reward.write_text(REWARD_FILE, encoding="utf-8")
@@ -203,7 +205,8 @@ def prepare(recipe, launch: Launch, *, resume: bool = False) -> Plan:
         raise Vr2Error(f"{recipe.data.train_file}: {len(samples)} prompts, fewer than the {per_step} one step takes "
                        f"(trainer.prompts_per_step); "
                        "OpenRLHF would train 0 steps")
-    conversion = write_prompts(files.prompts, prompt_rows(processor, samples, recipe.video), processor.tokenizer)
+    conversion = write_prompts(files.prompts, prompt_rows(processor, samples, recipe.video, recipe.prompt.style),
+                               processor.tokenizer)
     max_len = sequence_budget(conversion, recipe.video, recipe.grpo.max_completion_length)
     write_run_files(recipe, files)
     (files.folder.parent / "recipe.toml").write_text(dump_toml(recipe), encoding="utf-8")

@@ -10,7 +10,10 @@ completions. The mapping from the recipe (paper settings in brackets):
 | grpo.beta (0.04) | --algo.kl.init_coef, with --algo.kl.use_loss --algo.kl.estimator k3 (TRL's KL term); 0 = no reference model |
 | grpo.loss_type grpo / dapo / dr_grpo | group_norm + seq-mean-token-mean / group_norm + token-mean / dr_grpo + token-mean |
 | grpo.max_completion_length (1024), temperature (0.9), top_p | --rollout.max_new_tokens, --rollout.temperature, --rollout.top_p |
+| grpo.top_k (50) | no flag in 0.11.2: the rollout sets it on each vLLM request (run.json `sampling`) |
 | trainer.learning_rate, lr_scheduler, warmup_ratio, weight_decay | --actor.adam.lr, --actor.lr_scheduler, --actor.lr_warmup_ratio, --actor.adam.weight_decay |
+| trainer.adam_beta1, adam_beta2, adam_epsilon (0.9, 0.999, 1e-8) | --actor.adam.betas (two numbers; OpenRLHF's own default is 0.9 0.95), --actor.adam.eps |
+| trainer.max_grad_norm (0 = off, as the release) | --actor.max_norm (DeepSpeed's gradient_clipping; OpenRLHF's default is 1.0) |
 | trainer.prompts_per_step | --rollout.batch_size (prompts per step); x n = --train.batch_size: one optimizer step per rollout, on-policy like TRL; trainer.completions_per_device = micro batches |
 | trainer.epochs / max_steps | --train.num_episodes / --data.max_samples = max_steps x prompts per step |
 | trainer.save_steps, output_dir | --ckpt.save_steps --ckpt.save_hf, --ckpt.path <out>/openrlhf/ckpt, --ckpt.output_dir <out>/final |
@@ -272,6 +275,8 @@ def build_command(recipe, files: RunFiles, launch: Launch, *, max_len: int, resu
         "--train.max_epochs", "1", "--train.num_episodes", str(episodes), "--train.seed", str(t.seed),
         "--algo.kl.init_coef", _number(g.beta),
         "--actor.adam.lr", _number(t.learning_rate), "--actor.adam.weight_decay", _number(t.weight_decay),
+        "--actor.adam.betas", _number(t.adam_beta1), _number(t.adam_beta2), "--actor.adam.eps", _number(t.adam_epsilon),
+        "--actor.max_norm", _number(t.max_grad_norm),
         "--actor.lr_scheduler", t.lr_scheduler, "--actor.lr_warmup_ratio", _number(t.warmup_ratio),
         "--ds.zero_stage", str(zero_stage(recipe)), "--ds.param_dtype", param_dtype(recipe),
         "--ds.attn_implementation", m.attn_implementation,

@@ -4,16 +4,18 @@ OpenRLHF hands each dataset row to the rollout as two strings only, the prompt a
 (`--data.input_key prompt --data.label_key label`). So everything vr2 needs later travels inside
 the label as one JSON object:
 
-    {"format": "vr2-openrlhf/1", "index": 0, "id": "...", "question": "...", "options": [...],
+    {"format": "vr2-openrlhf/2", "index": 0, "id": "...", "question": "...", "options": [...],
      "answer": "B", "answer_type": "multiple_choice", "temporal_grounding": {"00:03": "..."} | null,
      "video": "/abs/clip.mp4", "start": null, "end": null, "subtitles": "/abs/clip.srt" | null,
      "video_settings": {"fps": 2.0, "max_frames": 32, "min_pixels": ..., "max_pixels": ...,
                         "timestamp_overlay": true, "subtitles": true},
-     "mode": "think"}
+     "prompt_style": "release", "human": "<video>\\nquestion ... options ..." | null}
 
-The prompt is vr2's prompt (`vr2.model.prompts`) through the model's own chat template, with one
-`<|vision_start|><|video_pad|><|vision_end|>` placeholder: exactly the text the TRL backend and
-`vr2 eval` give the processor. Paths are absolute because Ray workers run elsewhere.
+The prompt is the recipe's training prompt (`prompt.style`, `vr2.model.prompts.training_prompt`: the
+row's own human turn for "release", vr2's prompt for "vr2") through the model's own chat template, with
+one `<|vision_start|><|video_pad|><|vision_end|>` placeholder: exactly the text the TRL backend gives the
+processor. `human` is the row's human turn (null for a row without one). Paths are absolute because Ray
+workers run elsewhere.
 """
 
 from __future__ import annotations
@@ -27,9 +29,11 @@ from typing import Any, Sequence
 
 from vr2 import Vr2Error
 
-LABEL_FORMAT = "vr2-openrlhf/1"
+LABEL_FORMAT = "vr2-openrlhf/2"  # 2: the prompt style and the human turn in place of a prompt mode
 LABEL_FIELDS = ("format", "index", "id", "question", "options", "answer", "answer_type",
-                "temporal_grounding", "video", "start", "end", "subtitles", "video_settings", "mode")
+                "temporal_grounding", "video", "start", "end", "subtitles", "video_settings", "prompt_style",
+                "human")
+PROMPT_STYLES = ("release", "vr2")
 SETTING_FIELDS = ("fps", "max_frames", "min_pixels", "max_pixels", "timestamp_overlay", "subtitles")
 TOKEN_SIDE = 28  # Qwen2.5-VL: one LLM token per 28x28 pixels (14-pixel patches merged 2x2)
 FRAMES_PER_TOKEN = 2  # and per pair of frames
@@ -63,8 +67,9 @@ def settings_dict(video_config) -> dict[str, Any]:
     }
 
 
-def label_for(sample, index: int, settings: dict[str, Any], mode: str = "think") -> dict[str, Any]:
+def label_for(sample, index: int, settings: dict[str, Any], style: str = "release") -> dict[str, Any]:
     """The label of one `vr2.samples.Sample` (see the module docstring)."""
+    human = (sample.extra or {}).get("prompt")
     return {
         "format": LABEL_FORMAT,
         "index": int(index),
@@ -79,7 +84,8 @@ def label_for(sample, index: int, settings: dict[str, Any], mode: str = "think")
         "end": sample.end,
         "subtitles": _absolute(sample.subtitles),
         "video_settings": dict(settings),
-        "mode": mode,
+        "prompt_style": style,
+        "human": human if isinstance(human, str) else None,
     }
 
 
@@ -107,6 +113,8 @@ def decode_label(text: Any) -> dict[str, Any]:
         raise Vr2Error("label: no video path")
     if not isinstance(label["question"], str) or not isinstance(label["options"], list):
         raise Vr2Error("label: question must be text and options a list")
+    if label["prompt_style"] not in PROMPT_STYLES or not isinstance(label["human"], (str, type(None))):
+        raise Vr2Error(f"label: prompt_style must be one of {', '.join(PROMPT_STYLES)} and human text or null")
     return label
 
 
@@ -118,7 +126,7 @@ def sample_from_label(label: dict[str, Any]):
         id=str(label["id"]), video=label["video"], question=label["question"],
         options=list(label["options"]), answer=label["answer"], answer_type=label["answer_type"],
         temporal_grounding=label["temporal_grounding"], start=label["start"], end=label["end"],
-        subtitles=label["subtitles"],
+        subtitles=label["subtitles"], extra={} if label["human"] is None else {"prompt": label["human"]},
     )
 
 
@@ -132,25 +140,25 @@ def settings_from_label(label: dict[str, Any]):
                          timestamp_overlay=bool(s["timestamp_overlay"]), subtitles=bool(s["subtitles"]))
 
 
-def prompt_for(processor: Any, question: str, options: Sequence[str] | None, mode: str = "think") -> str:
-    """vr2's chat prompt for one question (the same function the TRL backend and eval use)."""
-    from vr2 import LoadedModel, prompt_text
+def prompt_for(processor: Any, sample, style: str = "release") -> str:
+    """The sample's GRPO chat prompt under prompt `style` (the same functions the TRL backend uses)."""
+    from vr2 import LoadedModel, prompt_text, training_prompt
 
-    prompt = prompt_text(LoadedModel(model=None, processor=processor, device="cpu"), question,
-                         list(options) if options else None, mode)
+    prompt = prompt_text(LoadedModel(model=None, processor=processor, device="cpu"),
+                         *training_prompt(sample, style, "grpo"))
     if prompt.count("<|video_pad|>") != 1:
         raise Vr2Error("prompt: the chat template must place exactly one <|video_pad|> placeholder")
     return prompt
 
 
-def prompt_rows(processor: Any, samples: Sequence, video_config, mode: str = "think") -> list[dict[str, str]]:
+def prompt_rows(processor: Any, samples: Sequence, video_config, style: str = "release") -> list[dict[str, str]]:
     """`{"prompt", "label"}` rows for the samples, in order."""
     settings = settings_dict(video_config)
     rows = []
     for index, sample in enumerate(samples):
         rows.append({
-            "prompt": prompt_for(processor, sample.question, sample.options, mode),
-            "label": encode_label(label_for(sample, index, settings, mode)),
+            "prompt": prompt_for(processor, sample, style),
+            "label": encode_label(label_for(sample, index, settings, style)),
         })
     return rows
 

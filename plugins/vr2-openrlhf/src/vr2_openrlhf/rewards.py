@@ -182,8 +182,8 @@ def read_run(path: str | Path) -> dict[str, Any]:
         run = json.loads(read_text(Path(path), "run file"))
     except json.JSONDecodeError as exc:
         raise Vr2Error(f"{path}: not valid JSON ({exc.msg})") from None
-    if not isinstance(run, dict) or run.get("format") != "vr2-openrlhf-run/1":
-        raise Vr2Error(f"{path}: not a vr2-openrlhf run file")
+    if not isinstance(run, dict) or run.get("format") != "vr2-openrlhf-run/2":
+        raise Vr2Error(f"{path}: not a run file of this vr2-openrlhf (run the backend again to rewrite it)")
     return run
 
 

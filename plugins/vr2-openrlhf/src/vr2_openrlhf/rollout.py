@@ -99,18 +99,18 @@ def token_id(processor: Any, token: str) -> int:
 def prepare_prompt(processor: Any, prompt: str, label: dict) -> PreparedPrompt:
     """Sample the label's video and encode the prompt with it (blocking: decoding, processor)."""
     from vr2 import sample_frames
-    from vr2 import LoadedModel, prepare_inputs
+    from vr2 import LoadedModel, prepare_inputs, training_prompt
 
     from vr2_openrlhf.data import prompt_for, sample_from_label, settings_from_label
 
     sample = sample_from_label(label)
-    mode = label["mode"]
-    if prompt_for(processor, sample.question, sample.options, mode) != prompt:
+    style = label["prompt_style"]
+    if prompt_for(processor, sample, style) != prompt:
         raise Vr2Error(f"prompts.jsonl row {label['index']} (id {label['id']}): the prompt is not vr2's prompt for "
                        "this model; run the backend again to rewrite the data")
     video = sample_frames(sample, settings_from_label(label))
-    inputs = prepare_inputs(LoadedModel(model=None, processor=processor, device="cpu"), video, sample.question,
-                            sample.options or None, mode)
+    inputs = prepare_inputs(LoadedModel(model=None, processor=processor, device="cpu"), video,
+                            *training_prompt(sample, style, "grpo"))
     prompt_ids = [int(t) for t in inputs["input_ids"][0].tolist()]
     video_id = token_id(processor, VIDEO_TOKEN)
     return PreparedPrompt(
@@ -228,6 +228,11 @@ class GroupFill:
         self._join(key, _FAILED)
 
 
+def vllm_top_k(top_k: int) -> int:
+    """grpo.top_k as vLLM's SamplingParams.top_k: 0 (no limit) is vLLM's -1."""
+    return int(top_k) if top_k and top_k > 0 else -1
+
+
 def load_reward_func(path: str | Path) -> Callable:
     """`reward_func` from a reward file, loaded the way OpenRLHF loads one."""
     spec = importlib.util.spec_from_file_location("vr2_openrlhf_reward_file", str(path))
@@ -258,6 +263,7 @@ class VideoRollout:
         self.reward_func = load_reward_func(run["reward_file"])
         self.group_size = int(run["group_size"])
         self.ban_vision_tokens = bool(run.get("ban_vision_tokens", True))
+        self.top_k = vllm_top_k(run["sampling"]["top_k"])
         self.cache = PromptCache(self.group_size)
         self.groups = GroupFill(self.group_size, float(run.get("fill_timeout_s", 1800.0)))
 
@@ -310,6 +316,7 @@ class VideoRollout:
                            "prompt; the [video] settings grew since the data was written? run the backend again")
         params = copy.deepcopy(sampling_params)
         params.max_tokens = budget if params.max_tokens is None else min(int(params.max_tokens), budget)
+        params.top_k = self.top_k  # OpenRLHF builds its SamplingParams with top_k -1 (no limit)
         if self.ban_vision_tokens and hasattr(params, "logit_bias"):
             params.logit_bias = {**(params.logit_bias or {}), **{i: -100.0 for i in sorted(vision_ids)}}
         return params
