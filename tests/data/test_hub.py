@@ -201,3 +201,17 @@ def test_vr2_eval_download_fetches_and_evaluates(stand_in, tmp_path, capsys):
     assert run_vr2(capsys, "eval", "--download", "-b", "scivideobench", "--data-dir", data, "--video-dir", "",
                    "--model", tmp_path / "absent", "-o", tmp_path / "out", "--json").code == 0
     assert len(server.requests) == asked  # finished data: nothing asked again
+
+
+def test_the_progress_bar_shows_after_a_model_load_turned_bars_off(stand_in, tmp_path, capfd):
+    """Loading a model (transformers) switches huggingface_hub's bars off for the whole process."""
+    from huggingface_hub.utils import are_progress_bars_disabled, disable_progress_bars, enable_progress_bars
+
+    stand_in({"org/data": make_repo({"video.json": b"[1]"})})
+    disable_progress_bars()
+    try:
+        hub.fetch("org/data", tmp_path / "d")
+        assert are_progress_bars_disabled()  # left as found
+    finally:
+        enable_progress_bars()
+    assert "Fetching 1 files" in capfd.readouterr().err

@@ -18,6 +18,7 @@ tar) and `subtitles/` (the subtitles tar), under one folder (`data/` in the reci
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -63,7 +64,8 @@ def fetch(repo_id: str, folder: str | Path, *, revision: str = "main") -> Path:
     where = endpoint or "https://huggingface.co"
     _make_folder(folder)
     try:
-        snapshot_download(repo_id, repo_type="dataset", revision=revision, local_dir=folder, endpoint=endpoint)
+        with _progress_bars_on():
+            snapshot_download(repo_id, repo_type="dataset", revision=revision, local_dir=folder, endpoint=endpoint)
     except (LocalEntryNotFoundError, OfflineModeIsEnabled) as error:
         raise Vr2Error(f"{repo_id}: cannot reach {where} ({_first_line(error)}); check the network, "
                        f"HF_ENDPOINT or HF_HUB_OFFLINE, then rerun: finished files are kept") from None
@@ -80,6 +82,21 @@ def fetch(repo_id: str, folder: str | Path, *, revision: str = "main") -> Path:
                        "then rerun: finished and partial files are kept") from None
     write_atomic(folder / DONE, json.dumps({"repo": repo_id, "revision": revision}) + "\n", "download record")
     return folder
+
+
+@contextlib.contextmanager
+def _progress_bars_on():
+    """huggingface_hub's bars are process-wide and loading a model turns them off (transformers'
+    `disable_progress_bar`); a download shows them all the same, and leaves the setting as found."""
+    from huggingface_hub.utils import are_progress_bars_disabled, disable_progress_bars, enable_progress_bars
+
+    was_off = are_progress_bars_disabled()
+    enable_progress_bars()
+    try:
+        yield
+    finally:
+        if was_off:
+            disable_progress_bars()
 
 
 def _first_line(error: BaseException) -> str:
