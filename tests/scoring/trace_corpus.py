@@ -9,7 +9,7 @@ from pathlib import Path
 import yaml
 
 from vr2.scoring.claims import RuleExtractor
-from vr2.scoring.consistency import RuleConsistency, think_conclusion
+from vr2.scoring.consistency import RuleConsistency, check_consistency
 from vr2.scoring.format import parse_completion
 
 TRACES = Path(__file__).parent / "traces"
@@ -77,7 +77,7 @@ def score_corpus(rows: list[dict], embedder=None) -> Agreement:
         parts = parse_completion(row["completion"])
         kind, options = row["type"], row.get("options")
         got = {
-            "think_answer": think_conclusion(parts.think, kind, options),
+            "think_answer": check_consistency(row["completion"], kind, options).think_answer,
             "tac": checker.check(parts.think, parts.answer, kind, options),
             "claims": extractor.extract(parts.think) if parts.think and "<think>" in row["completion"] else [],
         }
