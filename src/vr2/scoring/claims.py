@@ -287,8 +287,8 @@ def read_reference(temporal_grounding: dict | str,
     the reference claims and reported as a `BadRefKey`; the other entries still count. Only a
     grounding that is not a JSON object at all raises `Vr2Error` naming `source`.
 
-    Claims are stably sorted by the midpoint of their interval (the release's order), so
-    entries at the same time keep the order of the dict.
+    Claims are sorted by the midpoint of their interval, equal midpoints by start (the release's
+    order), so entries at the same time keep the order of the dict.
     """
     claims, bad = [], []
     for key, sentence in _grounding_dict(temporal_grounding, source).items():
@@ -301,7 +301,7 @@ def read_reference(temporal_grounding: dict | str,
                                            f"string ({_short(sentence)})"))
         else:
             claims.append(Claim(interval[0], interval[1], sentence.strip()))
-    return sorted(claims, key=lambda c: (c.start + c.end) / 2), bad
+    return sorted(claims, key=lambda c: ((c.start + c.end) / 2, c.start)), bad
 
 
 def reference_claims(temporal_grounding: dict | str, source: str = "reference") -> list[Claim]:
