@@ -156,6 +156,11 @@ class RuleExtractor:
 
     name = "rule"
 
+    def __init__(self, standalone: bool = True):
+        # standalone=False keeps each clause's own words (no filler dropped, no subject carried):
+        # what the extractor wrote before issue 22, kept to measure what standalone text recovers
+        self.standalone = standalone
+
     def extract(self, think: str) -> list[Claim]:
         """Claims in order of appearance; [] for text without times. Never raises on a str."""
         if not isinstance(think, str):
@@ -167,9 +172,10 @@ class RuleExtractor:
         claims = []
         subject = None
         for span, timed in _all_clauses(think, mentions):
-            text = _standalone(_clause_text(think, span, mentions) if timed else _tidy(think[span[0]:span[1]]),
-                               subject)
-            subject = _subject(text) or subject
+            text = _clause_text(think, span, mentions) if timed else _tidy(think[span[0]:span[1]])
+            if self.standalone:
+                text = _standalone(text, subject)
+                subject = _subject(text) or subject
             if timed:
                 claims.extend(Claim(m.start, m.end, text) for m in mentions.within(span)
                               if is_moment[m.char_start])
@@ -196,7 +202,8 @@ _FILLER = re.compile(
     r"|based\s+on\s+the\s+(?:video|clip|frames?))\b[\s,]*",
     re.IGNORECASE)
 _PRONOUN = re.compile(r"(?:he|she|they|it(?!\s+(?:is|was|seems|appears|looks|['’]s)\b))\b", re.IGNORECASE)
-_DETERMINERS = frozenset("the a an this that these those his her their its one another each every".split())
+_DETERMINERS = frozenset("""the a an this that these those his her their its one another each every two three
+    four five both several many some""".split())
 _NOT_SUBJECTS = frozenset("""i we you he she it they there here so then however therefore thus first next
     now finally in at after before based let's let this that what which who when where while if as""".split())
 _MODIFIER_STARTS = frozenset("in on with of at from near by under behind wearing holding carrying dressed who that which".split())
@@ -233,7 +240,8 @@ def _subject(text: str) -> str | None:
     head = None  # where a modifier after the head noun starts ("a man | in a grey apron")
     for k in range(start, min(len(words), 7)):
         word = words[k].lower().strip(",;:")
-        if word in _VERBS or (len(word) > 3 and word.endswith(("s", "ed")) and not word.endswith(("ss", "us", "is"))):
+        if word in _VERBS or (len(word) > 3 and word.endswith(("s", "ed", "ing"))
+                              and not word.endswith(("ss", "us", "is"))):
             # the head noun phrase only: "a man" carries better than "a man in a grey apron"
             return " ".join(words[:head or k]).rstrip(",;:")
         if not words[k].strip(",;:").isalpha():

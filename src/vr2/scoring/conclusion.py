@@ -106,6 +106,8 @@ _KINDS = (("forward", _FORWARD), ("reject", _REJECT_FORWARD), ("backward", _BACK
           ("option", _OPTION_ONLY))
 _PATTERNS = {kind: [re.compile(p, re.I) for p in patterns] for kind, patterns in _KINDS}
 _NUMERIC_PATTERNS = [re.compile(p, re.I) for p in _FORWARD_NUMERIC]
+_ANY_MARKER = re.compile("|".join(f"(?:{p})" for _, group in _KINDS for p in group) + "|" +
+                         "|".join(f"(?:{p})" for p in _FORWARD_NUMERIC), re.I | re.M)
 # The markers that state an answer outright (the first, third, speaker's-choice and "my answer"
 # forward patterns), for reasoning that was cut off.
 _EXPLICIT = {"forward": [_PATTERNS["forward"][i] for i in (0, 2, 8, 9)], "reject": _PATTERNS["reject"]}
@@ -153,6 +155,7 @@ _PLANNING = re.compile(r"\W*(?:so,?\s+|now,?\s+|next,?\s+|first,?\s+)*(?:let['�
 _HEDGE = re.compile(r"\b(?:maybe|perhaps|possibly|might|could|not\s+sure|unsure|unclear)\b", re.I)
 _EDGE = " \t\n,;:.!?\"'*`_"  # not '-': it may be a minus sign
 _MAX_MARKERS_TRIED = 4
+_MAX_FINAL = 1000
 _BOX_OPEN, _BOX_CLOSE = "⟦", "⟧"
 NO_ANSWER = object()
 
@@ -243,6 +246,8 @@ def _settled(statement: str) -> str:
 
 
 def _markers(statement: str, numeric: bool, explicit_only: bool = False) -> list[tuple[int, int, str]]:
+    if _BOX_OPEN not in statement and not _ANY_MARKER.search(statement):
+        return []  # one scan settles most statements
     found = []
     for kind, patterns in (_EXPLICIT if explicit_only else _PATTERNS).items():
         for pattern in patterns:
@@ -365,7 +370,8 @@ class _Reader:
                 continue  # "Not D.", "Option D is incorrect": rejections, read further back
             if _HEDGE.search(text) or _PLANNING.match(text):
                 return None  # "Maybe a square.", "Let's look at B": a guess or a plan, no commitment
-            return self._read_final(text.strip(_EDGE))
+            # a final statement is a sentence: of a longer run only its end is read
+            return self._read_final(text[-_MAX_FINAL:].strip(_EDGE))
         return None
 
     def _read_final(self, text: str) -> str | None:

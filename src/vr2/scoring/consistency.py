@@ -9,7 +9,8 @@ read in the same normalised form by `final_answer`, and `answers_agree` compares
 - numeric/regression: equal numbers (1e-6 relative); when neither side holds a number ("\\boxed{B}"
   against "B") the same normalised text;
 - free form / OCR: the same normalised words, or the answer's words as a phrase of the conclusion
-  ("the man is cooking" vs "cooking"), not negated outside the answer's own words; for free form
+  ("the man is cooking" vs "cooking"), not negated outside the answer's own words; for OCR the
+  answer's characters inside the conclusion's, spacing and punctuation aside ("ABC 123"); for free form
   also the same content stems ("the boy is kicking a ball" vs "He kicks the ball.") or, given an
   embedder, the same meaning ("primarily anger" vs "angry", `paraphrase.same_meaning`).
 
@@ -30,6 +31,7 @@ from vr2.scoring.answers import (
     format_number,
     normalize_words,
     numbers_equal,
+    ocr_words,
     parse_choice,
     parse_number,
     score_answer,
@@ -101,6 +103,8 @@ def answers_agree(think_answer: str | None, answer: str | None, answer_type: str
     # "does not" is compared like any other text.
     if answer_text in think_text:
         return not _NEGATION_WORDS.search(think_text.replace(answer_text, " "))
+    if answer_type == "ocr":  # read text: spacing and punctuation do not count ("ABC 123" = "ABC123")
+        return "".join(ocr_words(answer)) in "".join(ocr_words(think_answer))
     if answer_type != "free_form" or _NEGATION_WORDS.search(think_text) != _NEGATION_WORDS.search(answer_text):
         return False
     return same_meaning(think_answer, answer, embedder)

@@ -36,7 +36,7 @@ from typing import Sequence
 
 from vr2.scoring.timestamps import TimeMention
 
-_WINDOW = 160  # characters before a mention that its governors are looked for in
+_WINDOW = 120  # characters before a mention that its governors are looked for in
 
 _CONTRAST = re.compile(r",?\s+(?:but|however|whereas|while|although|though|yet)\b|;|\n")
 _SENTENCE_END = re.compile(r"(?<![.!?])[.!?]++[\"')\]]*+(?=\s+(?![\sa-z])|$)|\n")
@@ -51,7 +51,7 @@ _LABEL_AFTER = re.compile(r"\**\s*(?:[:\-–—)]|\]|,)")
 _LIST_JOIN = re.compile(r"\s*(?:,\s*(?:and\s+|or\s+)?(?:again\s+)?(?:at\s+)?|(?:and|or)\s+(?:again\s+)?(?:at\s+)?|&\s*)",
                         re.I)
 # not "*": markdown bold ("**00:05**")
-_EQUATION_BEFORE = re.compile(r"[=≈×/^+]\s*$")
+_EQUATION_SIGNS = frozenset("=≈×/^+")
 _EQUATION_AFTER = re.compile(r"\s*[=≈×/^]")
 _EQUATION_NUMBER = re.compile(r"(?<=[=≈×/^])\s*(\d+(?:\.\d+)?)|(\d+(?:\.\d+)?)\s*(?=[=≈×/^])")
 _MATH_OPENERS = (("\\(", "\\)"), ("\\[", "\\]"), ("$$", "$$"), ("$", "$"))
@@ -81,6 +81,11 @@ _DENIAL = re.compile(
     r"\b(?:(?:does|do|did)\s+not|doesn['’]t|don['’]t|didn['’]t|never)\s+(?:show|mention|include|depict"
     r"|feature|contain|display|introduce|cover|discuss|appear)|\b(?:is|are|was|were)\s+not\s+(?:shown"
     r"|mentioned|visible|present|introduced)\b", re.I)
+# one scan for the three: the task quoted, speech reported, a moment denied
+_NOT_OBSERVED = re.compile("|".join(f"(?:{p.pattern})" for p in (_QUOTING, _SPEECH, _DENIAL)), re.I)
+# words one of the three needs (a cheap test before the regular expression)
+_NOT_OBSERVED_WORDS = ("question", "prompt", "option", "choice", "statement", "according", "say", "said", "tell",
+                       "told", "announc", "shout", "claim", " that ", "not", "n't", "n’t", "never")
 _TIME_READING = re.compile(r"\btime\b[^.;,\n]{0,30}?\b(?:is|was|reads|shows|=)\s+(?:about\s+|around\s+"
                            r"|approximately\s+)?$", re.I)
 
@@ -123,7 +128,7 @@ class _Context:
         text, before = self.text, self.text[max(0, m.char_start - _WINDOW):m.char_start]
         if _inside(self.math, self.math_starts, m.char_start) or _inside(self.quotes, self.quote_starts, m.char_start):
             return False
-        if _EQUATION_BEFORE.search(before) or _EQUATION_AFTER.match(text, m.char_end):
+        if before.rstrip()[-1:] in _EQUATION_SIGNS or _EQUATION_AFTER.match(text, m.char_end):
             return False
         quantity = ":" not in m.text
         if quantity and not governed:
@@ -136,11 +141,10 @@ class _Context:
             return False
         if m.char_start < self._label_reach(text.rfind("\n", 0, m.char_start) + 1):
             return False
-        if _QUOTING.search(clause) or _SPEECH.search(clause) or _DENIAL.search(clause):
+        lowered = clause.lower()
+        if (any(w in lowered for w in _NOT_OBSERVED_WORDS) and _NOT_OBSERVED.search(clause)) or _answer_states(clause):
             return False
-        if _answer_states(clause):
-            return False
-        return not (not quantity and _TIME_READING.search(clause))
+        return quantity or "time" not in clause.lower() or not _TIME_READING.search(clause)
 
     def _computed(self, m: TimeMention) -> bool:
         number = re.match(r"\D*(\d+(?:\.\d+)?)", m.text)
@@ -194,6 +198,9 @@ def _clause_before(text: str, sentence: int, pos: int) -> str:
 
 def _answer_states(clause: str) -> bool:
     """The mention is what an answer statement says ("the answer is 45 seconds")."""
+    lowered = clause.lower()
+    if "answer" not in lowered and "option" not in lowered and "choice" not in lowered:
+        return False
     last = None
     for last in _ANSWER.finditer(clause):
         pass

@@ -12,7 +12,7 @@ from vr2.scoring.claims import RuleExtractor
 from vr2.scoring.consistency import RuleConsistency, check_consistency
 from vr2.scoring.format import parse_completion
 
-TRACES = Path(__file__).parent / "traces"
+TRACES = Path(__file__).parent / "scoring" / "traces"
 FIELDS = ("think_answer", "tac", "claims")
 
 
