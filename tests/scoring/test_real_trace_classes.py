@@ -158,6 +158,13 @@ def test_times_that_are_not_moments(think):
     assert times(think) == [(5, 5)]
 
 
+def test_a_long_question_restated_is_not_a_claim():
+    think = ("The question asks what the speaker says after the phrase about the weather, the traffic, the "
+             "long list of other small things and the closing remark in relation to the topic at around 2:50. "
+             "At 02:55 the speaker smiles.")
+    assert times(think) == [(175, 175)]
+
+
 def test_the_last_seconds_are_the_range_given_not_a_point():
     assert times("In the final 20 seconds (01:40-02:00), the man sits on the bench.") == [(100, 120)]
 

@@ -58,13 +58,23 @@ from vr2.scoring.timestamps import find_times
 _NUMERIC = ("numeric", "regression")
 _LETTER = r"(?-i:[A-Z])"
 
-_FORWARD = [
-    r"\banswers?\b(?:\s+to\s+[^.,:;]{0,60}?)?\s*(?:is|are|would\s+be|should\s+be|must\s+be|will\s+be"
-    r"|seems\s+to\s+be|=|:|：)(?![\w'’])",
-    r"^\W*(?:the\s+)?(?:final\s+)?(?:answer|conclusion|verdict)\W*$",
+# Forward markers that state an answer outright; a cut-off trace is read with these only.
+_ANSWER_IS = (r"\banswers?\b(?:\s+to\s+[^.,:;]{0,60}?)?\s*(?:is|are|would\s+be|should\s+be|must\s+be"
+              r"|will\s+be|seems\s+to\s+be|=|:|：)(?![\w'’])")
+_CORRECT_OPTION_IS = (
     r"\b(?:correct|best|right|final|likely|likeliest|appropriate|suitable|only|plausible|fitting|logical)"
     r"\s+(?:option|choice|one|pick|match|selection)(?:\s+that\s+\w+)?\s*(?:is|would\s+be|should\s+be"
-    r"|must\s+be|=|:)(?![\w'’])",
+    r"|must\s+be|=|:)(?![\w'’])")
+# the speaker's own choice only: "I choose B", "we'll go with C", not "he will pick up X"
+_SPEAKER_CHOOSES = (
+    r"\b(?:I|we)(?:['’](?:ll|d|m)|\s+(?:would|will|should|must|can|now|then|finally|am))?\s+"
+    r"(?:choose|chose|pick|picked|select|selected|go\s+with|going\s+with|opt\s+for|settle\s+on"
+    r"|stick\s+with|lean\s+towards?|leaning\s+towards?)\b")
+_MY_ANSWER_IS = r"\b(?:my|our)\s+(?:final\s+)?(?:answer|choice|pick|selection)\s+(?:is|would\s+be|=|:)"
+_EXPLICIT_FORWARD = [_ANSWER_IS, _CORRECT_OPTION_IS, _SPEAKER_CHOOSES, _MY_ANSWER_IS]
+
+_FORWARD = _EXPLICIT_FORWARD + [
+    r"^\W*(?:the\s+)?(?:final\s+)?(?:answer|conclusion|verdict)\W*$",  # a header: "## Answer"
     r"\b(?:therefore|thus|hence|consequently|in\s+conclusion|to\s+conclude|in\s+summary|to\s+sum\s+up"
     r"|all\s+in\s+all|accordingly)\b",
     r"(?:^|[.;:,]\s*)\W*overall\b",
@@ -72,11 +82,6 @@ _FORWARD = [
     r"(?:^|[,;]\s*)\W*so\b(?![\s,]+(?:far|that|much|many|as|let|now|next|first)\b)",
     r"(?:^|[.;:,]\s*)then\s*,?\s+(?=it['’]s\b|it\s+is\b|it\s+must\b|the\s+answer\b)",
     r"\b(?:must|has\s+to|have\s+to)\s+be\b",
-    # the speaker's own choice only: "I choose B", "we'll go with C", not "he will pick up X"
-    r"\b(?:I|we)(?:['’](?:ll|d|m)|\s+(?:would|will|should|must|can|now|then|finally|am))?\s+"
-    r"(?:choose|chose|pick|picked|select|selected|go\s+with|going\s+with|opt\s+for|settle\s+on"
-    r"|stick\s+with|lean\s+towards?|leaning\s+towards?)\b",
-    r"\b(?:my|our)\s+(?:final\s+)?(?:answer|choice|pick|selection)\s+(?:is|would\s+be|=|:)",
     r"\bcorrespond(?:s|ing)?\s+(?:to|with)\b",
     r"\b(?:match(?:es)?|align(?:s)?\s+with|points?\s+to|(?:is|are)\s+consistent\s+with|fits?)\s+"
     r"(?:(?:the|this)\s+)?(?:description\s+(?:given\s+|provided\s+)?(?:in|of)\s+)?"
@@ -108,9 +113,7 @@ _PATTERNS = {kind: [re.compile(p, re.I) for p in patterns] for kind, patterns in
 _NUMERIC_PATTERNS = [re.compile(p, re.I) for p in _FORWARD_NUMERIC]
 _ANY_MARKER = re.compile("|".join(f"(?:{p})" for _, group in _KINDS for p in group) + "|" +
                          "|".join(f"(?:{p})" for p in _FORWARD_NUMERIC), re.I | re.M)
-# The markers that state an answer outright (the first, third, speaker's-choice and "my answer"
-# forward patterns), for reasoning that was cut off.
-_EXPLICIT = {"forward": [_PATTERNS["forward"][i] for i in (0, 2, 8, 9)], "reject": _PATTERNS["reject"]}
+_EXPLICIT = {"forward": [re.compile(p, re.I) for p in _EXPLICIT_FORWARD], "reject": _PATTERNS["reject"]}
 
 _NO_ANSWER = re.compile(
     r"\b(?:answer|value|result)\b[^.;]{0,40}?\b(?:is\s+not|isn['’]t|cannot\s+be|can['’]t\s+be"

@@ -36,7 +36,7 @@ from typing import Sequence
 
 from vr2.scoring.timestamps import TimeMention
 
-_WINDOW = 120  # characters before a mention that its governors are looked for in
+_WINDOW = 200  # characters before a mention that its governors are looked for in
 
 _CONTRAST = re.compile(r",?\s+(?:but|however|whereas|while|although|though|yet)\b|;|\n")
 _SENTENCE_END = re.compile(r"(?<![.!?])[.!?]++[\"')\]]*+(?=\s+(?![\sa-z])|$)|\n")
@@ -81,6 +81,7 @@ _DENIAL = re.compile(
     r"\b(?:(?:does|do|did)\s+not|doesn['’]t|don['’]t|didn['’]t|never)\s+(?:show|mention|include|depict"
     r"|feature|contain|display|introduce|cover|discuss|appear)|\b(?:is|are|was|were)\s+not\s+(?:shown"
     r"|mentioned|visible|present|introduced)\b", re.I)
+_QUOTING_OPENS = re.compile(r"\W*(?:\w+[\s,]+){0,2}?(?:" + _QUOTING.pattern + ")", re.I)
 # one scan for the three: the task quoted, speech reported, a moment denied
 _NOT_OBSERVED = re.compile("|".join(f"(?:{p.pattern})" for p in (_QUOTING, _SPEECH, _DENIAL)), re.I)
 # words one of the three needs (a cheap test before the regular expression)
@@ -144,6 +145,8 @@ class _Context:
         lowered = clause.lower()
         if (any(w in lowered for w in _NOT_OBSERVED_WORDS) and _NOT_OBSERVED.search(clause)) or _answer_states(clause):
             return False
+        if _QUOTING_OPENS.match(text, sentence, m.char_start) and m.char_start <= self._first_contrast(sentence):
+            return False  # "The question asks what ... <a long clause> ... at around 2:50"
         return quantity or "time" not in clause.lower() or not _TIME_READING.search(clause)
 
     def _computed(self, m: TimeMention) -> bool:
