@@ -50,6 +50,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from vr2.errors import Vr2Error
 from vr2.scoring.answers import (check_answer_type, format_number, normalize_options, parse_choice,
                                  parse_number, remove_option_texts)
 from vr2.scoring.paraphrase import described_option
@@ -271,24 +272,26 @@ class _Reader:
         self.explicit_only = explicit_only
         try:
             self.option_texts = normalize_options(options)
-        except Exception:  # unusable options: letters only
+        except Vr2Error:  # unusable options: letters only
             self.option_texts = []
 
     # -- one statement
     def statement(self, statements: list[str], index: int):
+        """What statement `index` commits to: an answer, None (it commits to nothing), or NO_ANSWER
+        (it concludes that there is no answer)."""
         text = _settled(statements[index])
         if _skipped(text):
             return None
         markers = _markers(text, self.kind in _NUMERIC, self.explicit_only)
         if not markers:
             return None
-        answer = self._read_markers(statements, index, markers)
+        answer = self._read_markers(text, statements, index, markers)
         if answer is None and self.kind != "free_form" and _NO_ANSWER.search(text):
             return NO_ANSWER
         return answer
 
-    def _read_markers(self, statements: list[str], index: int, markers: list[tuple[int, int, str]]):
-        text = _settled(statements[index])
+    def _read_markers(self, text: str, statements: list[str], index: int,
+                      markers: list[tuple[int, int, str]]) -> str | None:
         # The last marker with something readable wins; a few earlier ones are fallbacks (a few
         # only, so a sentence of a thousand "therefore"s stays linear).
         for k in range(len(markers) - 1, max(-1, len(markers) - 1 - _MAX_MARKERS_TRIED), -1):
@@ -306,6 +309,7 @@ class _Reader:
         return None
 
     def part(self, part: str, kind: str) -> str | None:
+        """The answer the text a marker governs commits to, for this answer type."""
         if not part:
             return None
         boxed = _boxed(part)
@@ -326,7 +330,7 @@ class _Reader:
 
     # -- multiple choice
     def choice(self, part: str, kind: str) -> str | None:
-        if kind in ("forward",):
+        if kind == "forward":
             label = self.label(part)
             if label is not None:
                 return label

@@ -126,28 +126,37 @@ class _Context:
         return found
 
     def is_moment(self, m: TimeMention, governed: bool) -> bool:
-        text, before = self.text, self.text[max(0, m.char_start - _WINDOW):m.char_start]
-        if _inside(self.math, self.math_starts, m.char_start) or _inside(self.quotes, self.quote_starts, m.char_start):
-            return False
-        if before.rstrip()[-1:] in _EQUATION_SIGNS or _EQUATION_AFTER.match(text, m.char_end):
-            return False
-        quantity = ":" not in m.text
-        if quantity and not governed:
+        quantity = ":" not in m.text  # a clock needs no moment word; "5 seconds" does
+        if self._notation(m) or (quantity and not governed):
             return False
         if quantity and m.start == m.end and self._computed(m):
             return False
+        return not self._not_observed(m, quantity)
+
+    def _notation(self, m: TimeMention) -> bool:
+        """Mathematics or quoted text: inside \\( \\), $ $ or quotation marks, or next to an equation sign."""
+        text = self.text
+        if _inside(self.math, self.math_starts, m.char_start) or _inside(self.quotes, self.quote_starts, m.char_start):
+            return True
+        before = text[max(0, m.char_start - 8):m.char_start]
+        return before.rstrip()[-1:] in _EQUATION_SIGNS or _EQUATION_AFTER.match(text, m.char_end) is not None
+
+    def _not_observed(self, m: TimeMention, quantity: bool) -> bool:
+        """The clause plans, quotes the task, states the answer, reports speech, reads a clock or denies."""
+        text = self.text
         sentence = self._sentence_start(m.char_start)
-        clause = _clause_before(text, sentence, m.char_start)
-        if _PLANNING.match(text, sentence, m.char_start) and m.char_start <= self._first_contrast(sentence):
-            return False
+        if m.char_start <= self._first_contrast(sentence) and (
+                _PLANNING.match(text, sentence, m.char_start) or _QUOTING_OPENS.match(text, sentence, m.char_start)):
+            return True  # "Let's analyze ... from 4:05 to 6:00", "The question asks ... <long> ... at 2:50"
         if m.char_start < self._label_reach(text.rfind("\n", 0, m.char_start) + 1):
-            return False
+            return True  # "Statement 3: From 2:00 to 3:00, ...", "B. Between 1 and 2 s"
+        clause = _clause_before(text, sentence, m.char_start)
         lowered = clause.lower()
-        if (any(w in lowered for w in _NOT_OBSERVED_WORDS) and _NOT_OBSERVED.search(clause)) or _answer_states(clause):
-            return False
-        if _QUOTING_OPENS.match(text, sentence, m.char_start) and m.char_start <= self._first_contrast(sentence):
-            return False  # "The question asks what ... <a long clause> ... at around 2:50"
-        return quantity or "time" not in clause.lower() or not _TIME_READING.search(clause)
+        if any(w in lowered for w in _NOT_OBSERVED_WORDS) and _NOT_OBSERVED.search(clause):
+            return True
+        if _answer_states(clause):
+            return True
+        return not quantity and "time" in lowered and _TIME_READING.search(clause) is not None
 
     def _computed(self, m: TimeMention) -> bool:
         number = re.match(r"\D*(\d+(?:\.\d+)?)", m.text)
