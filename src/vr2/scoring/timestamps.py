@@ -21,9 +21,15 @@ What is deliberately *not* a time (false positives cost TAR precision):
   10 s", "open 24 hours",
   "10 seconds long", "5 seconds later", "a 10-second clip" (an "N-second" adjective counts only
   in "the N-second mark/point");
-- a bare "m" ("5m" is more often metres), unless it is part of a compound like "1m05s".
+- a bare "m" ("5m" is more often metres), unless it is part of a compound like "1m05s"; a
+  one-letter unit in upper case ("2H" henries, "70S" Svedberg units, "0.028S" a variable); a unit
+  on the next line ("2.5\nH." is an option list, not 2.5 hours);
+- a clock as a length ("the whole clip lasts 02:30", "the video is 01:00 long") and an offset from
+  an event ("5 seconds after the door opens").
 
-"the first N seconds" is read as the interval [0, N]. Numbers listed before a unit share it
+"the first N seconds" is read as the interval [0, N], "from the start of the clip until 00:15" as
+[0, 15], "the two-minute mark" (number words) as 120. Ranges may be joined in other languages too
+("von 00:02 bis 00:12", "de 00:02 a 00:12", "00:02到00:12"). Numbers listed before a unit share it
 ("at 12, 15 and 18 seconds" is three times). A unit or "ish" glued to a clock ("00:12s",
 "0:05-ish") belongs to its time phrase.
 
@@ -63,7 +69,8 @@ _ISH = r"(?:-?ish)?"  # "12ish seconds"
 # "00:12s", "0:05-ish": a unit or "ish" glued to a clock belongs to the time phrase
 _CLOCK_SUFFIX = r"(?:(?:-?ish|[ \t]?s(?:ec(?:ond)?s?)?)(?![a-z]))?"
 _ATOM = re.compile(
-    r"(?<![\w.:])(?<!\d,)(?:"
+    # not inside a word ("x12s", "v1:23"); right after a CJK character is fine ("到00:12")
+    r"(?<![A-Za-z0-9_.:\u00C0-\u024F\u0370-\u04FF])(?<!\d,)(?:"
     r"(?P<c3>(?P<h3>\d{1,3}):(?P<m3>[0-5]\d):(?P<s3>[0-5]\d(?:\.\d+|,\d{3}(?!\d))?))(?!\d|:\d)"
     rf"{_CLOCK_SUFFIX}"
     r"|(?P<c2>(?P<m2>\d{1,3}):(?P<s2>[0-5]\d(?:\.\d+)?))(?!\d|:\d)"
