@@ -167,6 +167,7 @@ def release_tar(oracle: dict, reference: dict, table, buffer: int = 2, threshold
 
     def claims(d):
         rows = [(s, e, v.strip()) for (s, e), v in _sanitised(d).items() if (v or "").strip()]
+        rows.sort(key=lambda r: r[0])  # keys arrive by start time (the extractor prompt asks for it)
         return sorted(rows, key=lambda r: (r[0] + r[1]) / 2)
 
     pred, gold = claims(oracle), claims(reference)

@@ -26,10 +26,12 @@ def triples(text: str) -> list[tuple[float, float, str]]:
 
 
 def test_realistic_trace():
+    # issue 22: a clause that opens with a pronoun takes the subject from before ("he chops onions"
+    # was the text here; the reference "A man chops onions." is what it should match)
     assert triples(TRACE) == [
         (5, 5, "a man enters the kitchen"),
-        (12, 18, "he chops onions"),
-        (25, 25, "he turns on the stove"),
+        (12, 18, "a man chops onions"),
+        (25, 25, "a man turns on the stove"),
         (40, 40, "the pan smokes"),
     ]
 
@@ -184,9 +186,11 @@ PIECES = ["At ", "00:05", " 1:02:03", " between 12 and 18 seconds", " the 16-sec
 
 
 def check_claims(text: str) -> None:
+    # issue 22: claims are the mentions that name a moment of the video, so they are a subsequence
+    # of the mentions (before, every mention was a claim: " 3.5s" alone is a quantity, not a moment)
     claims = RuleExtractor().extract(text)
-    mentions = find_times(text)
-    assert [(c.start, c.end) for c in claims] == [(m.start, m.end) for m in mentions]
+    mentions = iter((m.start, m.end) for m in find_times(text))
+    assert all(any(interval == m for m in mentions) for interval in ((c.start, c.end) for c in claims))
     for c in claims:
         assert 0 <= c.start <= c.end
         assert c.text == c.text.strip()

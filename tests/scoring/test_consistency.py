@@ -75,13 +75,26 @@ def test_last_conclusion_wins():
     "So, let's look at option B first.",
     "So now consider option C.",
     "Therefore, the answer is A or B.",
-    "The video shows a man in a blue shirt.",
+    "The video shows a man in a blue shirt and a woman in a red one.",
     "",
     "We need to choose between A and B.",
     "Option C can be ruled out, so option D is eliminated too.",
 ])
 def test_no_conclusion(think):
     assert mc(think) is None
+
+
+# Issue 22 changed these expectations: real traces often end on a statement that names the answer
+# without a marker ("The trajectory is direct and downward into the trailer"), so a trace without any
+# marked conclusion is read from its final statement when that names exactly one option, one number
+# or (free form, OCR) any text. Before, "The video shows a man in a blue shirt." concluded nothing.
+@pytest.mark.parametrize("think, letter", [
+    ("The video shows a man in a blue shirt.", "B"),
+    ("The shirt is blue.", "B"),
+    ("Option A is wrong. The shirt is green. Not D.", "C"),
+])
+def test_the_final_statement_concludes_when_nothing_is_marked(think, letter):
+    assert mc(think) == letter
 
 
 def test_conclusion_letters_beyond_e():
@@ -124,7 +137,9 @@ def test_text_conclusion():
     assert think_conclusion("He holds a pan. Therefore, the man is cooking.", "free_form") == \
         "the man is cooking"
     assert think_conclusion("The answer is yes.", "free_form") == "yes"
-    assert think_conclusion("The sign reads OPEN 24 HOURS.", "ocr") is None
+    # issue 22: the final statement is the conclusion when no statement is marked (was None)
+    assert think_conclusion("The sign reads OPEN 24 HOURS.", "ocr") == "The sign reads OPEN 24 HOURS"
+    assert think_conclusion("Is it open? Let's look at the sign.", "ocr") is None
     assert think_conclusion("So the sign reads OPEN 24 HOURS.", "ocr") == "the sign reads OPEN 24 HOURS"
 
 
@@ -188,7 +203,8 @@ def test_inconsistent_multiple_choice():
 
 
 def test_no_conclusion_or_unreadable_answer_is_inconsistent():
-    result = check_consistency(completion("The shirt is blue.", "B"), "multiple_choice", COLORS)
+    # issue 22: "The shirt is blue." now concludes B (its final statement names option B's text)
+    result = check_consistency(completion("Let's look at the shirt.", "B"), "multiple_choice", COLORS)
     assert result == Consistency(None, "B", False)
     result = check_consistency(completion("So the answer is B.", "A or B"), "multiple_choice", COLORS)
     assert result == Consistency("B", None, False)
@@ -255,7 +271,8 @@ def test_tac_correctness():
     assert tac_correctness(both_wrong, "B", "multiple_choice", COLORS) is True
     think_right = check_consistency(completion("So the answer is B.", "C"), "multiple_choice", COLORS)
     assert tac_correctness(think_right, "B", "multiple_choice", COLORS) is False
-    no_conclusion = check_consistency(completion("Blue shirt.", "B"), "multiple_choice", COLORS)
+    # issue 22: "Blue shirt." now concludes B; a trace that only plans concludes nothing
+    no_conclusion = check_consistency(completion("Let me look at the shirt.", "B"), "multiple_choice", COLORS)
     assert tac_correctness(no_conclusion, "B", "multiple_choice", COLORS) is False
     unjudged = check_consistency("<answer>B</answer>", "multiple_choice", COLORS)
     assert tac_correctness(unjudged, "B", "multiple_choice", COLORS) is None

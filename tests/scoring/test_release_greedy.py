@@ -3,7 +3,9 @@
 `release_tar` below restates, independently of vr2's code, what the release's
 calculate_grounding_reward does once it has its two {time key: sentence} dicts: keys become whole
 seconds (Python round), equal keys collapse into one entry (first position, last sentence),
-entries with an empty sentence are dropped, both lists are stably sorted by interval midpoint,
+entries with an empty sentence are dropped, the keys arrive in start order (the release's extractor
+prompt orders them by start time; issue 22: this restatement kept the given order before, which only
+differs at equal midpoints) and both lists are stably sorted by interval midpoint,
 and each prediction in that order takes the first still-free reference within the buffer whose
 cosine similarity is the highest one at or above the threshold. vr2's TarScorer in greedy mode
 must give the same score on every generated case.
@@ -45,6 +47,7 @@ def release_tar(pred: list[tuple[float, float, str]], ref: list[tuple[float, flo
             lo, hi = sorted((_key_seconds(a), _key_seconds(b)))
             table[(lo, hi)] = text
         rows = [(lo, hi, text) for (lo, hi), text in table.items() if text.strip()]
+        rows.sort(key=lambda r: r[0])  # the keys as the release receives them: by start time
         rows.sort(key=lambda r: (r[0] + r[1]) / 2)
         return rows
 
@@ -97,6 +100,16 @@ def test_the_issue_example_midpoint_order():
     ref = [(52, 52, "dog barks"), (58, 58, "dog barks")]
     assert release_tar(pred, ref, 2, 0.75) == 1.0
     assert _score(pred, ref, 2, 0.75) == 1.0
+
+
+def test_equal_midpoints_go_by_start():
+    # 00:00-00:10 and 00:04-00:06 share the midpoint 5. The release's keys come by start time, so the
+    # range goes first and takes 00:05 (its most similar reference); the point then finds nothing.
+    # Taken in the order given here, the point would go first and both would match.
+    pred = [(4, 6, "dog barks"), (0, 10, "dog barks")]
+    ref = [(5, 5, "dog barks"), (1, 1, "man sits")]
+    assert release_tar(pred, ref, 0, 1.0) == 0.5
+    assert _score(pred, ref, 0, 1.0) == 0.5
 
 
 def test_half_seconds_round_like_python():

@@ -224,3 +224,25 @@ def test_long_adversarial_text_is_fast(chunks):
     found = find_times(text)
     assert time.perf_counter() - began < 3.0  # generous: a shared CI core; quadratic scanning takes far longer
     check_mentions(text, found)
+
+
+# --- issue 22: forms seen in real model outputs ------------------------------------------------
+
+@pytest.mark.parametrize("text, expected", [
+    ("near the two-minute mark", [(120, 120, "the two-minute mark")]),
+    ("around the thirty-second mark", [(30, 30, "the thirty-second mark")]),
+    ("from the start of the clip until 00:15", [(0, 15, "from the start of the clip until 00:15")]),
+    ("Von 00:02 bis 00:12", [(2, 12, "00:02 bis 00:12")]),
+    ("de 00:02 a 00:12", [(2, 12, "00:02 a 00:12")]),
+    ("00:02到00:12", [(2, 12, "00:02到00:12")]),
+])
+def test_forms_from_real_outputs(text, expected):
+    assert spans(text) == expected
+
+
+@pytest.mark.parametrize("text", [
+    "labeled as 2H", "bacterial 70S ribosomes", "0.028S = 388,000", "G. 12, 1.5, 2.5\nH. 2.5",
+    "the whole clip lasts 02:30", "the video is 01:00 long", "5 seconds after the door opens",
+])
+def test_not_times_in_real_outputs(text):
+    assert spans(text) == []

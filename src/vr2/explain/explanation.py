@@ -295,7 +295,7 @@ def analyze(
     if detail is not None:
         # No fallback to another extractor when TAR's failed: its failure is shown instead.
         result = detail.result
-        predicted = list(result.pred_claims) if result else []
+        predicted = list(result.pred_claims) if result else list(detail.claims)  # claims even without a reference
         matches = {m.pred: (m.ref, m.gap, m.similarity) for m in result.matches} if result else {}
         ref_claims = list(result.ref_claims) if result else list(reference.claims)
     else:

@@ -64,6 +64,7 @@ def option_letters(n: int) -> list[str]:
 
 
 # No two `\s*` side by side anywhere below: on long runs of spaces they backtrack quadratically.
+_LATEX_DEGREE = re.compile(r"\\degree\b\s*|\^\s*\{?\\circ\}?\s*")
 _OPTION_PREFIX = re.compile(r"^\s*(?:[\(\[]\s*)?([A-Za-z])\s*[\.\):\]]\s*")
 
 
@@ -95,6 +96,7 @@ def _options_from_dict(options: dict) -> list[str]:
 
 
 def _strip_prefix(text: str, position: int) -> str:
+    text = _LATEX_DEGREE.sub("°", text)  # "30\degree C" is written "30°C" in prose
     match = _OPTION_PREFIX.match(text)
     if match and position < 26 and match.group(1).upper() == ascii_uppercase[position]:
         return text[match.end():].strip()
@@ -118,7 +120,8 @@ def normalize_text(text: str) -> str:
 # ---------------------------------------------------------------- multiple choice
 
 # A letter standing on its own: not part of a word, a contraction ("I'm") or a compound ("A-frame").
-_LOOSE_LETTER = re.compile(r"(?<![A-Za-z0-9'’\-])([A-Z])(?![A-Za-z0-9'’\-])")
+# "30°C" is a temperature, not option C.
+_LOOSE_LETTER = re.compile(r"(?<![A-Za-z0-9'’\-°])([A-Z])(?![A-Za-z0-9'’\-])")
 # Words after which "A" / "I" is still an option letter rather than the article / pronoun.
 _LETTER_VERBS = {
     "or", "and", "nor", "is", "seems", "appears", "looks", "fits", "matches", "vs", "versus",
@@ -286,7 +289,8 @@ def parse_number(text: Any) -> float | None:
     "12 meters"). A comma followed by exactly three digits is a thousands separator, never a
     decimal comma; with one or two (or four and more) digits after it, it is the decimal comma
     ("1,5" -> 1.5). A scale word multiplies ("2 million" -> 2000000). When the text has several
-    numbers, time mentions ("at 00:20", "at 12 seconds") are never the number. Number words (zero to ninety-nine, "seven") are read only when the text has
+    numbers, time mentions ("at 00:20", "at 12 seconds") are never the number; when it has only
+    times, a clock is read as its seconds ("1:30" -> 90, "1:02:03" -> 3723). Number words (zero to ninety-nine, "seven") are read only when the text has
     no digits.
     """
     if not isinstance(text, str):
@@ -297,6 +301,10 @@ def parse_number(text: Any) -> float | None:
         timeless = list(_NUMBER.finditer(timeless_text))
         if timeless:
             text, matches = timeless_text, timeless
+        else:  # only times: a clock is its seconds ("1:30" is 90, never the 30 after the colon)
+            clocks = [m for m in find_times(text) if ":" in m.text]
+            if clocks:
+                return clocks[-1].end
     if matches:
         if len(matches) > 1 and _ALTERNATIVE.match(text[matches[-2].end():matches[-1].start()]):
             return None

@@ -175,7 +175,8 @@ def _result(item: ScoreInput, detail, rewards: dict, total) -> dict:
         "final_answer": rule.final_answer,
         "answer_type": kind,
         "format_ok": parse_completion(item.completion).format_ok,
-        "pred_claims": [c.to_dict() for c in result.pred_claims] if result else [],
+        # a property of the trace: reported even when there is no reference to match them against
+        "pred_claims": [c.to_dict() for c in (result.pred_claims if result else detail.claims)],
         "ref_claims": [c.to_dict() for c in result.ref_claims] if result else [],
         "matches": [m.to_dict() for m in result.matches] if result else [],
         "bad_ref_keys": detail.bad_ref_keys,

@@ -13,6 +13,8 @@ from dataclasses import asdict, dataclass
 
 from vr2.errors import Vr2Error
 from vr2.files import loads_json
+from vr2.scoring.time_roles import moments
+from vr2.scoring.time_roles import quoted_spans as _quoted_spans  # noqa: F401  (tests)
 from vr2.scoring.timestamps import TimeMention, find_times, parse_time_key
 
 
@@ -40,6 +42,15 @@ class Claim:
 # prepositions left dangling before it ("at", "around", "from", "between", "by", ...), a
 # leading connective ("then", "and") and stray punctuation removed. A mention whose clause has
 # no words left still gives a claim (with empty text): it cites a time, so TAR counts it.
+#
+# Which mentions are claims: `vr2.scoring.time_roles.moments` (a moment of the video, not a
+# quantity, an equation, the task restated, the answer, a reading, reported speech or a denial).
+#
+# Text that stands alone (the release's LLM extractor writes each claim as one short action
+# sentence): filler in front of the clause is dropped ("we can see that", "the video shows",
+# "notably,"), and a clause that opens with a subject pronoun ("he", "she", "it", "they"; not the
+# empty "it is") takes the subject of the sentence or clause before it: "The square slides right.
+# At 00:04 it reaches the edge." claims "The square reaches the edge".
 
 # Look-behinds stop each scan from restarting inside a run of the same characters, which keeps
 # these linear on adversarial text.
@@ -63,17 +74,6 @@ _TRAILING = re.compile(r"\s*(?:into\s+(?:the\s+)?(?:video|clip)\b|in\b(?=\s*[,.;
 _LEADING_JOIN = re.compile(r"^(?:(?:and|then|so|but|while|whereas|also|finally|next|after\s+that)\b"
                            r"[\s,]*)+", re.IGNORECASE)
 _EDGE_PUNCT = " \t\r\n,;:.!?-–—*•"
-# Times the trace quotes rather than claims: inside quotation marks, or in a clause where the
-# question or an option is what states them ("the question asks what happens at 00:30").
-_QUOTE_OPENER = re.compile("[\"“]")
-_QUOTE_CLOSER = {'"': '"', "“": "”"}
-_QUOTING = re.compile(
-    r"\b(?:the\s+question|the\s+prompt|option\s+[a-z]|choice\s+[a-z]|the\s+options?|the\s+choices"
-    r")\s+(?:\w+\s+)?(?:asks?|asked|says|said|states?|mentions?|claims?|suggests?"
-    r"|refers?|describes?|wants?|is\s+about)\b"
-    r"|\baccording\s+to\s+(?:the\s+question|option\s+[a-z]|choice\s+[a-z]|the\s+options?)\b",
-    re.IGNORECASE,
-)
 _LETTER = re.compile(r"[^\W\d_]")
 
 
@@ -150,64 +150,105 @@ def _clauses(think: str, sentence: tuple[int, int], mentions: _Mentions) -> list
     return groups
 
 
-def _clause_spans(think: str, mentions: _Mentions) -> list[tuple[int, int]]:
-    spans = []
-    for sentence in _sentences(think, mentions):
-        if mentions.within(sentence):
-            spans.extend(_clauses(think, sentence, mentions))
-    return spans
-
-
-def _quotes_the_task(think: str, span: tuple[int, int], mentions: _Mentions) -> bool:
-    """The clause reports what the question or an option says before its first time, so its
-    times are not claims ("at 00:12 he waves, as option C says" still claims 00:12)."""
-    first = mentions.within(span)[0].char_start
-    return bool(_QUOTING.search(think, span[0], first))
-
-
 class RuleExtractor:
-    """The built-in deterministic claim extractor: every time mention with its clause."""
+    """The built-in deterministic claim extractor: every time mention that names a moment of the
+    video, with its clause as a sentence that stands alone."""
 
     name = "rule"
+
+    def __init__(self, standalone: bool = True):
+        # standalone=False keeps each clause's own words (no filler dropped, no subject carried):
+        # what the extractor wrote before issue 22, kept to measure what standalone text recovers
+        self.standalone = standalone
 
     def extract(self, think: str) -> list[Claim]:
         """Claims in order of appearance; [] for text without times. Never raises on a str."""
         if not isinstance(think, str):
             return []
         mentions = _Mentions(find_times(think))
-        quoted = _Mentions([TimeMention(0, 0, start, end, "") for start, end in _quoted_spans(think)])
+        if not mentions.items:
+            return []
+        is_moment = dict(zip(mentions.starts, moments(think, mentions.items)))
         claims = []
-        for span in _clause_spans(think, mentions):
-            if _quotes_the_task(think, span, mentions):
-                continue
-            text = _clause_text(think, span, mentions)
-            claims.extend(Claim(m.start, m.end, text) for m in mentions.within(span)
-                          if not quoted.inside(m.char_start))
+        subject = None
+        for span, timed in _all_clauses(think, mentions):
+            text = _clause_text(think, span, mentions) if timed else _tidy(think[span[0]:span[1]])
+            if self.standalone:
+                text = _standalone(text, subject)
+                subject = _subject(text) or subject
+            if timed:
+                claims.extend(Claim(m.start, m.end, text) for m in mentions.within(span)
+                              if is_moment[m.char_start])
         return claims
 
 
-def _quoted_spans(text: str) -> list[tuple[int, int]]:
-    """Spans of "..." and “...” closed on the same line, scanned left to right.
+def _all_clauses(think: str, mentions: _Mentions):
+    """(span, has times) of every clause in order: sentences with times cut at their joins, the
+    others whole (they may name the subject a later clause refers to)."""
+    for sentence in _sentences(think, mentions):
+        if mentions.within(sentence):
+            for span in _clauses(think, sentence, mentions):
+                yield span, True
+        elif sentence[1] - sentence[0] <= _SUBJECT_SENTENCE:
+            yield sentence, False
 
-    Linear: an opener with no closer before the end of its line is remembered per kind, so later
-    openers of that kind on the same line are skipped without another scan (a regex with a
-    negated class rescans the line from every opener: quadratic on a line of unclosed quotes).
-    """
-    spans, pos, failed_until = [], 0, {}
-    while (m := _QUOTE_OPENER.search(text, pos)) is not None:
-        start, kind = m.start(), m.group()
-        pos = start + 1
-        if failed_until.get(kind, -1) > start:
-            continue
-        line_end = text.find("\n", pos)
-        line_end = len(text) if line_end == -1 else line_end
-        close = text.find(_QUOTE_CLOSER[kind], pos, line_end)
-        if close == -1:
-            failed_until[kind] = line_end
-            continue
-        spans.append((start, close + 1))
-        pos = close + 1
-    return spans
+
+_SUBJECT_SENTENCE = 400  # a longer sentence without times is not searched for a subject
+_FILLER = re.compile(
+    r"(?:(?:we|i)\s+(?:can\s+|could\s+)?(?:clearly\s+)?(?:see|observe|notice)(?:\s+that)?"
+    r"|it\s+(?:is|can\s+be)\s+(?:shown|seen|visible|clear|evident)\s+that"
+    r"|the\s+(?:video|clip|footage|frame|scene|image)\s+(?:clearly\s+)?(?:shows|reveals|depicts|indicates)(?:\s+that)?"
+    r"|notably|clearly|here|now|also|meanwhile|in\s+(?:the|this)\s+(?:video|clip|frame|scene)"
+    r"|based\s+on\s+the\s+(?:video|clip|frames?))\b[\s,]*",
+    re.IGNORECASE)
+_PRONOUN = re.compile(r"(?:he|she|they|it(?!\s+(?:is|was|seems|appears|looks|['’]s)\b))\b", re.IGNORECASE)
+_DETERMINERS = frozenset("""the a an this that these those his her their its one another each every two three
+    four five both several many some""".split())
+_NOT_SUBJECTS = frozenset("""i we you he she it they there here so then however therefore thus first next
+    now finally in at after before based let's let this that what which who when where while if as""".split())
+_MODIFIER_STARTS = frozenset("in on with of at from near by under behind wearing holding carrying dressed who that which".split())
+_VERBS = frozenset("""is are was were has have had can could will would does did do gets got goes went
+    comes came takes took makes made sits sat stands stood runs ran walks walked holds held puts put
+    begins began starts started appears appeared seems seemed looks looked moves moved turns turned
+    falls fell throws threw catches caught gives gave opens opened closes closed reaches reached
+    remains remained stays stayed becomes became keeps kept""".split())
+
+
+def _standalone(text: str, subject: str | None) -> str:
+    """Filler dropped; a leading subject pronoun replaced by the subject carried from before."""
+    for _ in range(3):
+        trimmed = _FILLER.match(text)
+        if not trimmed or trimmed.end() == 0:
+            break
+        text = text[trimmed.end():]
+    pronoun = _PRONOUN.match(text)
+    if pronoun and subject and len(text) > pronoun.end() and text[pronoun.end()] == " ":
+        text = subject + text[pronoun.end():]
+    return text
+
+
+def _subject(text: str) -> str | None:
+    """The noun phrase a clause opens with ("The square", "A man in a red shirt"), or None."""
+    words = text.split()
+    if len(words) < 2:
+        return None
+    first = words[0].lower()
+    if first not in _DETERMINERS and (not words[0][:1].isupper() or first in _NOT_SUBJECTS
+                                      or not words[0].isalpha()):
+        return None
+    start = 2 if first in _DETERMINERS else 1  # the word after a determiner is always the noun's
+    head = None  # where a modifier after the head noun starts ("a man | in a grey apron")
+    for k in range(start, min(len(words), 7)):
+        word = words[k].lower().strip(",;:")
+        if word in _VERBS or (len(word) > 3 and word.endswith(("s", "ed", "ing"))
+                              and not word.endswith(("ss", "us", "is"))):
+            # the head noun phrase only: "a man" carries better than "a man in a grey apron"
+            return " ".join(words[:head or k]).rstrip(",;:")
+        if not words[k].strip(",;:").isalpha():
+            return None
+        if head is None and word in _MODIFIER_STARTS:
+            head = k
+    return None
 
 
 def extract_claims(think: str) -> list[Claim]:
@@ -251,8 +292,8 @@ def read_reference(temporal_grounding: dict | str,
     the reference claims and reported as a `BadRefKey`; the other entries still count. Only a
     grounding that is not a JSON object at all raises `Vr2Error` naming `source`.
 
-    Claims are stably sorted by the midpoint of their interval (the release's order), so
-    entries at the same time keep the order of the dict.
+    Claims are sorted by the midpoint of their interval, equal midpoints by start (the release's
+    order), so entries at the same time keep the order of the dict.
     """
     claims, bad = [], []
     for key, sentence in _grounding_dict(temporal_grounding, source).items():
@@ -265,7 +306,7 @@ def read_reference(temporal_grounding: dict | str,
                                            f"string ({_short(sentence)})"))
         else:
             claims.append(Claim(interval[0], interval[1], sentence.strip()))
-    return sorted(claims, key=lambda c: (c.start + c.end) / 2), bad
+    return sorted(claims, key=lambda c: ((c.start + c.end) / 2, c.start)), bad
 
 
 def reference_claims(temporal_grounding: dict | str, source: str = "reference") -> list[Claim]:

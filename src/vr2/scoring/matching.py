@@ -124,7 +124,9 @@ def release_claims(claims: Sequence[Claim]) -> list[Claim]:
     The release keyed claims by their time string: times are whole seconds (Python's `round`,
     so 2.5 -> 2), claims with the same (start, end) collapse into one (first position, last
     sentence, as a dict assignment does), claims with an empty sentence are dropped, and the
-    rest are stably sorted by the interval's midpoint.
+    rest are sorted by the interval's midpoint, equal midpoints by start: the release sorts its
+    keys stably by midpoint, and they arrive in start order (its extractor prompt asks for keys
+    "ordered by start time ascending"; the dataset's groundings are written that way).
     """
     keyed: dict[tuple[int, int], str] = {}
     for c in claims:
@@ -132,7 +134,7 @@ def release_claims(claims: Sequence[Claim]) -> list[Claim]:
         keyed[(min(start, end), max(start, end))] = c.text
     kept = [Claim(float(s), float(e), text) for (s, e), text in keyed.items()
             if text and text.strip()]
-    return sorted(kept, key=_midpoint)
+    return sorted(kept, key=_release_order)
 
 
 def _whole(seconds: float) -> int:
@@ -143,12 +145,16 @@ def _midpoint(c: Claim) -> float:
     return (c.start + c.end) / 2
 
 
+def _release_order(c: Claim) -> tuple[float, float]:
+    return _midpoint(c), c.start
+
+
 def greedy_matching(pred: Sequence[Claim], allowed: np.ndarray,
                     similarity: np.ndarray) -> list[tuple[int, int]]:
-    """The release's algorithm: predictions in order of interval midpoint (stable, so equal
-    midpoints keep their given order), each takes the first free allowed reference (in the
-    given reference order) with the highest similarity. Kept to reproduce official numbers."""
-    order = sorted(range(len(pred)), key=lambda i: _midpoint(pred[i]))
+    """The release's algorithm: predictions in order of interval midpoint, equal midpoints by
+    start (then in their given order), each takes the first free allowed reference (in the given
+    reference order) with the highest similarity. Kept to reproduce official numbers."""
+    order = sorted(range(len(pred)), key=lambda i: _release_order(pred[i]))
     taken: set[int] = set()
     pairs = []
     for i in order:

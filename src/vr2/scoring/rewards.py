@@ -8,7 +8,7 @@ Training, `vr2 score` and `vr2 eval` all call these same functions.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
 from vr2.errors import JudgeFailure, Vr2Error
@@ -105,6 +105,7 @@ class TarDetail:
     value: float | None  # the reward
     failure: str | None = None
     bad_ref_keys: int = 0  # reference entries dropped by the bad-key rule (claims.read_reference)
+    claims: list[Claim] = field(default_factory=list)  # the trace's claims, with or without a reference
 
 
 class TarReward:
@@ -149,6 +150,7 @@ class TarReward:
             kind = resolve_answer_type(types[i], answers[i], options[i])
             detail = self._detail(results.get(i), claims[i], p, kind, options[i] or [], refs[i][2])
             detail.bad_ref_keys = refs[i][1]
+            detail.claims = claims[i] if isinstance(claims[i], list) else []
             out.append(detail)
         return out
 
@@ -238,6 +240,8 @@ def build_tar_reward(tar_config, judge_config=None) -> TarReward:
     # The [judge] section as is: the llm components pick the judge with `make_judge`.
     extractor = plugins.make_extractor(tar_config.extractor, judge=judge_config)
     checker = plugins.make_consistency(tar_config.consistency, judge=judge_config)
+    if hasattr(checker, "use_embedder"):  # the rule gate compares free-form answers by meaning
+        checker.use_embedder(embedder)
     return TarReward(TarScorer(embedder, settings), extractor, checker, gate=tar_config.gate)
 
 

@@ -21,9 +21,15 @@ What is deliberately *not* a time (false positives cost TAR precision):
   10 s", "open 24 hours",
   "10 seconds long", "5 seconds later", "a 10-second clip" (an "N-second" adjective counts only
   in "the N-second mark/point");
-- a bare "m" ("5m" is more often metres), unless it is part of a compound like "1m05s".
+- a bare "m" ("5m" is more often metres), unless it is part of a compound like "1m05s"; a
+  one-letter unit in upper case ("2H" henries, "70S" Svedberg units, "0.028S" a variable); a unit
+  on the next line ("2.5\nH." is an option list, not 2.5 hours);
+- a clock as a length ("the whole clip lasts 02:30", "the video is 01:00 long") and an offset from
+  an event ("5 seconds after the door opens").
 
-"the first N seconds" is read as the interval [0, N]. Numbers listed before a unit share it
+"the first N seconds" is read as the interval [0, N], "from the start of the clip until 00:15" as
+[0, 15], "the two-minute mark" (number words) as 120. Ranges may be joined in other languages too
+("von 00:02 bis 00:12", "de 00:02 a 00:12", "00:02到00:12"). Numbers listed before a unit share it
 ("at 12, 15 and 18 seconds" is three times). A unit or "ish" glued to a clock ("00:12s",
 "0:05-ish") belongs to its time phrase.
 
@@ -58,12 +64,13 @@ _I = re.IGNORECASE
 # followed by a non-letter, so "5 secret", "5 ms" or "5 mph" are not times. Every repetition is
 # bounded or separated by a literal, which keeps the scan linear on adversarial text.
 _NUM = r"\d{1,7}(?:\.\d+)?"
-_SEP = r"(?:(?<=[a-z]),?\s?(?:and\s)?)?"
+_SEP = r"(?:(?<=[a-z]),?[ \t]?(?:and[ \t])?)?"
 _ISH = r"(?:-?ish)?"  # "12ish seconds"
 # "00:12s", "0:05-ish": a unit or "ish" glued to a clock belongs to the time phrase
-_CLOCK_SUFFIX = r"(?:(?:-?ish|\s?s(?:ec(?:ond)?s?)?)(?![a-z]))?"
+_CLOCK_SUFFIX = r"(?:(?:-?ish|[ \t]?s(?:ec(?:ond)?s?)?)(?![a-z]))?"
 _ATOM = re.compile(
-    r"(?<![\w.:])(?<!\d,)(?:"
+    # not inside a word ("x12s", "v1:23"); right after a CJK character is fine ("到00:12")
+    r"(?<![A-Za-z0-9_.:\u00C0-\u024F\u0370-\u04FF])(?<!\d,)(?:"
     r"(?P<c3>(?P<h3>\d{1,3}):(?P<m3>[0-5]\d):(?P<s3>[0-5]\d(?:\.\d+|,\d{3}(?!\d))?))(?!\d|:\d)"
     rf"{_CLOCK_SUFFIX}"
     r"|(?P<c2>(?P<m2>\d{1,3}):(?P<s2>[0-5]\d(?:\.\d+)?))(?!\d|:\d)"
@@ -71,9 +78,9 @@ _ATOM = re.compile(
     # hours, minutes, seconds, each optional; a separator only after a unit, and the whole
     # must end on a unit letter (so it is never empty)
     r"|(?P<unit>"
-    rf"(?:(?P<uh>{_NUM}){_ISH}\s?(?P<hu>hours|hour|hrs|hr|h)(?![a-z]))?"
-    rf"(?:{_SEP}(?P<um>{_NUM}){_ISH}\s?(?P<mu>minutes|minute|mins|min|m)(?![a-z]))?"
-    rf"(?:{_SEP}(?P<us>{_NUM}){_ISH}\s?(?P<su>seconds|second|secs|sec|s)(?![a-z]))?"
+    rf"(?:(?P<uh>{_NUM}){_ISH}[ \t]?(?P<hu>hours|hour|hrs|hr|h)(?![a-z]))?"
+    rf"(?:{_SEP}(?P<um>{_NUM}){_ISH}[ \t]?(?P<mu>minutes|minute|mins|min|m)(?![a-z]))?"
+    rf"(?:{_SEP}(?P<us>{_NUM}){_ISH}[ \t]?(?P<su>seconds|second|secs|sec|s)(?![a-z]))?"
     r"(?<=[a-z]))(?:-?ish(?![a-z]))?"
     rf"|(?P<hy>{_NUM})-(?P<hyu>seconds?|secs?|minutes?|mins?)(?![a-z])"
     rf"|(?P<bare>{_NUM})(?![\d:])"
@@ -82,13 +89,18 @@ _ATOM = re.compile(
 )
 
 _RANGE_JOIN = re.compile(
-    r"\s*(?:(?:mark|point)\s+)?(?:-|–|—|to|until|till|through|thru)\s*(?:the\s+)?$", _I)
+    r"\s*(?:(?:mark|point)\s+)?(?:-|–|—|~|～|to|until|till|through|thru"
+    r"|bis|à|a|al|até|hasta|jusqu['’]à|到|至)\s*(?:the\s+)?$", _I)
 # "12, 15 and 18 seconds": list items before a unit share it
 _LIST_JOIN = re.compile(r"\s*(?:,\s*(?:and\s+|or\s+)?|and\s+|or\s+|&\s*)$", _I)
 _AND_JOIN = re.compile(r"\s+and\s+$", _I)
 _BETWEEN_BEFORE = re.compile(r"\bbetween\s+$", _I)
 _FROM_BEFORE = re.compile(r"\bfrom\s+(?:the\s+)?$", _I)
 _FIRST_BEFORE = re.compile(r"(?:\bthe\s+)?\bfirst\s+$", _I)
+# "from the start of the clip until 00:15" is [0, 15]
+_FROM_START_BEFORE = re.compile(
+    r"\bfrom\s+the\s+(?:very\s+)?(?:start|beginning|outset|opening)(?:\s+of\s+the\s+(?:video|clip|footage"
+    r"|recording))?\s*,?\s*(?:until|till|to|through|up\s+to|-|–|—)\s*(?:the\s+)?$", _I)
 _THE_BEFORE = re.compile(r"\bthe\s+$", _I)
 _MARK_AFTER = re.compile(r"\s*(?:mark|point|timestamp|time\s?stamp)(?![a-z])", _I)
 _OPEN_BEFORE = re.compile(r"[\[(]\s*$")
@@ -100,7 +112,8 @@ _CLOCK_NOT_BEFORE = re.compile(
     r"(?:(?:ratio|aspect|odds|score)\s*(?:of|is|was|=)?"
     # a reading of a clock, timer or sign in the video: "the clock reads 5:30"
     r"|\b(?:shows?|showing|shown|reads?|reading|displays?|displaying|displayed|says|saying"
-    r"|indicates?|indicating)\s+(?:the\s+time\s+(?:as\s+|of\s+)?|a\s+time\s+of\s+)?"
+    r"|indicates?|indicating|strikes?|striking|points?\s+(?:to|at)|pointing\s+(?:to|at)|set\s+(?:to|for))"
+    r"\s+(?:the\s+time\s+(?:as\s+|of\s+)?|a\s+time\s+of\s+)?"
     r"|\b(?:clock|timer|watch|stopwatch|display|scoreboard)\s*(?:is|was|=|:)?)\s*$",
     _I)
 # "Room 12:30", "John 3:16": a clock right after a capitalised name is a label, not a time,
@@ -113,7 +126,8 @@ _TIME_WORDS = frozenset("""
     first timestamp timestamps time times frame frames second seconds moment scene clip video
     shot see notably meanwhile still here there the yes no mark minute minutes segment segments
     interval period span part section step event initially subsequently afterwards eventually
-    last lastly final secondly thirdly now""".split())
+    last lastly final secondly thirdly now
+    von um bei ab gegen seit bis de desde entre hasta vers dès alle dalle dal aos às das""".split())
 # Context that makes a unit quantity a duration rather than a moment.
 _DURATION_BEFORE = re.compile(
     r"\b(?:for|every|each|lasting|lasts|last|lasted|takes|took|take|spanning|spans|over|within"
@@ -125,9 +139,24 @@ _DURATION_BEFORE = re.compile(
 )
 _DURATION_AFTER = re.compile(
     r"\s*(?:long|later|earlier|apart|ago|each|per|in\s+(?:length|duration)|of\s+(?:footage|video))"
-    r"(?![a-z])",
+    r"(?![a-z])"
+    # an offset from an event: "5 seconds after the door opens" (not "2 s after 00:05")
+    r"|\s*(?:after|before)\b(?!\s+(?:the\s+)?\d)",
     _I,
 )
+# A clock as a length: "the whole clip lasts 02:30", "the video is 01:00 long".
+_CLOCK_DURATION_BEFORE = re.compile(
+    r"\b(?:lasts?|lasted|lasting|runs?\s+for|(?:length|duration|runtime|run\s+time)\s+(?:is|of|was)"
+    r"|total\s+(?:length|duration|time)\s+(?:is|of|was))\s+(?:about\s+|around\s+|approximately\s+"
+    r"|roughly\s+|only\s+|just\s+|exactly\s+|nearly\s+|almost\s+)?$", _I)
+_CLOCK_DURATION_AFTER = re.compile(r"\s*(?:long|in\s+(?:length|duration))(?![a-z])", _I)
+# "the two-minute mark": a number word, a unit and "mark" or "point"
+_WORD_NUMBERS = {w: n for n, w in enumerate(
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
+    "sixteen seventeen eighteen nineteen twenty".split())}
+_WORD_NUMBERS.update({"thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "ninety": 90})
+_WORD_MARK = re.compile(
+    r"\b(?:the\s+)?(" + "|".join(_WORD_NUMBERS) + r")[-\s](second|minute)s?[-\s](?:mark|point)\b", _I)
 _DECADE_BEFORE = re.compile(
     r"(?:\b(?:the|early|mid|late|his|her|their|its|my|your|our)\s+|mid-|['’])$", _I)
 
@@ -173,8 +202,11 @@ def _unit_atom(m: re.Match) -> _Atom | None:
     parts = [p for p in ("uh", "um", "us") if g(p)]
     if not parts:
         return None
-    # A lone "m" is usually metres; a lone "h" is fine ("2h").
+    # A lone "m" is usually metres; a lone "h" is fine ("2h"). A one-letter unit in upper case
+    # is something else: henries ("2H"), Svedberg units ("70S"), a variable ("0.028S").
     if parts == ["um"] and g("mu").lower() == "m":
+        return None
+    if any(len(g(u) or "") == 1 and g(u).isupper() for u in ("hu", "mu", "su")):
         return None
     value = _f(g("uh")) * 3600 + _f(g("um")) * 60 + _f(g("us"))
     scale = {"uh": 3600.0, "um": 60.0, "us": 1.0}[parts[0]] if len(parts) == 1 else 0.0
@@ -207,6 +239,7 @@ def _is_time(text: str, a: _Atom) -> bool:
         before = _before(text, a.start)
         name = _NAME_BEFORE.search(before)
         return not (_CLOCK_NOT_AFTER.match(text, a.end) or _CLOCK_NOT_BEFORE.search(before)
+                    or _CLOCK_DURATION_BEFORE.search(before) or _CLOCK_DURATION_AFTER.match(text, a.end)
                     or (name and name.group(1).lower() not in _TIME_WORDS))
     if a.kind == "unit":
         return not _is_decade(text, a)
@@ -303,6 +336,10 @@ def _point_mention(text: str, a: _Atom, floor: int) -> TimeMention | None:
     if first and start - len(first.group(0)) >= floor:
         start -= len(first.group(0))
         return TimeMention(0.0, a.value, start, end, text[start:end])
+    opening = _FROM_START_BEFORE.search(text[max(floor, start - 2 * _WINDOW):start])
+    if opening:  # "from the start of the clip until 00:15"
+        start -= len(opening.group(0))
+        return TimeMention(0.0, a.value, start, end, text[start:end])
     return TimeMention(a.value, a.value, start, end, text[start:end])
 
 
@@ -320,7 +357,26 @@ def find_times(text: str) -> list[TimeMention]:
         if mention is not None and math.isfinite(mention.end):
             mentions.append(mention)
             floor = mention.char_end
-    return mentions
+    return _with_word_marks(text, mentions)
+
+
+def _with_word_marks(text: str, mentions: list[TimeMention]) -> list[TimeMention]:
+    """Add "the two-minute mark"-style mentions (number words) that no other mention covers."""
+    marks = []
+    for m in _WORD_MARK.finditer(text):
+        value = _WORD_NUMBERS[m.group(1).lower()] * (60.0 if m.group(2).lower() == "minute" else 1.0)
+        marks.append(TimeMention(value, value, m.start(), m.end(), m.group(0)))
+    if not marks:
+        return mentions
+    merged, k = [], 0
+    for mark in marks:
+        while k < len(mentions) and mentions[k].char_end <= mark.char_start:
+            merged.append(mentions[k])
+            k += 1
+        if k < len(mentions) and mentions[k].char_start < mark.char_end:
+            continue  # overlaps a mention already found
+        merged.append(mark)
+    return merged + mentions[k:]
 
 
 _STRICT_CLOCK = re.compile(
