@@ -169,10 +169,10 @@ class SftConfig:
 @dataclass
 class AccuracyConfig:
     rules: str = opt("vr2", choices=("vr2", "release"),
-                     help="vr2 = the row's answer type and options, the last <answer> (docs/method.md#accuracy-"
-                     "by-answer-type); release = the release's reward code as written: the first lower-case "
-                     "<answer>, the type guessed from the gold text, first-letter choices (vr2.scoring."
-                     "release_rewards); training, vr2 score and vr2 eval's accuracy all follow it")
+                     help="vr2 = by the row's answer type and options, the last answer block (docs/method.md"
+                     "#accuracy-by-answer-type); release = the release's reward code as written: the first "
+                     "lower-case answer block, the type guessed from the gold text, first-letter choices "
+                     "(vr2.scoring.release_rewards); training, vr2 score and vr2 eval's accuracy follow it")
     regression: str = opt("release", choices=("release", "mra"),
                           help="how the accuracy reward scores regression answers: release = the release's "
                           "clip(1 - |pred - gold| / |gold|, 0, 1) (7 vs 10: 0.7); mra = VSIBench's mean relative "
@@ -187,9 +187,9 @@ class AccuracyConfig:
 @dataclass
 class FormatConfig:
     rules: str = opt("vr2", choices=("vr2", "release"),
-                     help="vr2 = exactly one think block then one answer block, whitespace allowed around them; "
-                     "release = the release's full match of <think>.*?</think>\\s*<answer>.*?</answer> (no "
-                     "whitespace before or after; extra blocks inside pass)")
+                     help="the format reward: vr2 = exactly one think block then one answer block, whitespace "
+                     "allowed around them; release = the release's full-match pattern (the text starts with the "
+                     "think tag and ends with the closing answer tag; extra blocks inside pass)")
 
 
 @dataclass
