@@ -23,7 +23,7 @@ from vr2.errors import Vr2Error
 from vr2.eval.metrics import build_scorer, score_responses
 from vr2.scoring.batch import ScoreInput, score_inputs
 from vr2.scoring.release_rewards import (
-    ANSWER_TYPES,
+    RELEASE_ANSWER_TYPES,
     choice_letter,
     first_answer,
     guess_answer_type,
@@ -154,7 +154,7 @@ def test_first_answer_is_its_search_pattern(text):
 @settings(max_examples=300, deadline=None)
 @given(completions, golds)
 def test_release_accuracy_is_a_score_for_any_text(completion, gold):
-    assert guess_answer_type(gold) in ANSWER_TYPES
+    assert guess_answer_type(gold) in RELEASE_ANSWER_TYPES
     assert 0.0 <= release_accuracy(completion, gold) <= 1.0
 
 

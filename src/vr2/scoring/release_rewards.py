@@ -40,7 +40,7 @@ from vr2.errors import Vr2Error
 from vr2.scoring.rewards import column, completion_text
 
 THINK, END_THINK, ANSWER, END_ANSWER = "<think>", "</think>", "<answer>", "</answer>"
-ANSWER_TYPES = ("multiple choice", "numerical", "regression", "OCR", "free-form")  # the release's names
+RELEASE_ANSWER_TYPES = ("multiple choice", "numerical", "regression", "OCR", "free-form")  # the release's names
 
 _CHOICE_LETTERS = "ABCDEabcde"
 # A plain number: optional sign, digits (either free or in comma groups of three), optional decimals.
@@ -59,7 +59,7 @@ def first_answer(text: str) -> str:
 
 
 def guess_answer_type(gold: str) -> str:
-    """The answer type the release infers from the gold answer's text (one of `ANSWER_TYPES`)."""
+    """The answer type the release infers from the gold answer's text (one of `RELEASE_ANSWER_TYPES`)."""
     gold = gold.strip()
     if gold[:1] and gold[0] in _CHOICE_LETTERS:
         return "multiple choice"
