@@ -14,6 +14,7 @@ import re
 import time
 
 from vr2.scoring.format import format_ok, parse_completion
+from vr2.scoring.release_rewards import first_answer, release_format_ok
 from vr2.judge.client import parse_score
 
 THINK = re.compile(r"<think>(.*?)</think>", re.S | re.I)
@@ -22,6 +23,9 @@ STRICT = re.compile(r"\s*<think>.*?</think>\s*<answer>.*?</answer>\s*", re.S)
 NUMBER = r"(-?\d{1,6}(?:\.\d+)?)"
 SCORE_LABEL = re.compile(r"score\W{0,5}?(?:is|of|=|:)?\s*\**\s*" + NUMBER + r"(?!\.?\d)", re.I)
 BARE = re.compile(r"\s*\**\s*" + NUMBER + r"\s*\**\s*\.?\s*")
+# The release's own patterns, run as written (accuracy.rules / format.rules = "release" restate them).
+RELEASE_FORMAT = re.compile(r"<think>.*?</think>\s*<answer>.*?</answer>", re.S)
+RELEASE_ANSWER = re.compile(r"<answer>\s*(.*?)\s*</answer>", re.S)
 
 
 def baseline_completion(text):
@@ -33,6 +37,16 @@ def baseline_completion(text):
 def vr2_completion(text):
     parse_completion(text)
     format_ok(text)
+
+
+def baseline_release(text):
+    RELEASE_FORMAT.fullmatch(text)
+    RELEASE_ANSWER.search(text)
+
+
+def vr2_release(text):
+    release_format_ok(text)
+    first_answer(text)
 
 
 def baseline_score(text):
@@ -54,6 +68,8 @@ def main() -> None:
         ("completion", "<think> repeated", "<think>", baseline_completion, vr2_completion),
         ("completion", "<answer> repeated", "<answer>", baseline_completion, vr2_completion),
         ("completion", "closed blocks + junk", "</think><answer></answer>x", baseline_completion, vr2_completion),
+        ("release rules", "<answer> repeated", "<answer>", baseline_release, vr2_release),
+        ("release rules", "</think><answer> repeated", "</think><answer>", baseline_release, vr2_release),
         ("judge score", "'score' + spaces", None, baseline_score, parse_score),
         ("judge score", "spaces + 'x'", " ", baseline_score, parse_score),
     ]

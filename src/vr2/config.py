@@ -168,10 +168,28 @@ class SftConfig:
 
 @dataclass
 class AccuracyConfig:
+    rules: str = opt("vr2", choices=("vr2", "release"),
+                     help="vr2 = by the row's answer type and options, the last answer block (docs/method.md"
+                     "#accuracy-by-answer-type); release = the release's reward code as written: the first "
+                     "lower-case answer block, the type guessed from the gold text, first-letter choices "
+                     "(vr2.scoring.release_rewards); training, vr2 score and vr2 eval's accuracy follow it")
     regression: str = opt("release", choices=("release", "mra"),
                           help="how the accuracy reward scores regression answers: release = the release's "
                           "clip(1 - |pred - gold| / |gold|, 0, 1) (7 vs 10: 0.7); mra = VSIBench's mean relative "
-                          "accuracy (0.5), which vr2 eval always uses")
+                          "accuracy (0.5), which vr2 eval always uses under rules vr2")
+
+    def __post_init__(self) -> None:
+        if self.rules == "release" and self.regression != "release":
+            raise Vr2Error(f"accuracy.regression = \"{self.regression}\" needs accuracy.rules = \"vr2\" "
+                           "(the release's rules score regression by the release's formula)")
+
+
+@dataclass
+class FormatConfig:
+    rules: str = opt("vr2", choices=("vr2", "release"),
+                     help="the format reward: vr2 = exactly one think block then one answer block, whitespace "
+                     "allowed around them; release = the release's full-match pattern (the text starts with the "
+                     "think tag and ends with the closing answer tag; extra blocks inside pass)")
 
 
 @dataclass
@@ -304,6 +322,7 @@ class Recipe:
     video: VideoConfig = field(default_factory=VideoConfig)
     rewards: RewardsConfig = field(default_factory=RewardsConfig)
     accuracy: AccuracyConfig = field(default_factory=AccuracyConfig)
+    format: FormatConfig = field(default_factory=FormatConfig)
     tar: TarConfig = field(default_factory=TarConfig)
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
     lora: LoraConfig = field(default_factory=LoraConfig)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import ast
 import string
-import subprocess
 import tempfile
 from pathlib import Path
 
@@ -13,6 +12,7 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from release_fixture import THINK, task_yaml, write_release
+from release_repo import release_repo
 
 from vr2.eval import protocols
 from vr2.eval import release_prompts
@@ -20,7 +20,6 @@ from vr2.config import load_recipe
 from vr2.errors import Vr2Error
 from vr2.samples import Sample
 
-MIRROR = Path("/work/.mirror/mbzuai-oryx+Video-R2/repo")
 TASKS = "eval/lmms-eval/lmms_eval/tasks"
 
 
@@ -96,11 +95,9 @@ def test_any_text_reads_back_exactly(text):
 # --------------------------------------------------------------------------- against the real release
 
 
-def _export(tmp_path: Path) -> Path:
-    archive = subprocess.run(["git", "--git-dir", str(MIRROR), "archive", "HEAD", TASKS],
-                             capture_output=True, check=True).stdout
-    subprocess.run(["tar", "-x", "-C", str(tmp_path)], input=archive, check=True)
-    return tmp_path / TASKS
+def _release_tasks() -> Path:
+    """The task folder of the release checkout at $VR2_RELEASE_REPO (read only); skips without one."""
+    return release_repo(*TASKS.split("/"))
 
 
 def _fork_function(tasks: Path, folder: str, name: str):
@@ -170,10 +167,9 @@ def _cases(options):
     ]
 
 
-@pytest.mark.skipif(not MIRROR.is_dir(), reason="no mirror of the Video-R2 release on this machine")
 @pytest.mark.parametrize("options", [OPTIONS, OPTIONS[:2], OPTIONS + ["a hat"]])
-def test_paper_prompts_equal_the_release_tasks_own_text(tmp_path, options):
-    tasks = _export(tmp_path)
+def test_paper_prompts_equal_the_release_tasks_own_text(options):
+    tasks = _release_tasks()
     pieces = release_prompts.load(str(tasks))
     for benchmark, extra, folder, task_file, function, doc in _cases(options):
         expected = _fork_function(tasks, folder, function)(doc, _kwargs(tasks, task_file))
@@ -187,9 +183,8 @@ def test_paper_prompts_equal_the_release_tasks_own_text(tmp_path, options):
     assert protocols.paper_prompt("vsibench", count, pieces) == expected
 
 
-@pytest.mark.skipif(not MIRROR.is_dir(), reason="no mirror of the Video-R2 release on this machine")
-def test_every_mvbench_subtask_uses_the_words_read(tmp_path):
-    tasks = _export(tmp_path)
+def test_every_mvbench_subtask_uses_the_words_read():
+    tasks = _release_tasks()
     post = release_prompts.load(str(tasks))["mvbench.post"].text
     subtasks = [p for p in (tasks / "mvbench_think").glob("mvbench_*.yaml")]
     assert len(subtasks) == 20
@@ -199,15 +194,14 @@ def test_every_mvbench_subtask_uses_the_words_read(tmp_path):
 TRICKY = ["a red ball", "B-movie night", "C. elegans worm", "two birds"]  # C's text starts with "C."
 
 
-@pytest.mark.skipif(not MIRROR.is_dir(), reason="no mirror of the Video-R2 release on this machine")
 @pytest.mark.parametrize("question", ["What is on the table? \n", "What is on the table?"])
-def test_paper_prompts_keep_the_rows_own_text(tmp_path, question):
+def test_paper_prompts_keep_the_rows_own_text(question):
     """The row's question (trailing space and newline included) and options (one starting with its
     own letter) reach the prompt as the release's task writes them, through what the loaders keep."""
     from vr2.data.datasets import check_options
     from vr2.eval.benchmarks import RELEASE_FIELDS
 
-    tasks = _export(tmp_path)
+    tasks = _release_tasks()
     pieces = release_prompts.load(str(tasks))
     for benchmark, extra, folder, task_file, function, doc in _cases(TRICKY):
         doc = {**doc, "question": question if benchmark != "mlvu" else doc["question"] + question[-2:]}

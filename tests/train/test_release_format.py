@@ -12,8 +12,8 @@ The release's rule, restated (train/src/dataset/sft_dataset.py, grpo_dataset.py,
 - GRPO: each `<video>` (same newlines) is removed from the human turn, the video block goes first, and TRL's
   chat template renders `[system, user: [video, text]]` with the generation prompt.
 
-Where a checkout of the release is at $VR2_RELEASE_REPO (or this machine has its mirror), its own dataset
-classes build the same rows and are compared too.
+Where a checkout of the release is at $VR2_RELEASE_REPO, its own dataset classes build the same rows and are
+compared too (skipped when the variable is unset).
 """
 
 from __future__ import annotations
@@ -23,12 +23,12 @@ import copy
 import json
 import os
 import re
-import subprocess
 import types
 from pathlib import Path
 
 import pytest
 import torch
+from release_repo import release_repo
 
 from vr2.config import load_recipe
 from vr2.data.datasets import load_dataset_file
@@ -39,7 +39,6 @@ from vr2.train.data import grpo_rows, sft_target
 from vr2.video.sampling import VideoSettings
 
 REPO = Path(__file__).resolve().parents[2]
-MIRROR = Path("/work/.mirror/mbzuai-oryx+Video-R2/repo")
 SETTINGS = VideoSettings(fps=2.0, max_frames=4, min_pixels=3136, max_pixels=12544, subtitles=False)
 SYSTEM = "You are a helpful assistant."
 VISION = "<|vision_start|><|video_pad|><|vision_end|>"
@@ -160,19 +159,6 @@ def test_paper_recipes_pick_the_release_prompt():
 # --- against the release's own dataset code -----------------------------------------------------------
 
 
-def release_checkout(tmp_path_factory) -> Path | None:
-    """A release checkout: $VR2_RELEASE_REPO, else the machine's mirror exported; None when neither."""
-    if os.environ.get("VR2_RELEASE_REPO"):
-        return Path(os.environ["VR2_RELEASE_REPO"])
-    if not MIRROR.is_dir():
-        return None
-    out = tmp_path_factory.mktemp("release")
-    archive = subprocess.run(["git", "--git-dir", str(MIRROR), "archive", "HEAD", "train/src"],
-                             capture_output=True, check=True).stdout
-    subprocess.run(["tar", "-x", "-C", str(out)], input=archive, check=True)
-    return out
-
-
 def release_module(checkout: Path, name: str, keep: set[str], namespace: dict) -> types.SimpleNamespace:
     """The named definitions of one release file, compiled alone: its imports (ujson, decord, qwen_vl_utils,
     src.params) are not needed to build text, and `namespace` supplies what the definitions use."""
@@ -185,10 +171,8 @@ def release_module(checkout: Path, name: str, keep: set[str], namespace: dict) -
 
 
 @pytest.fixture(scope="module")
-def release(tmp_path_factory):
-    checkout = release_checkout(tmp_path_factory)
-    if checkout is None:
-        pytest.skip("no release checkout ($VR2_RELEASE_REPO) and no mirror on this machine")
+def release():
+    checkout = release_repo("train", "src").parents[1]  # skips unless $VR2_RELEASE_REPO is set
     names = ("IGNORE_INDEX", "DEFAULT_IM_START_TOKEN", "DEFAULT_IM_END_TOKEN", "DEFAULT_IMAGE_TOKEN",
              "DEFAULT_VIDEO_TOKEN", "LLAVA_IMAGE_TOKEN", "LLAVA_VIDEO_TOKEN", "VISION_START_TOKEN", "VISION_END_TOKEN",
              "SYSTEM_MESSAGE")

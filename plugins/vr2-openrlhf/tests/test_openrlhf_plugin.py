@@ -344,6 +344,23 @@ def test_a_sample_without_grounding_gets_a_group_constant_tar(orl, plan, rows):
     assert out["extra_logs"]["vr2/masked"].tolist() == [0.0, 0.0]
 
 
+def test_the_reward_file_follows_the_recipes_rules(orl, plan, smoke_dir, tmp_path):
+    """`accuracy.rules` and `format.rules` reach the reward file through the run's saved recipe: under the
+    release's rules "(B)" reads no letter and a newline after </answer> fails the format."""
+    completion = ("<think>At 00:00:01 the background turns green. So the answer is B.</think>"
+                  "<answer>(B)</answer>\n")
+    release = smoke_recipe(smoke_dir, tmp_path / "run", "tar_gated", "grpo.num_generations=3", "rewards.tar=0",
+                           'accuracy.rules="release"', 'format.rules="release"')
+    runs = [(plan[1], "reward_vr2_rules", 1.0), (orl.backend.prepare(release, orl.command.Launch(dry_run=True)),
+                                                 "reward_release_rules", 0.0)]
+    for prepared, name, expected in runs:
+        reward = load_module(prepared.files.reward, name)
+        row = json.loads(prepared.files.prompts.read_text(encoding="utf-8").splitlines()[0])
+        out = reward.reward_func([row["prompt"] + completion + "<|im_end|>"], [row["prompt"]], [row["label"]])
+        logs = {key: value.tolist()[0] for key, value in out["extra_logs"].items()}
+        assert (logs["vr2/accuracy"], logs["vr2/format"]) == (expected, expected), name
+
+
 @settings(max_examples=80, deadline=None)
 @given(text=st.text(alphabet=st.characters(blacklist_characters="<|>")), prompt=st.text())
 def test_completion_is_cut_out_of_any_query(orl, text, prompt):

@@ -71,7 +71,8 @@ def score_responses(items: Sequence[Any], rewards, weights: Mapping[str, float],
     A sample whose gold answer cannot be read (a data error) gets `score_error` instead of
     scores; the others are unaffected. `judge` (from `vr2.judge.client.make_judge`) adds `vas_judge`.
     Regression answers are scored by VSIBench's mean relative accuracy, the benchmark's own metric,
-    whatever formula the recipe trains with (`accuracy.regression`).
+    whatever formula the recipe trains with (`accuracy.regression`); under `accuracy.rules = "release"`
+    the accuracy is the release's reward as written, its regression formula included.
     """
     items = [replace(item, regression=item.regression or BENCHMARK_REGRESSION) for item in items]
     try:

@@ -7,6 +7,7 @@ from vr2.plugins.hookspecs import hookimpl
 from vr2.scoring.claims import RuleExtractor
 from vr2.scoring.consistency import RuleConsistency
 from vr2.scoring.embedding import SentenceTransformerEmbedder, make_minilm
+from vr2.scoring.release_rewards import release_accuracy_reward, release_format_reward
 from vr2.scoring.rewards import accuracy_for, build_tar_reward, format_reward
 
 
@@ -29,11 +30,14 @@ def _rule_consistency(judge=None):
 
 
 def _accuracy(recipe):
+    # accuracy.rules: vr2's rules, or the release's reward code (vr2.scoring.release_rewards).
+    if recipe.accuracy.rules == "release":
+        return release_accuracy_reward
     return accuracy_for(recipe.accuracy.regression)
 
 
 def _format(recipe):
-    return format_reward
+    return release_format_reward if recipe.format.rules == "release" else format_reward
 
 
 def _tar(recipe):
