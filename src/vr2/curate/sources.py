@@ -47,7 +47,7 @@ from vr2.data.datasets import (
     RowContext,
     Skipped,
     check_options,
-    convert_rows,
+    iter_samples,
     finish_answer,
     read_rows,
     split_question_options,
@@ -341,15 +341,15 @@ def load_clevrer(path: Path, multi: str = "per_choice") -> Iterator[Row]:
 # vr2's own rows
 
 def load_jsonl(path: Path) -> Iterator[Row]:
-    # Paths stay relative here: the curate pipeline resolves and probes videos itself.
-    result = convert_rows(read_rows(path), RowContext(Path("/"), check_videos=False))
-    for sample in result.samples:
-        source_id = sample.id
-        sample.video = sample.video.lstrip("/")
-        sample.id = f"jsonl/{source_id}"
-        sample.extra = {**sample.extra, "source": "jsonl", "source_id": source_id}
-        yield sample
-    yield from result.skipped
+    # Paths stay relative here: the curate pipeline resolves and probes videos itself. Rows are
+    # converted as they are read, so ingest memory does not grow with the file.
+    for _, item in iter_samples(read_rows(path), RowContext(Path("/"), check_videos=False)):
+        if isinstance(item, Sample):
+            source_id = item.id
+            item.video = item.video.lstrip("/")
+            item.id = f"jsonl/{source_id}"
+            item.extra = {**item.extra, "source": "jsonl", "source_id": source_id}
+        yield item
 
 
 LOADERS: dict[str, Callable[[Path], Iterator[Row]]] = {

@@ -588,21 +588,29 @@ def _row_subtitles(row: dict, ctx: RowContext) -> str | None:
 def convert_rows(rows: Iterable[tuple[int, Any]], ctx: RowContext) -> LoadResult:
     """Samples from numbered rows, each by its own layout; bad rows become `Skipped`."""
     result = LoadResult()
+    for number, item in iter_samples(rows, ctx):
+        if isinstance(item, Skipped):
+            result.skipped.append(item)
+            continue
+        result.samples.append(item)
+        result.bad_ref_keys += _bad_ref_keys(number, item.temporal_grounding)
+    return result
+
+
+def iter_samples(rows: Iterable[tuple[int, Any]], ctx: RowContext) -> Iterator[tuple[int, Sample | Skipped]]:
+    """`convert_rows` one row at a time, in row order: memory stays at one row however long the
+    file (curate ingests sources of hundreds of thousands of rows this way)."""
     for number, row in rows:
         if isinstance(row, Skipped):
-            result.skipped.append(row)
-            continue
-        if not isinstance(row, dict):
-            result.skipped.append(Skipped(number, f"not a JSON object ({type(row).__name__})"))
-            continue
-        convert = sample_from_release_row if "conversations" in row else sample_from_fields
-        try:
-            result.samples.append(convert(row, number, ctx))
-        except BadRow as error:
-            result.skipped.append(Skipped(number, str(error)))
-            continue
-        result.bad_ref_keys += _bad_ref_keys(number, result.samples[-1].temporal_grounding)
-    return result
+            yield number, row
+        elif not isinstance(row, dict):
+            yield number, Skipped(number, f"not a JSON object ({type(row).__name__})")
+        else:
+            convert = sample_from_release_row if "conversations" in row else sample_from_fields
+            try:
+                yield number, convert(row, number, ctx)
+            except BadRow as error:
+                yield number, Skipped(number, str(error))
 
 
 def _bad_ref_keys(number: int, grounding: dict | None) -> list[Skipped]:
