@@ -102,8 +102,9 @@ def task_yaml(kwargs: dict, **keys) -> str:
     """A task file as the fork writes it: `!function` tags, then the per-model prompt kwargs."""
     head = "".join(f"{k}: {v}\n" for k, v in keys.items())
     return (head + "doc_to_visual: !function utils.doc_to_visual\ndoc_to_text: !function utils.doc_to_text\n"
-            + yaml.safe_dump({"lmms_eval_specific_kwargs": {"default": kwargs, "other_model": {"post_prompt": "x"}}},
-                             allow_unicode=True))
+            # Non-ASCII escaped: PyYAML writes a NEL (U+0085) literally into a single-quoted scalar,
+            # where YAML folds it to a space, so allow_unicode=True does not read back exactly.
+            + yaml.safe_dump({"lmms_eval_specific_kwargs": {"default": kwargs, "other_model": {"post_prompt": "x"}}}))
 
 
 def write_release(root: Path) -> Path:

@@ -591,7 +591,6 @@ def test_a_fifo_as_deepspeed_config_does_not_hang(tmp_path, capsys):
 def _planted_model() -> bytes:
     """An ONNX model with the embedder's inputs whose every sentence vector is the same unit
     vector: every claim then 'matches' every reference sentence."""
-    import onnx
     from onnx import TensorProto, helper
 
     inputs = [helper.make_tensor_value_info(name, TensorProto.INT64, ["batch", "tokens"])

@@ -189,6 +189,19 @@ def write_atomic(path: str | Path, data: str | bytes, what: str = "file") -> Non
         raise Vr2Error(f"{path}: cannot write {what} ({error.strerror or error})") from None
 
 
+def make_folder(path: str | Path, what: str = "output folder") -> Path:
+    """Create a folder vr2 writes into, with its parents; refuse one that is a symlink (vr2 writes
+    only where it was told). An unwritable parent is a Vr2Error naming the folder."""
+    path = Path(path)
+    if path.is_symlink():
+        raise Vr2Error(f"{path}: is a symbolic link; vr2 writes only into a real folder ({what})")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise Vr2Error(f"{path}: cannot create the {what} ({error.strerror or error})") from None
+    return path
+
+
 def open_append(path: str | Path, what: str = "file") -> BinaryIO:
     """Open `path` for appending bytes, creating it; refuses a symlink (O_NOFOLLOW) or anything
     but a regular file, so an append-only log cannot be pointed at another file."""

@@ -27,7 +27,7 @@ import zipfile
 from pathlib import Path
 
 from vr2.errors import MissingExtra, Vr2Error
-from vr2.files import loads_json, read_text, write_atomic
+from vr2.files import loads_json, make_folder, read_text, write_atomic
 
 DONE = ".vr2-download.json"
 UNPACKED = ".vr2-unpacked"
@@ -62,7 +62,7 @@ def fetch(repo_id: str, folder: str | Path, *, revision: str = "main") -> Path:
         raise MissingExtra("huggingface_hub", "pip install huggingface_hub") from None
     endpoint = os.environ.get("HF_ENDPOINT") or None
     where = endpoint or "https://huggingface.co"
-    _make_folder(folder)
+    make_folder(folder, "download folder")
     try:
         with _progress_bars_on():
             snapshot_download(repo_id, repo_type="dataset", revision=revision, local_dir=folder, endpoint=endpoint)
@@ -104,15 +104,6 @@ def _first_line(error: BaseException) -> str:
     return (text[0] if text else type(error).__name__)[:300]
 
 
-def _make_folder(folder: Path) -> None:
-    if folder.is_symlink():
-        raise Vr2Error(f"{folder}: is a symbolic link; vr2 downloads only into a real folder")
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise Vr2Error(f"{folder}: cannot create the download folder ({error.strerror or error})") from None
-
-
 def archives(folder: Path) -> list[Path]:
     """The zip and tar archives under `folder` (vr2's and the Hub client's own folders skipped)."""
     found = []
@@ -131,7 +122,7 @@ def unpack(archive: Path, into: Path, marks: Path) -> bool:
     mark = marks / f"{archive.name}.done"
     if mark.is_file():
         return False
-    _make_folder(into)
+    make_folder(into, "download folder")
     try:
         if archive.name.lower().endswith(".zip"):
             _unzip(archive, into)
@@ -144,7 +135,7 @@ def unpack(archive: Path, into: Path, marks: Path) -> bool:
     except OSError as error:
         raise Vr2Error(f"{archive}: unpacking into {into} stopped ({error.strerror or error}); rerun to redo it") \
             from None
-    _make_folder(marks)
+    make_folder(marks, "download folder")
     write_atomic(mark, archive.name + "\n", "unpack record")
     return True
 

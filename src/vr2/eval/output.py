@@ -5,10 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Mapping, Sequence
 
-from vr2.errors import Vr2Error
 from vr2.eval.page import render
 from vr2.eval.report import markdown_report, write_json
-from vr2.files import write_atomic
+from vr2.files import make_folder, write_atomic
 
 
 def html_report(summary: Mapping, others: Sequence[Mapping] = ()) -> str:
@@ -22,12 +21,7 @@ def write_reports(summary: Mapping, out_dir: Path, others: Sequence[Mapping] = (
     Each file is written whole through a temporary file and renamed into place, so a symlink
     planted at one of these names is replaced, never written through, and a full disk leaves
     the previous file as it was (one-line error). An output folder that is a symlink is refused."""
-    if out_dir.is_symlink():
-        raise Vr2Error(f"{out_dir}: is a symbolic link; vr2 writes its reports only into a real folder")
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise Vr2Error(f"{out_dir}: cannot create the output folder ({error.strerror or error})") from None
+    make_folder(out_dir)
     paths = {"summary": out_dir / "summary.json", "markdown": out_dir / "report.md",
              "html": out_dir / "report.html"}
     write_json(paths["summary"], summary)

@@ -62,7 +62,7 @@ from vr2.eval.protocols import (
 from vr2.eval.release_prompts import for_recipe
 from vr2.eval.report import make_summary
 from vr2.eval.sharding import PARTS_DIR
-from vr2.files import drop_partial_line, dumps_json, loads_json, open_append, read_text, write_atomic
+from vr2.files import drop_partial_line, dumps_json, loads_json, make_folder, open_append, read_text, write_atomic
 from vr2.judge.client import make_judge
 from vr2.model.prompts import build_messages, format_question
 from vr2.model.runtime import generate_batch, load_model
@@ -500,16 +500,6 @@ def evaluate(recipe, *, output_dir: str | Path | None = None, force: bool = Fals
 
         write_reports(summary, out, compare)
     return summary
-
-
-def make_folder(path: Path) -> None:
-    """Create an output folder; refuse one that is a symlink (vr2 writes only where it was told)."""
-    if path.is_symlink():
-        raise Vr2Error(f"{path}: is a symbolic link; vr2 writes its results only into a real folder")
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise Vr2Error(f"{path}: cannot create the output folder ({error.strerror or error})") from None
 
 
 def append_rows(handle, path: Path, rows: Sequence[Mapping]) -> None:

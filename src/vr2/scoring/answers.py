@@ -421,15 +421,9 @@ def mean_relative_accuracy(pred: float, gold: float) -> float:
     exactly 50% earns 1/10. When gold is 0 the relative error is undefined; the score is 1.0
     for an exact 0 prediction and 0.0 otherwise. Non-finite inputs score 0.0.
     """
-    try:
-        pred, gold = float(pred), float(gold)
-    except (TypeError, ValueError):
+    relative = _relative_error(pred, gold)
+    if relative is None:
         return 0.0
-    if not (math.isfinite(pred) and math.isfinite(gold)):
-        return 0.0
-    if gold == 0:
-        return 1.0 if pred == 0 else 0.0
-    relative = abs(pred - gold) / abs(gold)
     return sum(relative <= tol for tol in _MRA_TOLERANCES) / len(_MRA_TOLERANCES)
 
 
@@ -440,15 +434,24 @@ def relative_accuracy(pred: float, gold: float) -> float:
     except at gold 0, where it gives even an exact 0 nothing. Here gold 0 scores 1.0 for an exact 0
     prediction and 0.0 otherwise, as MRA does. Non-finite inputs score 0.0.
     """
+    relative = _relative_error(pred, gold)
+    if relative is None:
+        return 0.0
+    return max(0.0, min(1.0, 1.0 - relative))
+
+
+def _relative_error(pred: Any, gold: Any) -> float | None:
+    """|pred - gold| / |gold| as both regression scores read it: None (score 0) for a value that
+    is not a finite number; at gold 0, 0.0 for an exact 0 and None otherwise."""
     try:
         pred, gold = float(pred), float(gold)
     except (TypeError, ValueError):
-        return 0.0
+        return None
     if not (math.isfinite(pred) and math.isfinite(gold)):
-        return 0.0
+        return None
     if gold == 0:
-        return 1.0 if pred == 0 else 0.0
-    return max(0.0, min(1.0, 1.0 - abs(pred - gold) / abs(gold)))
+        return 0.0 if pred == 0 else None
+    return abs(pred - gold) / abs(gold)
 
 
 # Regression metrics by name: benchmark scoring (VSIBench) and the release's training reward.
