@@ -113,10 +113,19 @@ def overrides(folder: Path, source: Path, video_dir: Path, urls: list[str], conc
     return [f'curate.sources=["jsonl={source}"]', f'curate.video_dir="{video_dir}"',
             f'curate.output_dir="{folder / "out"}"', f"curate.teacher_url={url}", f"curate.concurrency={concurrency}",
             "curate.workers=2", "curate.retries=2", "curate.backoff=0.05", "curate.max_samples=0",
-            f'model.name_or_path="{folder / "model"}"', f'curate.tokenizer="{TOKENIZER}"']
+            f'model.name_or_path="{folder / "model"}"', f'curate.tokenizer="{tokenizer(folder)}"']
 
 
-TOKENIZER = str(REPO / "runs" / "smoke" / "model")
+def tokenizer(folder: Path) -> Path:
+    """The tiny model's tokenizer (what `vr2 synthetic` would give the smoke recipe), built once in
+    the benchmark's folder, so the benchmark needs nothing made beforehand. Built in a child process:
+    torch in this process would count in every stage's max RSS (a forked child holds the parent's
+    pages until it execs)."""
+    model = folder / "tiny-model"
+    if not (model / "config.json").is_file():
+        code = f"from vr2.devtools.tiny import build_tiny_model; build_tiny_model({str(model)!r}, seed=0)"
+        subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO)
+    return model
 
 
 def run_stage(folder: Path, sets: list[str], stage: str, kill_after: int = 0) -> dict:
