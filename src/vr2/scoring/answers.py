@@ -504,12 +504,13 @@ def word_error_rate(pred: str, gold: str) -> float:
 
 
 @lru_cache(maxsize=1)
-def _rouge_scorer():
+def rouge_scorer():
+    """ROUGE-1/2/L with stemming (as the release and lmms-eval score free-form answers), built once."""
     try:
-        from rouge_score import rouge_scorer
+        from rouge_score import rouge_scorer as rouge
     except ImportError:  # declared in vr2's dependencies; a broken install still gets a clear line
         raise Vr2Error("free-form scoring needs rouge-score: pip install rouge-score") from None
-    return rouge_scorer.RougeScorer(["rouge1", "rouge2", "rougeL"], use_stemmer=True)
+    return rouge.RougeScorer(["rouge1", "rouge2", "rougeL"], use_stemmer=True)
 
 
 def _fold_accents(text: str) -> str:
@@ -521,7 +522,7 @@ def rouge_f1(pred: str, gold: str) -> dict[str, float]:
     """ROUGE-1, ROUGE-2 and ROUGE-L F1 from the `rouge-score` package with Porter stemming
     ("cats" = "cat"), as the release and lmms-eval compute it. Accents are folded first: its
     tokenizer keeps only a-z and 0-9, so "café" would otherwise lose its "é"."""
-    scores = _rouge_scorer().score(_fold_accents(gold or ""), _fold_accents(pred or ""))
+    scores = rouge_scorer().score(_fold_accents(gold or ""), _fold_accents(pred or ""))
     return {name: float(scores[name].fmeasure) for name in ("rouge1", "rouge2", "rougeL")}
 
 

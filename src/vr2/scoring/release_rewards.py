@@ -33,10 +33,9 @@ test_release_differences.py` checks them against the release's own functions.
 from __future__ import annotations
 
 import re
-from functools import lru_cache
 from typing import Sequence
 
-from vr2.errors import Vr2Error
+from vr2.scoring.answers import rouge_scorer
 from vr2.scoring.rewards import column, completion_text
 
 THINK, END_THINK, ANSWER, END_ANSWER = "<think>", "</think>", "<answer>", "</answer>"
@@ -95,15 +94,6 @@ def word_error_rate(gold: str, predicted: str) -> float:
     return row[-1] / max(1, len(ref))
 
 
-@lru_cache(maxsize=1)
-def _rouge():
-    try:
-        from rouge_score import rouge_scorer
-    except ImportError:  # declared in vr2's dependencies; a broken install still gets a clear line
-        raise Vr2Error("free-form scoring needs rouge-score: pip install rouge-score") from None
-    return rouge_scorer.RougeScorer(["rouge1", "rouge2", "rougeL"], use_stemmer=True)
-
-
 def _clip(value: float) -> float:
     # In this order, as the release clips: a NaN comes out as 1.0 (min(1.0, nan) is 1.0).
     return max(0.0, min(1.0, value))
@@ -126,7 +116,7 @@ def score_release_answer(predicted: str, gold: str) -> float:
         return _clip(1 - (abs(got - want) + 1e-9) / (abs(want) + 1e-9))
     if kind == "OCR":
         return _clip(1 - word_error_rate(gold, predicted))
-    scores = _rouge().score(gold, predicted)
+    scores = rouge_scorer().score(gold, predicted)
     return _clip((scores["rouge1"].fmeasure + scores["rouge2"].fmeasure + scores["rougeL"].fmeasure) / 3)
 
 
