@@ -30,6 +30,11 @@ class Claim:
         return asdict(self)
 
 
+def release_order(c: Claim) -> tuple[float, float]:
+    """The release's order of claims: by the interval's midpoint, equal midpoints by start."""
+    return (c.start + c.end) / 2, c.start
+
+
 # --- the rule-based extractor --------------------------------------------------------------
 #
 # Clauses. The reasoning is cut into sentences at '.', '!' or '?' followed by white space and
@@ -306,7 +311,7 @@ def read_reference(temporal_grounding: dict | str,
                                            f"string ({_short(sentence)})"))
         else:
             claims.append(Claim(interval[0], interval[1], sentence.strip()))
-    return sorted(claims, key=lambda c: ((c.start + c.end) / 2, c.start)), bad
+    return sorted(claims, key=release_order), bad
 
 
 def reference_claims(temporal_grounding: dict | str, source: str = "reference") -> list[Claim]:

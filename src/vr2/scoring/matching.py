@@ -15,7 +15,7 @@ from typing import Sequence
 
 import numpy as np
 
-from vr2.scoring.claims import Claim
+from vr2.scoring.claims import Claim, release_order
 
 
 @dataclass(frozen=True)
@@ -134,19 +134,11 @@ def release_claims(claims: Sequence[Claim]) -> list[Claim]:
         keyed[(min(start, end), max(start, end))] = c.text
     kept = [Claim(float(s), float(e), text) for (s, e), text in keyed.items()
             if text and text.strip()]
-    return sorted(kept, key=_release_order)
+    return sorted(kept, key=release_order)
 
 
 def _whole(seconds: float) -> int:
     return int(round(seconds))
-
-
-def _midpoint(c: Claim) -> float:
-    return (c.start + c.end) / 2
-
-
-def _release_order(c: Claim) -> tuple[float, float]:
-    return _midpoint(c), c.start
 
 
 def greedy_matching(pred: Sequence[Claim], allowed: np.ndarray,
@@ -154,7 +146,7 @@ def greedy_matching(pred: Sequence[Claim], allowed: np.ndarray,
     """The release's algorithm: predictions in order of interval midpoint, equal midpoints by
     start (then in their given order), each takes the first free allowed reference (in the given
     reference order) with the highest similarity. Kept to reproduce official numbers."""
-    order = sorted(range(len(pred)), key=lambda i: _release_order(pred[i]))
+    order = sorted(range(len(pred)), key=lambda i: release_order(pred[i]))
     taken: set[int] = set()
     pairs = []
     for i in order:
