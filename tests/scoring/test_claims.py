@@ -305,10 +305,10 @@ def test_readings_labels_and_quotes_never_give_claims(m, s, template):
 
 @given(st.text(alphabet='ab"“”\n 0:5', max_size=40))
 def test_quoted_spans_are_those_of_a_same_line_quote_pattern(text):
-    from vr2.scoring.claims import _quoted_spans
+    from vr2.scoring.time_roles import quoted_spans
 
     pattern = re.compile(r"\"[^\"\n]*\"|“[^”\n]*”")  # the definition; the scanner is its linear form
-    assert _quoted_spans(text) == [m.span() for m in pattern.finditer(text)]
+    assert quoted_spans(text) == [m.span() for m in pattern.finditer(text)]
 
 
 def test_a_line_of_unclosed_quotes_is_linear():

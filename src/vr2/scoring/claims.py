@@ -14,7 +14,6 @@ from dataclasses import asdict, dataclass
 from vr2.errors import Vr2Error
 from vr2.files import loads_json
 from vr2.scoring.time_roles import moments
-from vr2.scoring.time_roles import quoted_spans as _quoted_spans  # noqa: F401  (tests)
 from vr2.scoring.timestamps import TimeMention, find_times, parse_time_key
 
 
