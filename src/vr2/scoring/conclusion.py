@@ -146,8 +146,6 @@ _BOXED = re.compile(r"\\boxed\s*\{")
 _LATEX_WRAP = re.compile(r"\\(?:text|textbf|mathrm|mathbf|textit|operatorname)\s*\{([^{}]*)\}")
 _LATEX_DROP = re.compile(r"\\[()\[\]]|\$+|\\[,;!]|\\quad")
 _DEGREE = re.compile(r"\\degree\b|\^\s*\{?\\circ\}?\s*")
-_OPEN_THINK, _CLOSE_THINK = re.compile(r"<think>", re.I), re.compile(r"</think>", re.I)
-_OPEN_ANSWER = re.compile(r"<answer>", re.I)
 _TAGS = re.compile(r"</?\s*(?:think|answer)\s*>", re.I)
 _MOMENT_WORDS = re.compile(r"\b(?:at|by|around|about|from|between|until|till|near|after|before|since|"
                            r"during|within|in)\s+(?:the\s+)?$", re.I)
@@ -186,16 +184,6 @@ def think_conclusion(think: Any, answer_type: str, options: Any = None, *,
         if answer is not None:
             return answer
     return None if explicit_only else reader.final_statement(statements)
-
-
-def unclosed_think(completion: str) -> str | None:
-    """The reasoning of a <think> block that is never closed: from its opening tag to the first
-    <answer> (or the end). None when there is no <think>, or when it is closed."""
-    opening = _OPEN_THINK.search(completion)
-    if opening is None or _CLOSE_THINK.search(completion, opening.end()):
-        return None
-    answer = _OPEN_ANSWER.search(completion, opening.end())
-    return completion[opening.end():answer.start() if answer else len(completion)]
 
 
 # --------------------------------------------------------------------------- statements

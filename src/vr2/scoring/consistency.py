@@ -36,8 +36,8 @@ from vr2.scoring.answers import (
     parse_number,
     score_answer,
 )
-from vr2.scoring.conclusion import think_conclusion, unclosed_think
-from vr2.scoring.format import parse_completion
+from vr2.scoring.conclusion import think_conclusion
+from vr2.scoring.format import parse_completion, unclosed_think
 from vr2.scoring.paraphrase import same_meaning
 
 __all__ = ["Consistency", "RuleConsistency", "answers_agree", "check_consistency", "check_parts",

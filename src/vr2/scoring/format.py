@@ -77,6 +77,16 @@ def _first_block(text: str, opening: re.Pattern, closing: re.Pattern) -> str | N
     return text[start.end():end.start()] if end else None
 
 
+def unclosed_think(completion: str) -> str | None:
+    """The reasoning of a <think> block that is never closed: from its opening tag to the first
+    <answer> (or the end). None when there is no <think>, or when it is closed."""
+    opening = _OPEN_THINK.search(completion)
+    if opening is None or _CLOSE_THINK.search(completion, opening.end()):
+        return None
+    answer = _OPEN_ANSWER.search(completion, opening.end())
+    return completion[opening.end():answer.start() if answer else len(completion)]
+
+
 def format_ok(text: str) -> bool:
     """True when the whole completion is exactly one think block then one answer block
     (lower-case tags, only whitespace around and between them)."""
