@@ -48,6 +48,7 @@ by description), a single number, or, for free-form, any text.
 from __future__ import annotations
 
 import re
+from string import ascii_uppercase
 from typing import Any
 
 from vr2.errors import Vr2Error
@@ -262,6 +263,7 @@ class _Reader:
             self.option_texts = normalize_options(options)
         except Vr2Error:  # unusable options: letters only
             self.option_texts = []
+        self.letters = ascii_uppercase[:len(self.option_texts) or 10]  # the labels a pick may use
 
     # -- one statement
     def statement(self, statements: list[str], index: int):
@@ -337,12 +339,9 @@ class _Reader:
 
     def label(self, part: str) -> str | None:
         m = _LABEL.match(part)
-        if m and m.group(1).upper() in self._letters():
+        if m and m.group(1).upper() in self.letters:
             return m.group(1).upper()
         return None
-
-    def _letters(self) -> str:
-        return "ABCDEFGHIJKLMNOPQRSTUVWXYZ"[:len(self.option_texts) or 10]
 
     def named(self, clause: str, fuzzy: bool) -> str | None:
         """The one option a clause names, with rejected options removed; None for a negated clause."""
@@ -352,7 +351,7 @@ class _Reader:
         letter = parse_choice(kept, self.options)
         if letter is None and fuzzy and self.option_texts:
             found = described_option(kept, self.option_texts)
-            letter = self._letters()[found] if found is not None else None
+            letter = self.letters[found] if found is not None else None
         return letter
 
     # -- no marker anywhere
