@@ -273,10 +273,12 @@ def quoted_spans(text: str) -> list[tuple[int, int]]:
 
 _QUOTE_OPENER = re.compile("[\"“]|(?<![\\w’'])'(?=\\S)")
 _QUOTE_CLOSER = {'"': '"', "“": "”", "'": "'"}
+# a closing ' follows a non-space and is not an apostrophe inside a word ("it's")
+_SINGLE_CLOSER = re.compile(r"(?<=\S)'(?![A-Za-z])")
 
 
 def _closing_quote(text: str, kind: str, pos: int, line_end: int) -> int:
     if kind != "'":
         return text.find(_QUOTE_CLOSER[kind], pos, line_end)
-    m = re.compile(r"(?<=\S)'(?![A-Za-z])").search(text, pos, line_end)
+    m = _SINGLE_CLOSER.search(text, pos, line_end)
     return m.start() if m else -1
