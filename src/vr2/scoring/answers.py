@@ -35,7 +35,7 @@ from typing import Any
 
 from vr2.errors import Vr2Error
 from vr2.samples import ANSWER_TYPES
-from vr2.scoring.timestamps import find_times
+from vr2.scoring.timestamps import TimeMention, find_times
 
 _MAX_LETTERS_WITHOUT_OPTIONS = 10  # A-J: the most options any supported benchmark uses
 
@@ -290,19 +290,20 @@ def parse_number(text: Any) -> float | None:
     decimal comma; with one or two (or four and more) digits after it, it is the decimal comma
     ("1,5" -> 1.5). A scale word multiplies ("2 million" -> 2000000). When the text has several
     numbers, time mentions ("at 00:20", "at 12 seconds") are never the number; when it has only
-    times, a clock is read as its seconds ("1:30" -> 90, "1:02:03" -> 3723). Number words (zero to ninety-nine, "seven") are read only when the text has
-    no digits.
+    times, a clock is read as its seconds ("1:30" -> 90, "1:02:03" -> 3723). Number words (zero
+    to ninety-nine, "seven") are read only when the text has no digits.
     """
     if not isinstance(text, str):
         return None
     matches = list(_NUMBER.finditer(text))
     if len(matches) > 1:  # several numbers: a time the text cites ("5 people at 00:20") is not it
-        timeless_text = without_times(text)
+        mentions = find_times(text)
+        timeless_text = without_times(text, mentions)
         timeless = list(_NUMBER.finditer(timeless_text))
         if timeless:
             text, matches = timeless_text, timeless
         else:  # only times: a clock is its seconds ("1:30" is 90, never the 30 after the colon)
-            clocks = [m for m in find_times(text) if ":" in m.text]
+            clocks = [m for m in mentions if ":" in m.text]
             if clocks:
                 return clocks[-1].end
     if matches:
@@ -316,10 +317,10 @@ def parse_number(text: Any) -> float | None:
     return _word_number(text)
 
 
-def without_times(text: str) -> str:
-    """`text` with every time mention (`vr2.scoring.timestamps.find_times`) blanked out."""
+def without_times(text: str, mentions: list[TimeMention]) -> str:
+    """`text` with its time mentions (`vr2.scoring.timestamps.find_times`) blanked out."""
     pieces, pos = [], 0
-    for mention in find_times(text):
+    for mention in mentions:
         pieces.append(text[pos:mention.char_start])
         pieces.append(" ")
         pos = mention.char_end
