@@ -62,14 +62,14 @@ def threshold_sweep(embedder) -> None:
     stems = np.array([covers(c, a) for c, a, _ in pairs])
     print(f"\n2. meaning threshold on {len(pairs)} labelled pairs ({labels.sum()} same, "
           f"{len(pairs) - labels.sum()} different); accuracy of (stems or cosine >= t)")
+    cosines = {}
     for name, fn in (("predicates (vr2)", meaning_similarity), ("whole sentences", _whole_similarity)):
-        cosines = np.array([fn(c, a, embedder) for c, a, _ in pairs])
-        row = {t: float((((cosines >= t) | stems) == labels).mean()) for t in np.arange(0.35, 0.81, 0.05)}
+        cosines[name] = np.array([fn(c, a, embedder) for c, a, _ in pairs])
+        row = {t: float((((cosines[name] >= t) | stems) == labels).mean()) for t in np.arange(0.35, 0.81, 0.05)}
         best = max(row, key=row.get)
         cells = "  ".join(f"{t:.2f}:{v:.3f}" for t, v in row.items())
         print(f"   {name:17s} {cells}   best {best:.2f} ({row[best]:.3f})")
-    cosines = np.array([meaning_similarity(c, a, embedder) for c, a, _ in pairs])
-    chosen = float((((cosines >= MEANING_THRESHOLD) | stems) == labels).mean())
+    chosen = float((((cosines["predicates (vr2)"] >= MEANING_THRESHOLD) | stems) == labels).mean())
     print(f"   MEANING_THRESHOLD = {MEANING_THRESHOLD}: accuracy {chosen:.3f}")
 
 
