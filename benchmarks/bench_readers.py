@@ -84,9 +84,9 @@ def claim_text(embedder) -> None:
         for case in cases:
             pred, ref = extractor.extract(case["think"]), reference_claims(case["ref"])
             wanted = {(float(t), key) for t, key in case["same"]}
-            ref_keys = {id(c): k for k in case["ref"] for c in ref if c.text == case["ref"][k].strip()}
+            keys = {sentence.strip(): key for key, sentence in case["ref"].items()}
             for m in scorer.score(pred, ref).matches:
-                pair = (pred[m.pred].start, ref_keys[id(ref[m.ref])])
+                pair = (pred[m.pred].start, keys[ref[m.ref].text])
                 found += pair in wanted
                 false += pair not in wanted
         print(f"   {name:13s} labelled pairs matched {found}, false matches {false}")
