@@ -74,6 +74,12 @@ def test_a_temperature_is_not_an_option_letter():
     assert check_parts(think, "B", "multiple_choice", TEMPS).consistent is True
 
 
+@pytest.mark.parametrize("degree", ["\\degree C", "\\degree{} C", "^\\circ C", "^{\\circ} C"])
+def test_a_latex_temperature_is_not_an_option_letter(degree):
+    """LaTeX degrees with a space before the unit: "30\\degree C" must not leave a lone "C" behind."""
+    assert mc(f"The thermometer reads 30{degree} at the end, so the temperature is 30{degree}.", TEMPS) == "B"
+
+
 def test_the_letter_wins_over_the_words_after_it():
     think = "Therefore, the correct answer is:\nD. a red car"
     assert mc(think) == "D"

@@ -64,7 +64,7 @@ def option_letters(n: int) -> list[str]:
 
 
 # No two `\s*` side by side anywhere below: on long runs of spaces they backtrack quadratically.
-_LATEX_DEGREE = re.compile(r"\\degree\b\s*|\^\s*\{?\\circ\}?\s*")
+LATEX_DEGREE = re.compile(r"\\degree\b(?:\{\})?\s*|\^\s*\{?\\circ\}?\s*")  # "30\degree C" = "30°C"
 _OPTION_PREFIX = re.compile(r"^\s*(?:[\(\[]\s*)?([A-Za-z])\s*[\.\):\]]\s*")
 
 
@@ -96,7 +96,7 @@ def _options_from_dict(options: dict) -> list[str]:
 
 
 def _strip_prefix(text: str, position: int) -> str:
-    text = _LATEX_DEGREE.sub("°", text)  # "30\degree C" is written "30°C" in prose
+    text = LATEX_DEGREE.sub("°", text)  # "30\degree C" is written "30°C" in prose
     match = _OPTION_PREFIX.match(text)
     if match and position < 26 and match.group(1).upper() == ascii_uppercase[position]:
         return text[match.end():].strip()

@@ -52,8 +52,8 @@ from string import ascii_uppercase
 from typing import Any
 
 from vr2.errors import Vr2Error
-from vr2.scoring.answers import (check_answer_type, format_number, normalize_options, parse_choice,
-                                 parse_number, remove_option_texts)
+from vr2.scoring.answers import (LATEX_DEGREE, check_answer_type, format_number, normalize_options,
+                                 parse_choice, parse_number, remove_option_texts)
 from vr2.scoring.paraphrase import described_option
 from vr2.scoring.timestamps import find_times
 
@@ -146,7 +146,6 @@ _BULLET = re.compile(r"^(?:[\s>*#•\-–—]+|\d{1,2}[.)]\s+)+")
 _BOXED = re.compile(r"\\boxed\s*\{")
 _LATEX_WRAP = re.compile(r"\\(?:text|textbf|mathrm|mathbf|textit|operatorname)\s*\{([^{}]*)\}")
 _LATEX_DROP = re.compile(r"\\[()\[\]]|\$+|\\[,;!]|\\quad")
-_DEGREE = re.compile(r"\\degree\b|\^\s*\{?\\circ\}?\s*")
 _TAGS = re.compile(r"</?\s*(?:think|answer)\s*>", re.I)
 _MOMENT_WORDS = re.compile(r"\b(?:at|by|around|about|from|between|until|till|near|after|before|since|"
                            r"during|within|in)\s+(?:the\s+)?$", re.I)
@@ -193,7 +192,7 @@ def think_conclusion(think: Any, answer_type: str, options: Any = None, *,
 def plain(text: str) -> str:
     """The text without stray tags and LaTeX wrapping; `\\boxed{X}` becomes ⟦X⟧."""
     text = _TAGS.sub(" ", text)
-    text = _DEGREE.sub("°", _unbox(text))
+    text = LATEX_DEGREE.sub("°", _unbox(text))
     for _ in range(3):  # nested \text{\textbf{...}}
         text = _LATEX_WRAP.sub(r"\1", text)
     return _LATEX_DROP.sub(" ", text)
