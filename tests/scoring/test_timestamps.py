@@ -231,6 +231,8 @@ def test_long_adversarial_text_is_fast(chunks):
 @pytest.mark.parametrize("text, expected", [
     ("near the two-minute mark", [(120, 120, "the two-minute mark")]),
     ("around the thirty-second mark", [(30, 30, "the thirty-second mark")]),
+    ("by the eighty-second mark", [(80, 80, "the eighty-second mark")]),
+    ("at the seventy-second mark", [(70, 70, "the seventy-second mark")]),
     ("from the start of the clip until 00:15", [(0, 15, "from the start of the clip until 00:15")]),
     ("Von 00:02 bis 00:12", [(2, 12, "00:02 bis 00:12")]),
     ("de 00:02 a 00:12", [(2, 12, "00:02 a 00:12")]),

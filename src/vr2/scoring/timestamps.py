@@ -154,7 +154,8 @@ _CLOCK_DURATION_AFTER = re.compile(r"\s*(?:long|in\s+(?:length|duration))(?![a-z
 _WORD_NUMBERS = {w: n for n, w in enumerate(
     "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
     "sixteen seventeen eighteen nineteen twenty".split())}
-_WORD_NUMBERS.update({"thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "ninety": 90})
+_WORD_NUMBERS.update({"thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70, "eighty": 80,
+                      "ninety": 90})
 _WORD_MARK = re.compile(
     r"\b(?:the\s+)?(" + "|".join(_WORD_NUMBERS) + r")[-\s](second|minute)s?[-\s](?:mark|point)\b", _I)
 _DECADE_BEFORE = re.compile(
