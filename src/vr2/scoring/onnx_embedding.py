@@ -188,8 +188,9 @@ def _private_folder(folder: Path) -> str | None:
     return "is in a folder that was writable by other users"
 
 
-def _read_own_file(path: Path) -> bytes:
-    """A regular file of this user, read without following a symlink (OSError otherwise)."""
+def _open_own_file(path: Path) -> int:
+    """An open descriptor of a regular file of this user, opened without following a symlink
+    (OSError otherwise)."""
     fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
     try:
         info = os.fstat(fd)
@@ -197,17 +198,22 @@ def _read_own_file(path: Path) -> bytes:
             raise OSError(errno.EINVAL, "not a regular file")
         if hasattr(os, "getuid") and info.st_uid != os.getuid():
             raise OSError(errno.EPERM, "belongs to another user")
-        with os.fdopen(fd, "rb") as handle:
-            fd = -1
-            return handle.read()
-    finally:
-        if fd >= 0:
-            os.close(fd)
+    except OSError:
+        os.close(fd)
+        raise
+    return fd
 
 
-def verified_model(path: Path) -> tuple[bytes | None, str | None]:
-    """(the cached model's bytes, None) when it is what vr2 exported; else (None, why not).
-    The bytes checked are the bytes loaded: nothing can swap the file in between."""
+def _read_own_file(path: Path) -> bytes:
+    """A regular file of this user, read without following a symlink (OSError otherwise)."""
+    with os.fdopen(_open_own_file(path), "rb") as handle:
+        return handle.read()
+
+
+def open_verified_model(path: Path) -> tuple[int | None, str | None]:
+    """(an open descriptor of the cached model, None) when it is what vr2 exported; else (None, why
+    not). The descriptor pins the file that was hashed: load through it (`model_source`) and nothing
+    can swap the file in between. The caller closes it."""
     path = Path(path)
     if not path.parent.is_dir():
         return None, "not exported yet"
@@ -215,20 +221,49 @@ def verified_model(path: Path) -> tuple[bytes | None, str | None]:
     if loose:
         return None, loose
     try:
-        data = _read_own_file(path)
+        fd = _open_own_file(path)
     except FileNotFoundError:
         return None, "not exported yet"
     except OSError as exc:
         if exc.errno == errno.ELOOP:
             return None, "is a symbolic link"
         return None, f"cannot be trusted ({exc.strerror or exc})"
+    why = _check_hash(fd, path)
+    if why:
+        os.close(fd)
+        return None, why
+    return fd, None
+
+
+def _check_hash(fd: int, path: Path) -> str | None:
     try:
         recorded = _read_own_file(_hash_file(path)).decode("ascii", "replace").strip()
     except OSError:
-        return None, "has no hash recorded beside it"
-    if hashlib.sha256(data).hexdigest() != recorded:
-        return None, "does not match the hash recorded at export"
-    return data, None
+        return "has no hash recorded beside it"
+    digest, offset = hashlib.sha256(), 0
+    while chunk := os.pread(fd, 1 << 20, offset):  # pread: the descriptor stays at 0 for loading
+        digest.update(chunk)
+        offset += len(chunk)
+    return None if digest.hexdigest() == recorded else "does not match the hash recorded at export"
+
+
+def verified_model(path: Path) -> tuple[bytes | None, str | None]:
+    """(the cached model's bytes, None) when it is what vr2 exported; else (None, why not)."""
+    fd, why = open_verified_model(path)
+    if fd is None:
+        return None, why
+    with os.fdopen(fd, "rb") as handle:
+        return handle.read(), None
+
+
+def model_source(fd: int) -> str | bytes:
+    """What ONNX Runtime loads for a verified descriptor: its /proc path where there is one (the
+    runtime reads the file itself: ~120 MB less peak memory than handing it the bytes), else the
+    bytes read through the descriptor."""
+    proc = f"/proc/self/fd/{fd}"
+    if os.path.exists(proc):
+        return proc
+    return b"".join(iter(lambda: os.read(fd, 1 << 20), b""))
 
 
 def _check_pipeline(st, model_dir: Path) -> None:
@@ -257,13 +292,13 @@ class OnnxEmbedder:
         if not model_dir.is_dir():
             raise Vr2Error(f"{model}: embedding model folder not found (give a local path)")
         path = exported_path(model_dir)
-        model_bytes, why = verified_model(path)
-        if model_bytes is None:
+        fd, why = open_verified_model(path)
+        if fd is None:
             if why != "not exported yet":
                 print(f"vr2: the cached ONNX model {path} {why}; not using it", file=sys.stderr, flush=True)
             export(model_dir, path)
-            model_bytes, why = verified_model(path)
-            if model_bytes is None:  # another process changed it in between
+            fd, why = open_verified_model(path)
+            if fd is None:  # another process changed it in between
                 raise Vr2Error(f"{path}: the ONNX model just exported {why}; export again with "
                                "`python -m vr2.scoring.onnx_embedding`")
         self.name = name
@@ -276,9 +311,12 @@ class OnnxEmbedder:
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         if threads:
             options.intra_op_num_threads = threads
-        # Loaded from the bytes that were checked; a file that matches its hash is the export
+        # Loaded through the descriptor that was checked; a file that matches its hash is the export
         # itself, so an error here is a real one.
-        self._session = ort.InferenceSession(model_bytes, options, providers=["CPUExecutionProvider"])
+        try:
+            self._session = ort.InferenceSession(model_source(fd), options, providers=["CPUExecutionProvider"])
+        finally:
+            os.close(fd)
         self.dimension = _hidden_size(model_dir)
 
     def encode(self, texts: list[str]) -> np.ndarray:
