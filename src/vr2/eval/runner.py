@@ -187,7 +187,7 @@ def load_benchmarks(recipe, names: Sequence[str]) -> list[tuple[Any, Any]]:
     out = []
     for name in names:
         path = Path(name)
-        if path.suffix.lower() in (".jsonl", ".json") or path.is_dir():
+        if is_file_benchmark(name):
             spec = benchmarks.jsonl_benchmark(_file_benchmark_name(path))
             videos = e.video_dir or (path if path.is_dir() else path.parent)
             result = benchmarks.load_benchmark(spec, path, videos, limit=e.limit or None)
@@ -197,6 +197,22 @@ def load_benchmarks(recipe, names: Sequence[str]) -> list[tuple[Any, Any]]:
                                              video_dir=e.video_dir or None, limit=e.limit or None)
         out.append((spec, result))
     return out
+
+
+def is_file_benchmark(name: str) -> bool:
+    """Whether a recipe's benchmark name is a file (or folder) of the user's own, not a registered one."""
+    path = Path(name)
+    return path.suffix.lower() in (".jsonl", ".json") or path.is_dir()
+
+
+def download_benchmarks(recipe) -> Iterator[tuple[str, Path]]:
+    """Fetch each registered benchmark of the recipe into `[eval] data_dir`/<name>
+    (`benchmarks.download`), yielding (name, folder) as each one finishes."""
+    if not recipe.eval.data_dir:
+        raise Vr2Error("eval.data_dir: --download needs the folder to download into (e.g. data/benchmarks)")
+    for name in recipe.eval.benchmarks:
+        if not is_file_benchmark(name):
+            yield name, benchmarks.download(name, recipe.eval.data_dir)
 
 
 def _file_benchmark_name(path: Path) -> str:
