@@ -559,11 +559,15 @@ def summarize(runs: Sequence[BenchmarkRun], *, label: str, info: dict | None = N
         per_benchmark[run.name] = benchmark_entry(run.name, run.display, run.category, rows, post or {})
         per_benchmark[run.name]["skipped_rows"] = len(run.skipped)
     categories = {run.name: run.category for run in runs}
-    failed = [f"{run.name} {s.id}: {row.get('error') or row.get('score_error') or row.get('official_error')}"
-              for run in runs for s in run.samples for row in [run.rows.get(str(s.id)) or {}]
-              if row.get("error") or row.get("score_error") or row.get("official_error")]
+    failed = [f"{run.name} {s.id}: {why}" for run in runs for s in run.samples
+              for why in [_failure(run.rows.get(str(s.id)) or {})] if why]
     return make_summary(label, per_benchmark, averages(per_benchmark, categories),
                         info={**(info or {}), "failed": _capped(failed)}, notes=notes)
+
+
+def _failure(row: Mapping) -> Any:
+    """Why a row failed (its video or model call, its scoring, its official rule), or None."""
+    return row.get("error") or row.get("score_error") or row.get("official_error")
 
 
 def benchmark_entry(name: str, display: str, category: str, rows: Sequence[Mapping], post: dict) -> dict:
@@ -629,9 +633,8 @@ def score_sample_files(folder: str | Path, recipe, *, mode: str = "auto",
         per_benchmark[name].update(log_lines=lines[name], skipped_lines=lines[name] - len(rows))
     categories = {n: v["category"] for n, v in per_benchmark.items()}
     tasks = sorted({f"{f.task} -> {f.benchmark}" for f in files})
-    failed = [f"{name} {r['doc_id']}: {r.get('error') or r.get('score_error') or r.get('official_error')}"
-              for name, rows in rows_by_bench.items() for r in rows
-              if r.get("error") or r.get("score_error") or r.get("official_error")]
+    failed = [f"{name} {r['doc_id']}: {why}" for name, rows in rows_by_bench.items() for r in rows
+              for why in [_failure(r)] if why]
     notes = _rescored_notes(per_benchmark)
     summary = make_summary(Path(folder).name, per_benchmark, averages(per_benchmark, categories),
                            info={"source": "lmms-eval samples", "samples_dir": str(folder),
@@ -679,13 +682,12 @@ class _FileScorer:
                 item.answer_type = _default_answer_type(spec, item.options)
             item.completion = as_scored_completion(item.completion, item_mode)
         missing = [_options_missing(spec, item) for item in items]
-        scores = score_responses([i for i, m in zip(items, missing) if not m], self.rewards, self.weights,
-                                 judge=self.judge, questions=[i.question or "" for i, m in zip(items, missing)
-                                                              if not m])
-        scores.reverse()
+        readable = [item for item, why in zip(items, missing) if not why]
+        scores = iter(score_responses(readable, self.rewards, self.weights, judge=self.judge,
+                                      questions=[i.question or "" for i in readable]))
         rows = []
         for record, item, item_mode, why in zip(records, items, modes, missing):
-            score = {"score_error": why} if why else scores.pop()
+            score = {"score_error": why} if why else next(scores)
             # vr2's own rows carry vas_attn (it needs the model); lmms-eval's have none.
             vas = record.get("vas_attn")
             rows.append({"doc_id": item.id, **lmms.categories(record, task), "mode": item_mode,
