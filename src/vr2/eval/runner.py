@@ -240,17 +240,10 @@ def read_results(path: Path) -> dict[str, dict]:
         return {}
 
     data = drop_partial_line(path)
-    rows: dict[str, dict] = {}
-    for number, line in enumerate(data.decode("utf-8", "replace").splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            row = loads_json(line, f"{path}:{number}")
-        except Vr2Error as error:
-            raise Vr2Error(f"{error}; delete the line or rerun with --force") from None
-        if isinstance(row, dict) and "doc_id" in row:
-            rows.setdefault(str(row["doc_id"]), row)
-    return rows
+    try:
+        return sharding.rows_by_doc_id(path, data, strict=True)
+    except Vr2Error as error:
+        raise Vr2Error(f"{error}; delete the line or rerun with --force") from None
 
 
 # --------------------------------------------------------------------------- engines
