@@ -58,8 +58,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _route(self):
         path = urllib.parse.unquote(urllib.parse.urlsplit(self.path).path)
         self.server.requests.append((self.command, path, self.headers.get("Range")))
-        parts = path.strip("/").split("/")
-        return parts
+        return path.strip("/").split("/")
 
     def _repo(self, owner: str, name: str):
         return self.server.repos.get(f"{owner}/{name}")
@@ -108,10 +107,7 @@ class _Handler(BaseHTTPRequestHandler):
         if found is None:
             return
         commit, files = found
-        if path not in files:
-            self._json(404, {"error": "Entry not found"}, {"X-Error-Code": "EntryNotFound"})
-            return
-        if path in self.server.broken:
+        if path not in files or path in self.server.broken:
             self._json(404, {"error": "Entry not found"}, {"X-Error-Code": "EntryNotFound"})
             return
         data = files[path]

@@ -182,6 +182,21 @@ def test_vr2_download_training_lays_out_what_the_paper_recipes_read(stand_in, tm
     assert again.code == 0, again.err
 
 
+def test_a_training_file_of_other_content_is_left_alone(stand_in, tmp_path):
+    stand_in({"MBZUAI/Video-R2-Dataset": make_repo(TRAINING)})
+    data = tmp_path / "data"
+    data.mkdir()
+    mine = json.dumps([{"video": "mine12/1.mp4", "conversations": []}]).encode()  # same length, other bytes
+    assert len(mine) == len(TRAINING["video-r2-sft-dataset.json"])
+    (data / "video_r2_sft.json").write_bytes(mine)
+    with pytest.raises(Vr2Error, match="video_r2_sft.json: exists with other content"):
+        hub.fetch_training_set(data)
+    assert (data / "video_r2_sft.json").read_bytes() == mine
+    (data / "video_r2_sft.json").unlink()
+    (data / "video_r2_sft.json").write_bytes(TRAINING["video-r2-sft-dataset.json"])  # a copy of the same data
+    assert hub.fetch_training_set(data)["sft"] == data / "video_r2_sft.json"
+
+
 def test_vr2_eval_download_fetches_and_evaluates(stand_in, tmp_path, capsys):
     """SciVideoBench from the stand-in Hub: its rows and a tar of videos (empty files here, so each
     sample fails at decoding and no model is loaded), unpacked where the loader looks."""

@@ -106,25 +106,25 @@ def test_relative_accuracy_ten_and_nine_thresholds():
     assert "gold answer 0" in zero["official_error"]
 
 
-def _rows(benchmark, scores, groups=None):
+def _rows(scores, groups=None):
     groups = groups or [None] * len(scores)
     return [{"official_source": "rescored", "official_score": s, "official_group": g, "accuracy": 1.0}
             for s, g in zip(scores, groups)]
 
 
 def test_mlvu_always_divides_by_seven_task_types():
-    out = O.official_metrics("mlvu", _rows("mlvu", [1.0, 0.0, 1.0], ["count", "count", "order"]))
+    out = O.official_metrics("mlvu", _rows([1.0, 0.0, 1.0], ["count", "count", "order"]))
     assert out["official_accuracy"] == pytest.approx((50 + 100) / 7)
     assert list(out["official_groups"]) == list(O.MLVU_TASK_TYPES)
 
 
 def test_mmvu_counts_only_mapped_subjects():
-    out = O.official_metrics("mmvu", _rows("mmvu", [1.0, 0.0, 1.0], ["Biology", "Law", "Cooking"]))
+    out = O.official_metrics("mmvu", _rows([1.0, 0.0, 1.0], ["Biology", "Law", "Cooking"]))
     assert out["official_accuracy"] == 50.0 and "1 sample(s) of other subjects not counted" in out["official_rule"]
 
 
 def test_vsibench_merges_the_direction_types_and_says_when_one_is_missing():
-    rows = _rows("vsibench", [1.0, 0.6, 1.0, 0.0, 0.0, 1.0],
+    rows = _rows([1.0, 0.6, 1.0, 0.0, 0.0, 1.0],
                  ["object_counting", "object_counting", "object_rel_direction_easy",
                   "object_rel_direction_medium", "object_rel_direction_hard", "object_rel_direction_hard"])
     out = O.official_metrics("vsibench", rows)
@@ -136,27 +136,27 @@ def test_vsibench_merges_the_direction_types_and_says_when_one_is_missing():
 
 
 def test_mvbench_is_the_mean_of_its_task_figures_over_non_empty_answers():
-    rows = _rows("mvbench", [1.0, None, 1.0, 0.0, 0.0], ["a", "a", "b", "b", "b"])
+    rows = _rows([1.0, None, 1.0, 0.0, 0.0], ["a", "a", "b", "b", "b"])
     out = O.official_metrics("mvbench", rows)
     assert out["official_accuracy"] == pytest.approx((100 + 100 / 3) / 2)
     assert (out["official_counted"], out["official_left_out"]) == (4, 1)
 
 
 def test_errors_are_counted_apart_and_video_failures_ignored():
-    rows = _rows("videomme", [1.0, 0.0]) + [{"official_error": "no gold", "official_source": "rescored"},
+    rows = _rows([1.0, 0.0]) + [{"official_error": "no gold", "official_source": "rescored"},
                                             {"error": "video missing"}]
     out = O.official_metrics("videomme", rows)
     assert out["official_accuracy"] == 50.0 and out["official_errors"] == 1 and out["official_counted"] == 2
 
 
 def test_scivideobench_rounds_to_two_places_and_longvideobench_to_a_five_place_fraction():
-    assert O.official_metrics("scivideobench", _rows("s", [1.0, 0.0, 0.0]))["official_accuracy"] == 33.33
-    assert O.official_metrics("longvideobench", _rows("l", [1.0, 0.0, 0.0]))["official_accuracy"] == \
+    assert O.official_metrics("scivideobench", _rows([1.0, 0.0, 0.0]))["official_accuracy"] == 33.33
+    assert O.official_metrics("longvideobench", _rows([1.0, 0.0, 0.0]))["official_accuracy"] == \
         100 * round(1 / 3, 5)
 
 
 def test_a_benchmark_without_an_official_rule_has_no_official_entries():
-    assert O.official_metrics("my_jsonl_benchmark", _rows("x", [1.0])) == {}
+    assert O.official_metrics("my_jsonl_benchmark", _rows([1.0])) == {}
     assert O.rescore("my_jsonl_benchmark", "B", facts()) == {}
 
 

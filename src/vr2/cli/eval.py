@@ -22,7 +22,7 @@ from vr2.eval.report import (
     paper_summary,
     rich_tables,
 )
-from vr2.eval.runner import evaluate, score_sample_files
+from vr2.eval.runner import download_benchmarks, evaluate, score_sample_files
 from vr2.scoring.batch import to_json
 
 
@@ -115,13 +115,7 @@ def eval_command(
 
 
 def _download(config) -> None:
-    """Fetch each registered benchmark of the recipe into eval.data_dir/<name>."""
-    if not config.eval.data_dir:
-        raise Vr2Error("eval.data_dir: --download needs the folder to download into (e.g. data/benchmarks)")
-    for name in config.eval.benchmarks:
-        if Path(name).suffix.lower() in (".jsonl", ".json") or Path(name).is_dir():
-            continue  # a benchmark file of the user's own
-        folder = benchmarks.download(name, config.eval.data_dir)
+    for name, folder in download_benchmarks(config):
         display.err_console.print(f"{name:>14}: {folder}", highlight=False, markup=False)
 
 

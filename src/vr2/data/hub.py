@@ -19,7 +19,7 @@ tar) and `subtitles/` (the subtitles tar), under one folder (`data/` in the reci
 from __future__ import annotations
 
 import contextlib
-import json
+import filecmp
 import os
 import shutil
 import tarfile
@@ -27,7 +27,7 @@ import zipfile
 from pathlib import Path
 
 from vr2.errors import MissingExtra, Vr2Error
-from vr2.files import loads_json, make_folder, read_text, write_atomic
+from vr2.files import dumps_json, loads_json, make_folder, read_text, write_atomic
 
 DONE = ".vr2-download.json"
 UNPACKED = ".vr2-unpacked"
@@ -80,7 +80,7 @@ def fetch(repo_id: str, folder: str | Path, *, revision: str = "main") -> Path:
             raise
         raise Vr2Error(f"{repo_id}: cannot download from {where} ({_first_line(error)}); check the network, "
                        "then rerun: finished and partial files are kept") from None
-    write_atomic(folder / DONE, json.dumps({"repo": repo_id, "revision": revision}) + "\n", "download record")
+    write_atomic(folder / DONE, dumps_json({"repo": repo_id, "revision": revision}) + "\n", "download record")
     return folder
 
 
@@ -106,14 +106,15 @@ def _first_line(error: BaseException) -> str:
 
 def archives(folder: Path) -> list[Path]:
     """The zip and tar archives under `folder` (vr2's and the Hub client's own folders skipped)."""
-    found = []
-    for path in sorted(folder.rglob("*")):
-        parts = path.relative_to(folder).parts
-        if any(part.startswith(".") for part in parts) or not path.is_file() or path.is_symlink():
-            continue
-        if path.name.lower().endswith(ARCHIVES):
-            found.append(path)
-    return found
+    return [path for path in _visible(folder, "*")
+            if path.is_file() and not path.is_symlink() and path.name.lower().endswith(ARCHIVES)]
+
+
+def _visible(folder: Path, pattern: str) -> list[Path]:
+    """The paths under `folder` matching `pattern`, sorted, leaving out every hidden folder and
+    file (vr2's marks, the Hub client's `.cache`)."""
+    return [path for path in sorted(folder.rglob(pattern))
+            if not any(part.startswith(".") for part in path.relative_to(folder).parts)]
 
 
 def unpack(archive: Path, into: Path, marks: Path) -> bool:
@@ -182,8 +183,7 @@ def fetch_training_set(folder: str | Path, *, revision: str = "main", repo_id: s
 
 
 def _one_json(hub: Path, kind: str) -> Path:
-    found = [p for p in sorted(hub.rglob("*.json")) if kind in p.name.lower()
-             and not any(part.startswith(".") for part in p.relative_to(hub).parts)]
+    found = [p for p in _visible(hub, "*.json") if kind in p.name.lower()]
     if len(found) != 1:
         names = ", ".join(p.name for p in found) or "none"
         raise Vr2Error(f"{hub}: expected one {kind.upper()} JSON file in the dataset, found {names}")
@@ -196,7 +196,7 @@ def _place(source: Path, target: Path) -> Path:
     if target.is_symlink():
         raise Vr2Error(f"{target}: is a symbolic link; vr2 does not write through one")
     if target.exists():
-        if target.stat().st_size == source.stat().st_size and _same(target, source):
+        if filecmp.cmp(target, source, shallow=False):  # sizes first, then the bytes
             return target
         raise Vr2Error(f"{target}: exists with other content; move it away to place the downloaded file there")
     try:
@@ -208,12 +208,3 @@ def _place(source: Path, target: Path) -> Path:
             raise Vr2Error(f"{target}: cannot write ({error.strerror or error})") from None
     return target
 
-
-def _same(a: Path, b: Path, chunk: int = 1 << 20) -> bool:
-    with a.open("rb") as x, b.open("rb") as y:
-        while True:
-            left, right = x.read(chunk), y.read(chunk)
-            if left != right:
-                return False
-            if not left:
-                return True

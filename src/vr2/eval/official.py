@@ -48,7 +48,6 @@ sample by the rules above only where those fields are missing, and says how many
 
 from __future__ import annotations
 
-import json
 import math
 import random
 import re
@@ -58,11 +57,11 @@ from functools import lru_cache
 from pathlib import PurePosixPath
 from typing import Any
 
+from vr2.errors import Vr2Error
+from vr2.files import loads_json
 from vr2.scoring.format import without_think_blocks
 
 LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-PAPER_TASKS = ("mvbench", "videomme", "tempcompass", "mlvu", "longvideobench", "videomathqa",
-               "videommmu", "mmvu", "vsibench", "minerva", "scivideobench")
 
 
 # --------------------------------------------------------------------------- reading one answer
@@ -414,9 +413,14 @@ def _rescore_longvideobench(text, facts, benchmark):
     return {**_letter_result(drawn, facts.gold), "official_random": True}
 
 
-def _rescore_scivideobench(text, facts, benchmark):
-    pred = first_capital(answer_span(text), "ABCDEFGHIJKL", _PHRASES_SCIVIDEOBENCH, max_words=16,
+def scivideobench_letter(text: str) -> str:
+    """SciVideoBench's reading: the first capital A-L after its phrases ("" when none)."""
+    return first_capital(answer_span(text), "ABCDEFGHIJKL", _PHRASES_SCIVIDEOBENCH, max_words=16,
                          guard="ABCDEFGHIJ")
+
+
+def _rescore_scivideobench(text, facts, benchmark):
+    pred = scivideobench_letter(text)
     if pred:
         return _letter_result(pred, facts.gold)
     return {**_letter_result(_drawn(benchmark, facts, "ABCDEFGHIJ"), facts.gold), "official_random": True}
@@ -496,11 +500,7 @@ def _lettered(options: Sequence[str]) -> list[str]:
 
 
 def _group(benchmark: str, facts: Facts) -> str | None:
-    if benchmark == "mmvu":
-        return facts.group
-    if benchmark == "videommmu":
-        return mmmu_subject(facts.sample_id)
-    return facts.group
+    return mmmu_subject(facts.sample_id) if benchmark == "videommmu" else facts.group
 
 
 _MMMU_ID = re.compile(r"[^_]*_(.+?)_\d+")
@@ -669,9 +669,7 @@ def _log_scivideobench(entry, facts):
     # The task draws when nothing parses; the log keeps the drawn letter, not whether it drew.
     raw = entry.get("raw_output")
     if isinstance(raw, str):
-        parsed = first_capital(answer_span(raw), "ABCDEFGHIJKL", _PHRASES_SCIVIDEOBENCH, max_words=16,
-                               guard="ABCDEFGHIJ")
-        out["official_random"] = parsed == ""
+        out["official_random"] = scivideobench_letter(raw) == ""
     return out
 
 
@@ -795,6 +793,16 @@ def _scores(rows) -> list[float]:
     return [float(r["official_score"]) for r in rows]
 
 
+def _group_table(groups: Mapping[str, list[float]]) -> dict[str, dict]:
+    """{group: {"accuracy": 0-100, "samples": n}}, in group order."""
+    return {k: {"accuracy": 100.0 * sum(v) / len(v), "samples": len(v)} for k, v in sorted(groups.items())}
+
+
+def _mean_accuracy(table: Mapping[str, Mapping]) -> float | None:
+    """The mean of a group table's accuracies (every group weighs the same)."""
+    return sum(e["accuracy"] for e in table.values()) / len(table) if table else None
+
+
 def _by_group(rows, default: str = "(none)") -> dict[str, list[float]]:
     groups: dict[str, list[float]] = {}
     for row in rows:
@@ -806,10 +814,8 @@ def _combine(benchmark: str, rows) -> tuple[float | None, dict[str, dict], str]:
     rule = RULES[benchmark]
     scores = _scores(rows)
     if benchmark == "mvbench":
-        groups = _by_group(rows)
-        table = {k: {"accuracy": _percent(sum(v), len(v)), "samples": len(v)} for k, v in sorted(groups.items())}
-        value = sum(e["accuracy"] for e in table.values()) / len(table) if table else None
-        return value, table, rule
+        table = _group_table(_by_group(rows))
+        return _mean_accuracy(table), table, rule
     if benchmark == "mlvu":
         groups = _by_group(rows)
         table = {t: {"accuracy": _percent(sum(groups.get(t, [])), len(groups.get(t, []))) or 0.0,
@@ -844,8 +850,7 @@ def _vsibench_task(rows, rule: str) -> tuple[float | None, dict[str, dict], str]
         if len(direction) < 3:
             rule += (f" (only {', '.join(present)} present: the task needs all three direction types; "
                      "vr2 merged those present)")
-    value = sum(e["accuracy"] for e in table.values()) / len(table) if table else None
-    return value, table, rule
+    return _mean_accuracy(table), table, rule
 
 
 # --------------------------------------------------------------------------- VSIBench post-processing
@@ -891,9 +896,8 @@ def vsibench_post(rows: Sequence[Mapping[str, Any]], *, judge=None, prompts: Pos
             failures += 1
             continue
         per_type.setdefault(qtype, []).append(value)
-    table = {k: {"accuracy": 100.0 * sum(v) / len(v), "samples": len(v)}
-             for k, v in sorted(per_type.items())}
-    value = sum(e["accuracy"] for e in table.values()) / len(table) if table else None
+    table = _group_table(per_type)
+    value = _mean_accuracy(table)
     how = (f"numbers and letter mismatches read by the judge with the release's prompts ({prompts.source})"
            if llm else f"LLM step skipped ({why_no_llm or 'no judge, or no release checkout for its prompts'}): "
                        "numbers by the script's own fallback, the first number in the answer")
@@ -919,8 +923,8 @@ def _strict_object(reply: str) -> dict | None:
     text = without_think_blocks(reply).strip()
     text = re.sub(r"^```(?:json)?\s*|\s*```$", "", text, flags=re.IGNORECASE)
     try:
-        value = json.loads(text)
-    except (ValueError, RecursionError):
+        value = loads_json(text, "judge reply")
+    except Vr2Error:
         return None
     return value if isinstance(value, dict) else None
 

@@ -226,8 +226,7 @@ def _parse_python(root: Path, file: str) -> ast.Module:
 
 def _from_python(root: Path, file: str, function: str | None, variable: str, index: int) -> Piece:
     tree = _parse_python(root, file)
-    scope = tree if function is None else next(
-        (n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef) and n.name == function), None)
+    scope = tree if function is None else _function(tree, function)
     where = f"{function}(): {variable}" if function else variable
     if scope is None:
         raise _missing(root, file, f"no function {function}()")
@@ -239,6 +238,11 @@ def _from_python(root: Path, file: str, function: str | None, variable: str, ind
     if len(texts) <= index:
         raise _missing(root, file, f"no string assigned to {where}")
     return Piece(texts[index], file, where if index == 0 else f"{where} (#{index + 1})")
+
+
+def _function(tree: ast.Module, name: str) -> ast.FunctionDef | None:
+    """The first function of that name anywhere in the module, or None."""
+    return next((n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef) and n.name == name), None)
 
 
 def _strings(value: ast.expr) -> list[str]:
@@ -281,7 +285,7 @@ def _post_prompts(folder: str) -> PostPrompts:
 def _returned_template(root: Path, tree: ast.Module, function: str) -> str:
     """The string a prompt builder returns, as a str.format template: its f-string slots become
     {question}, {prediction}, {options}; literal braces are doubled."""
-    node = next((n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef) and n.name == function), None)
+    node = _function(tree, function)
     returned = next((n.value for n in ast.walk(node) if isinstance(n, ast.Return)), None) if node else None
     if returned is None:
         raise _missing(root, POST_SCRIPT, f"no string returned by {function}()")

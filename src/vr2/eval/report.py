@@ -95,20 +95,28 @@ def load_summary(path: str | Path) -> dict:
     return data
 
 
-def paper_notes(row: str) -> list[str]:
-    """Where one of the paper's printed rows looks inconsistent: its Overall is not
-    (5 x Generic + 6 x Reasoning) / 11 up to rounding. The row is shown as printed; the note
-    says what the arithmetic gives, never a silent correction."""
-    notes = []
+def _inconsistent_overalls(row: str) -> list[tuple[str, tuple[float, float, float], float]]:
+    """(metric, printed (generic, reasoning, overall), computed overall) for each metric of one of
+    the paper's rows whose printed Overall is not (5 x Generic + 6 x Reasoning) / 11 up to rounding."""
+    out = []
     for metric, values in PAPER_ROWS[row].items():
         if values is None:
             continue
         generic, reasoning, overall = values
         expected = (5 * generic + 6 * reasoning) / 11
         if abs(expected - overall) > PAPER_ROUNDING:
-            name = {"accuracy": "Accuracy", "tac": "TAC", "vas": "VAS"}[metric]
-            notes.append(f"\u2020 paper row '{row}': {name} Overall is printed {overall:.1f}, but (5 x {generic:.1f} + "
-                         f"6 x {reasoning:.1f}) / 11 = {expected:.1f}; shown as printed")
+            out.append((metric, values, expected))
+    return out
+
+
+def paper_notes(row: str) -> list[str]:
+    """Where one of the paper's printed rows looks inconsistent (`_inconsistent_overalls`). The
+    row is shown as printed; the note says what the arithmetic gives, never a silent correction."""
+    notes = []
+    for metric, (generic, reasoning, overall), expected in _inconsistent_overalls(row):
+        name = {"accuracy": "Accuracy", "tac": "TAC", "vas": "VAS"}[metric]
+        notes.append(f"\u2020 paper row '{row}': {name} Overall is printed {overall:.1f}, but (5 x {generic:.1f} + "
+                     f"6 x {reasoning:.1f}) / 11 = {expected:.1f}; shown as printed")
     return notes
 
 
@@ -143,15 +151,8 @@ _PAPER_METRICS = {"accuracy": ("accuracy", "official_accuracy"), "tac": ("tac_co
 def paper_flags(row: str) -> dict[str, str]:
     """{summary metric: short flag} for the ablation cells whose printed Overall looks
     inconsistent (`paper_notes`), shown beside the number."""
-    flags = {}
-    for metric, values in PAPER_ROWS[row].items():
-        if values is None:
-            continue
-        expected = (5 * values[0] + 6 * values[1]) / 11
-        if abs(expected - values[2]) > PAPER_ROUNDING:
-            for key in _PAPER_METRICS[metric]:
-                flags[key] = "\u2020"  # a dagger beside the cell; paper_notes says what it means
-    return flags
+    # A dagger beside the cell; paper_notes says what it means.
+    return {key: "\u2020" for metric, _, _ in _inconsistent_overalls(row) for key in _PAPER_METRICS[metric]}
 
 
 # --------------------------------------------------------------------------- table model

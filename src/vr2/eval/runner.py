@@ -187,7 +187,7 @@ def load_benchmarks(recipe, names: Sequence[str]) -> list[tuple[Any, Any]]:
     out = []
     for name in names:
         path = Path(name)
-        if path.suffix.lower() in (".jsonl", ".json") or path.is_dir():
+        if is_file_benchmark(name):
             spec = benchmarks.jsonl_benchmark(_file_benchmark_name(path))
             videos = e.video_dir or (path if path.is_dir() else path.parent)
             result = benchmarks.load_benchmark(spec, path, videos, limit=e.limit or None)
@@ -197,6 +197,22 @@ def load_benchmarks(recipe, names: Sequence[str]) -> list[tuple[Any, Any]]:
                                              video_dir=e.video_dir or None, limit=e.limit or None)
         out.append((spec, result))
     return out
+
+
+def is_file_benchmark(name: str) -> bool:
+    """Whether a recipe's benchmark name is a file (or folder) of the user's own, not a registered one."""
+    path = Path(name)
+    return path.suffix.lower() in (".jsonl", ".json") or path.is_dir()
+
+
+def download_benchmarks(recipe) -> Iterator[tuple[str, Path]]:
+    """Fetch each registered benchmark of the recipe into `[eval] data_dir`/<name>
+    (`benchmarks.download`), yielding (name, folder) as each one finishes."""
+    if not recipe.eval.data_dir:
+        raise Vr2Error("eval.data_dir: --download needs the folder to download into (e.g. data/benchmarks)")
+    for name in recipe.eval.benchmarks:
+        if not is_file_benchmark(name):
+            yield name, benchmarks.download(name, recipe.eval.data_dir)
 
 
 def _file_benchmark_name(path: Path) -> str:
@@ -224,17 +240,10 @@ def read_results(path: Path) -> dict[str, dict]:
         return {}
 
     data = drop_partial_line(path)
-    rows: dict[str, dict] = {}
-    for number, line in enumerate(data.decode("utf-8", "replace").splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            row = loads_json(line, f"{path}:{number}")
-        except Vr2Error as error:
-            raise Vr2Error(f"{error}; delete the line or rerun with --force") from None
-        if isinstance(row, dict) and "doc_id" in row:
-            rows.setdefault(str(row["doc_id"]), row)
-    return rows
+    try:
+        return sharding.rows_by_doc_id(path, data, strict=True)
+    except Vr2Error as error:
+        raise Vr2Error(f"{error}; delete the line or rerun with --force") from None
 
 
 # --------------------------------------------------------------------------- engines
@@ -543,11 +552,15 @@ def summarize(runs: Sequence[BenchmarkRun], *, label: str, info: dict | None = N
         per_benchmark[run.name] = benchmark_entry(run.name, run.display, run.category, rows, post or {})
         per_benchmark[run.name]["skipped_rows"] = len(run.skipped)
     categories = {run.name: run.category for run in runs}
-    failed = [f"{run.name} {s.id}: {row.get('error') or row.get('score_error') or row.get('official_error')}"
-              for run in runs for s in run.samples for row in [run.rows.get(str(s.id)) or {}]
-              if row.get("error") or row.get("score_error") or row.get("official_error")]
+    failed = [f"{run.name} {s.id}: {why}" for run in runs for s in run.samples
+              for why in [_failure(run.rows.get(str(s.id)) or {})] if why]
     return make_summary(label, per_benchmark, averages(per_benchmark, categories),
                         info={**(info or {}), "failed": _capped(failed)}, notes=notes)
+
+
+def _failure(row: Mapping) -> Any:
+    """Why a row failed (its video or model call, its scoring, its official rule), or None."""
+    return row.get("error") or row.get("score_error") or row.get("official_error")
 
 
 def benchmark_entry(name: str, display: str, category: str, rows: Sequence[Mapping], post: dict) -> dict:
@@ -613,9 +626,8 @@ def score_sample_files(folder: str | Path, recipe, *, mode: str = "auto",
         per_benchmark[name].update(log_lines=lines[name], skipped_lines=lines[name] - len(rows))
     categories = {n: v["category"] for n, v in per_benchmark.items()}
     tasks = sorted({f"{f.task} -> {f.benchmark}" for f in files})
-    failed = [f"{name} {r['doc_id']}: {r.get('error') or r.get('score_error') or r.get('official_error')}"
-              for name, rows in rows_by_bench.items() for r in rows
-              if r.get("error") or r.get("score_error") or r.get("official_error")]
+    failed = [f"{name} {r['doc_id']}: {why}" for name, rows in rows_by_bench.items() for r in rows
+              for why in [_failure(r)] if why]
     notes = _rescored_notes(per_benchmark)
     summary = make_summary(Path(folder).name, per_benchmark, averages(per_benchmark, categories),
                            info={"source": "lmms-eval samples", "samples_dir": str(folder),
@@ -663,13 +675,12 @@ class _FileScorer:
                 item.answer_type = _default_answer_type(spec, item.options)
             item.completion = as_scored_completion(item.completion, item_mode)
         missing = [_options_missing(spec, item) for item in items]
-        scores = score_responses([i for i, m in zip(items, missing) if not m], self.rewards, self.weights,
-                                 judge=self.judge, questions=[i.question or "" for i, m in zip(items, missing)
-                                                              if not m])
-        scores.reverse()
+        readable = [item for item, why in zip(items, missing) if not why]
+        scores = iter(score_responses(readable, self.rewards, self.weights, judge=self.judge,
+                                      questions=[i.question or "" for i in readable]))
         rows = []
         for record, item, item_mode, why in zip(records, items, modes, missing):
-            score = {"score_error": why} if why else scores.pop()
+            score = {"score_error": why} if why else next(scores)
             # vr2's own rows carry vas_attn (it needs the model); lmms-eval's have none.
             vas = record.get("vas_attn")
             rows.append({"doc_id": item.id, **lmms.categories(record, task), "mode": item_mode,

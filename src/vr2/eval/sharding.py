@@ -120,18 +120,26 @@ def part_files(samples_dir: Path, benchmark: str) -> list[Path]:
 def read_part(path: Path) -> dict[str, dict]:
     """Rows of another rank's part file without touching it (it may be half way through a
     write: an unfinished last line is ignored, not cut)."""
-    rows: dict[str, dict] = {}
     if path.is_symlink():
         raise Vr2Error(f"{path}: is a symbolic link; vr2 reads only its own part files")
     data = path.read_bytes()
-    complete = data[: data.rfind(b"\n") + 1]
-    for line in complete.decode("utf-8", "replace").splitlines():
+    # A line that is not JSON is a torn line from a killed writer; its sample is simply run again.
+    return rows_by_doc_id(path, data[: data.rfind(b"\n") + 1], strict=False)
+
+
+def rows_by_doc_id(path: Path, data: bytes, *, strict: bool) -> dict[str, dict]:
+    """doc_id -> row for the JSON lines `data` read from `path` (a repeated doc_id keeps its first
+    row). A line that is not JSON raises Vr2Error (naming path and line) when `strict`, else is skipped."""
+    rows: dict[str, dict] = {}
+    for number, line in enumerate(data.decode("utf-8", "replace").splitlines(), start=1):
         if not line.strip():
             continue
         try:
-            row = loads_json(line, str(path))
+            row = loads_json(line, f"{path}:{number}")
         except Vr2Error:
-            continue  # a torn line from a killed writer; its sample is simply run again
+            if strict:
+                raise
+            continue
         if isinstance(row, dict) and "doc_id" in row:
             rows.setdefault(str(row["doc_id"]), row)
     return rows
