@@ -13,6 +13,7 @@ from hypothesis import given, strategies as st
 from vr2.errors import Vr2Error
 from vr2.files import (
     MAX_JSON_DEPTH,
+    drop_partial_line,
     dumps_json,
     iter_lines,
     json_depth,
@@ -110,3 +111,21 @@ def test_open_append_refuses_a_symlink(tmp_path):
     with open_append(tmp_path / "new.jsonl") as handle:
         handle.write(b"x\n")
     assert (tmp_path / "new.jsonl").read_bytes() == b"x\n"
+
+
+def test_a_fifo_never_blocks_an_append_or_a_resume(tmp_path):
+    """A FIFO planted at a log's name: opening it to append or to cut its last line would wait
+    for a peer forever; both are one-line errors instead."""
+    fifo = tmp_path / "samples.jsonl"
+    os.mkfifo(fifo)
+    with pytest.raises(Vr2Error, match="not a regular file"):
+        open_append(fifo)
+    with pytest.raises(Vr2Error, match="not a regular file"):
+        drop_partial_line(fifo)
+
+
+def test_drop_partial_line_cuts_only_the_half_written_line(tmp_path):
+    path = tmp_path / "log.jsonl"
+    path.write_bytes(b'{"a": 1}\n{"b"')
+    assert drop_partial_line(path) == b'{"a": 1}\n'
+    assert path.read_bytes() == b'{"a": 1}\n'

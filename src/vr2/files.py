@@ -73,8 +73,9 @@ def check_regular_file(path: str | Path, what: str = "file") -> Path:
 
 def drop_partial_line(path: Path) -> bytes:
     """Cut a half-written last line (left by a crash) off an append-only JSONL file and return
-    what remains, so a resumed run neither loses nor repeats a record."""
-    data = path.read_bytes()
+    what remains, so a resumed run neither loses nor repeats a record. Only a regular file is read
+    (a FIFO planted at its name would block forever)."""
+    data = read_bytes(path, "append-only log", max_bytes=MAX_DATA_FILE_BYTES)
     if data and not data.endswith(b"\n"):
         data = data[: data.rfind(b"\n") + 1]
         with path.open("r+b") as handle:
@@ -206,14 +207,18 @@ def open_append(path: str | Path, what: str = "file") -> BinaryIO:
     """Open `path` for appending bytes, creating it; refuses a symlink (O_NOFOLLOW) or anything
     but a regular file, so an append-only log cannot be pointed at another file."""
     path = Path(path)
-    flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0)
+    # O_NONBLOCK: opening a FIFO for writing would otherwise wait for a reader, forever.
+    flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0)
     try:
         fd = os.open(path, flags, 0o644)
     except OSError as error:
         if error.errno == errno.ELOOP:
             raise Vr2Error(f"{path}: is a symbolic link; vr2 does not write {what} through one") from None
+        if error.errno == errno.ENXIO:  # a FIFO nobody reads
+            raise Vr2Error(f"{path}: not a regular file, not a {what}") from None
         raise Vr2Error(f"{path}: cannot write {what} ({error.strerror or error})") from None
     if not stat.S_ISREG(os.fstat(fd).st_mode):
         os.close(fd)
         raise Vr2Error(f"{path}: not a regular file, not a {what}")
+    os.set_blocking(fd, True)
     return os.fdopen(fd, "ab")
