@@ -23,3 +23,10 @@ class JudgeFailure(Exception):
 
     Callers mask the affected sample and count it; it must never turn into a score of 0.
     """
+
+
+def first_line(error: BaseException, limit: int = 300) -> str:
+    """An exception's message cut to its first line (at most `limit` characters) for a one-line
+    Vr2Error; the exception's type name when it has no message."""
+    lines = str(error).strip().splitlines()
+    return (lines[0] if lines else type(error).__name__)[:limit]

@@ -26,7 +26,7 @@ import tarfile
 import zipfile
 from pathlib import Path
 
-from vr2.errors import MissingExtra, Vr2Error
+from vr2.errors import MissingExtra, Vr2Error, first_line
 from vr2.files import dumps_json, loads_json, make_folder, read_text, write_atomic
 
 DONE = ".vr2-download.json"
@@ -67,18 +67,18 @@ def fetch(repo_id: str, folder: str | Path, *, revision: str = "main") -> Path:
         with _progress_bars_on():
             snapshot_download(repo_id, repo_type="dataset", revision=revision, local_dir=folder, endpoint=endpoint)
     except (LocalEntryNotFoundError, OfflineModeIsEnabled) as error:
-        raise Vr2Error(f"{repo_id}: cannot reach {where} ({_first_line(error)}); check the network, "
+        raise Vr2Error(f"{repo_id}: cannot reach {where} ({first_line(error)}); check the network, "
                        f"HF_ENDPOINT or HF_HUB_OFFLINE, then rerun: finished files are kept") from None
     except HfHubHTTPError as error:
-        raise Vr2Error(f"{repo_id} (revision {revision}): the Hub refused the download ({_first_line(error)}); "
+        raise Vr2Error(f"{repo_id} (revision {revision}): the Hub refused the download ({first_line(error)}); "
                        "check the name, the revision and HF_TOKEN for a gated dataset") from None
     except OSError as error:  # a full disk, an unwritable folder, a dropped connection mid-file
-        raise Vr2Error(f"{repo_id}: download into {folder} stopped ({error.strerror or _first_line(error)}); "
+        raise Vr2Error(f"{repo_id}: download into {folder} stopped ({error.strerror or first_line(error)}); "
                        "rerun to resume: finished and partial files are kept") from None
     except Exception as error:  # httpx errors that huggingface_hub lets through
         if type(error).__module__.split(".")[0] not in ("httpx", "httpx2", "httpcore", "requests", "urllib3"):
             raise
-        raise Vr2Error(f"{repo_id}: cannot download from {where} ({_first_line(error)}); check the network, "
+        raise Vr2Error(f"{repo_id}: cannot download from {where} ({first_line(error)}); check the network, "
                        "then rerun: finished and partial files are kept") from None
     write_atomic(folder / DONE, dumps_json({"repo": repo_id, "revision": revision}) + "\n", "download record")
     return folder
@@ -97,11 +97,6 @@ def _progress_bars_on():
     finally:
         if was_off:
             disable_progress_bars()
-
-
-def _first_line(error: BaseException) -> str:
-    text = str(error).strip().splitlines()
-    return (text[0] if text else type(error).__name__)[:300]
 
 
 def archives(folder: Path) -> list[Path]:
@@ -131,7 +126,7 @@ def unpack(archive: Path, into: Path, marks: Path) -> bool:
             with tarfile.open(archive) as tar:
                 tar.extractall(into, filter="data")  # refuses absolute paths, "..", links out, devices
     except (tarfile.TarError, zipfile.BadZipFile, EOFError) as error:
-        raise Vr2Error(f"{archive}: cannot unpack ({_first_line(error)}); delete it and rerun to fetch it again") \
+        raise Vr2Error(f"{archive}: cannot unpack ({first_line(error)}); delete it and rerun to fetch it again") \
             from None
     except OSError as error:
         raise Vr2Error(f"{archive}: unpacking into {into} stopped ({error.strerror or error}); rerun to redo it") \

@@ -26,7 +26,7 @@ from typing import Any, Iterator, Sequence
 
 import numpy as np
 
-from vr2.errors import Vr2Error
+from vr2.errors import Vr2Error, first_line
 from vr2.video.subtitles import Cue, cue_at, load_srt
 
 PATCH_FACTOR = 28  # Qwen2.5-VL: 14-pixel patches merged 2x2
@@ -283,8 +283,7 @@ def _open(path: Path):
 
 
 def _reason(error: BaseException) -> str:
-    text = getattr(error, "strerror", None) or str(error)
-    return text.strip().splitlines()[0] if text.strip() else type(error).__name__
+    return getattr(error, "strerror", None) or first_line(error)
 
 
 @dataclass
