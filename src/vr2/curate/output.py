@@ -36,7 +36,7 @@ from vr2.curate.teacher import sample_frames
 from vr2.errors import Vr2Error
 from vr2.files import write_atomic
 from vr2.judge.client import redact_url
-from vr2.model.prompts import format_question, option_letter, strip_label
+from vr2.model.prompts import option_letter, release_human_turn, strip_label
 from vr2.scoring.format import parse_completion
 from vr2.scoring.timestamps import find_times
 from vr2.video.sampling import video_settings
@@ -261,7 +261,7 @@ def release_row(record: dict, grpo: bool, choice_style: str = "letter_and_text")
     """A row of the released Video-R2 format (what `vr2 sft` / `vr2 grpo` read)."""
     completion = choice_answer(record["completion"], record, choice_style)
     row = {"id": record["key"], "video": record["video"],
-           "conversations": [{"from": "human", "value": "<video>\n" + format_question(record["question"], record["options"])},
+           "conversations": [{"from": "human", "value": release_human_turn(record["question"], record["options"])},
                              {"from": "assistant", "value": completion}],
            "answer_type": record["answer_type"], "source": record["source"],
            "source_id": record["source_id"], "difficulty": record.get("difficulty")}
@@ -369,11 +369,6 @@ def histogram(values: Sequence[float], edges: Sequence[float]) -> dict[str, int]
         i = max(0, min(len(counts) - 1, next((j for j in range(len(counts)) if v < edges[j + 1]), len(counts) - 1)))
         counts[i] += 1
     return {f"{edges[i]:g}-{edges[i + 1]:g}": counts[i] for i in range(len(counts))}
-
-
-DURATION_EDGES = (0, 15, 30, 60, 120, 180, 300, 600, float("inf"))
-TOKEN_EDGES = (0, 100, 200, 300, 400, 500, 600, 800, 1000, float("inf"))
-DIFFICULTY_EDGES = (0, 0.2, 0.4, 0.6, 0.8, 1.0000001)
 
 
 DURATION_EDGES = (0, 15, 30, 60, 120, 180, 300, 600, float("inf"))
