@@ -30,12 +30,12 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
+from vr2.config import redact_urls
 from vr2.curate.report import render_report
 from vr2.curate.state import Shard, State
 from vr2.curate.teacher import sample_frames
 from vr2.errors import Vr2Error
 from vr2.files import write_atomic
-from vr2.judge.client import redact_url
 from vr2.model.prompts import option_letter, release_human_turn, strip_label
 from vr2.scoring.format import parse_completion
 from vr2.scoring.timestamps import find_times
@@ -416,7 +416,7 @@ def build_manifest(recipe, teacher_info: dict, tally: Tally, joined: Joined, cap
     if capped:
         rejections["split"] = {"over max_samples": capped}
     settings = {f.name: getattr(recipe.curate, f.name) for f in fields(recipe.curate)}
-    settings["teacher_url"] = redact_teacher_urls(settings["teacher_url"])
+    settings["teacher_url"] = redact_urls(settings["teacher_url"])
     return {
         "recipe": recipe.name,
         "counts": {"per_source": {k: per_source[k] for k in sorted(per_source)},
@@ -439,10 +439,6 @@ def build_manifest(recipe, teacher_info: dict, tally: Tally, joined: Joined, cap
         # False while teacher calls or ratings failed: run again to ask them again.
         "complete": joined.complete,
     }
-
-
-def redact_teacher_urls(value: Any) -> Any:
-    return [redact_url(u) for u in value] if isinstance(value, list) else redact_url(value)
 
 
 def tokenizer_of(recipe) -> str:

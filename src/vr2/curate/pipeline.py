@@ -51,7 +51,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from vr2.config import with_changes
+from vr2.config import redact_urls, with_changes
 from vr2.curate.output import (  # noqa: F401  (split and cap are part of this module's interface)
     cap_records,
     check_output,
@@ -74,7 +74,6 @@ from vr2.data.datasets import BadRow, Skipped, resolve_video, subtitle_for
 from vr2.errors import JudgeFailure, Vr2Error
 from vr2.eval.metrics import as_scored_completion
 from vr2.eval.runner import make_engine
-from vr2.judge.client import redact_url
 from vr2.plugins import registry as plugins
 from vr2.processes import pool_died, process_pool
 from vr2.samples import Sample
@@ -864,7 +863,7 @@ def _rank_summary(recipe, state: State, method: str, rounds: int, fingerprint: s
 def teacher_info(recipe, teacher) -> dict:
     urls = getattr(teacher, "urls", None) or [getattr(teacher, "url", "")]
     return {"plugin": recipe.curate.teacher, "model": getattr(teacher, "model", ""),
-            "url": [redact_url(u) for u in urls] if len(urls) > 1 else redact_url(urls[0] or ""),
+            "url": redact_urls(urls if len(urls) > 1 else urls[0] or ""),
             "temperature": recipe.curate.temperature, "seed": recipe.curate.seed}
 
 
