@@ -110,8 +110,7 @@ def _no_progress(stage: str, done: int, total: int) -> None:
 
 
 def digest(value: Any) -> str:
-    text = json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+    return hashlib.sha256(dumps(value, default=str).encode("utf-8")).hexdigest()
 
 
 def _section(obj: Any) -> dict:
