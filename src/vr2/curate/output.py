@@ -32,7 +32,7 @@ from typing import Any
 
 from vr2.config import redact_urls
 from vr2.curate.report import render_report
-from vr2.curate.state import Shard, State
+from vr2.curate.state import FILE as STATE_FILE, Shard, State
 from vr2.curate.teacher import sample_frames
 from vr2.errors import Vr2Error
 from vr2.files import write_atomic
@@ -176,7 +176,7 @@ class Joined:
     def _open(self, out: Path, shard, expected: dict | None) -> State:
         folder = out / "work" / shard.name
         label = f"shard {shard.index}/{shard.count} ({folder})"
-        if not (folder / "state.sqlite").is_file():
+        if not (folder / STATE_FILE).is_file():
             raise Vr2Error(f"{label} has not run; run vr2 curate RECIPE --shard {shard.index}/{shard.count}")
         state = State(folder, create=False)
         self.states.append(state)  # closed with the others if a check below fails
