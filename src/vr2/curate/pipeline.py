@@ -42,7 +42,6 @@ import hashlib
 import json
 import os
 import threading
-import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -891,7 +890,6 @@ class RunResult:
     teacher_stats: dict | None = None
     bad_rows: int = 0
     bad_rows_listed: list = field(default_factory=list)
-    timings: dict = field(default_factory=dict)  # seconds per stage
     endpoints: dict = field(default_factory=dict)  # teacher endpoint -> {answered, failed} this run
 
 
@@ -913,9 +911,7 @@ def run(recipe, *, stage: str | None = None, shard: Shard | None = None, progres
         if teacher is None and needs_teacher:
             teacher = make_teacher(recipe.curate, cache_dir(recipe))
         for name in stages:
-            started = time.perf_counter()
             _run_stage(name, recipe, ws, shard, teacher, engine, progress, result)
-            result.timings[name] = round(time.perf_counter() - started, 3)
     finally:
         ws.close()
         for lock in reversed(locks):
