@@ -509,8 +509,13 @@ def recipe_to_dict(recipe: Recipe) -> dict:
     out: dict[str, Any] = {"name": recipe.name, "description": recipe.description}
     for name in SECTIONS:
         section = getattr(recipe, name)
-        out[name] = dict(section) if name in TABLES else {f.name: getattr(section, f.name) for f in fields(section)}
+        out[name] = dict(section) if name in TABLES else section_dict(section)
     return out
+
+
+def section_dict(section: Any) -> dict:
+    """One recipe section's keys and values (shallow: the values themselves)."""
+    return {f.name: getattr(section, f.name) for f in fields(section)}
 
 
 def with_changes(recipe: Recipe, section: str, **changes: Any) -> Recipe:

@@ -26,11 +26,10 @@ import re
 import tempfile
 from collections import Counter, defaultdict
 from collections.abc import Iterator, Sequence
-from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
-from vr2.config import redact_urls
+from vr2.config import redact_urls, section_dict
 from vr2.curate.report import render_report
 from vr2.curate.state import FILE as STATE_FILE, Shard, State
 from vr2.curate.teacher import sample_frames
@@ -121,8 +120,8 @@ def shard_settings(recipe, teacher_fp: str) -> dict:
     if c.rank == "pass_rate":
         out.update({"curate.pass_rate_k": c.pass_rate_k, "curate.pass_rate_temperature": c.pass_rate_temperature,
                     "model.name_or_path": recipe.model.name_or_path})
-    out["tar"] = hashlib.sha256(json.dumps({f.name: getattr(recipe.tar, f.name) for f in fields(recipe.tar)},
-                                           sort_keys=True, default=str).encode()).hexdigest()[:16]
+    tar = json.dumps(section_dict(recipe.tar), sort_keys=True, default=str)
+    out["tar"] = hashlib.sha256(tar.encode()).hexdigest()[:16]
     return out
 
 
@@ -415,7 +414,7 @@ def build_manifest(recipe, teacher_info: dict, tally: Tally, joined: Joined, cap
     rejections = {stage: s["rejections"] for stage, s in joined.stats.items()}
     if capped:
         rejections["split"] = {"over max_samples": capped}
-    settings = {f.name: getattr(recipe.curate, f.name) for f in fields(recipe.curate)}
+    settings = section_dict(recipe.curate)
     settings["teacher_url"] = redact_urls(settings["teacher_url"])
     return {
         "recipe": recipe.name,
@@ -432,8 +431,8 @@ def build_manifest(recipe, teacher_info: dict, tally: Tally, joined: Joined, cap
         "difficulty": {**summary(tally.difficulties), "method": recipe.curate.rank,
                        "histogram": histogram(tally.difficulties, DIFFICULTY_EDGES)},
         "answer_types": dict(sorted(tally.answer_types.items())),
-        "settings": {"curate": settings, "video": {f.name: getattr(recipe.video, f.name) for f in fields(recipe.video)},
-                     "tar": {f.name: getattr(recipe.tar, f.name) for f in fields(recipe.tar)},
+        "settings": {"curate": settings, "video": section_dict(recipe.video),
+                     "tar": section_dict(recipe.tar),
                      "model": recipe.model.name_or_path},
         "teacher": teacher_info,
         # False while teacher calls or ratings failed: run again to ask them again.

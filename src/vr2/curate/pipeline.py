@@ -46,11 +46,11 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from vr2.config import redact_urls, with_changes
+from vr2.config import redact_urls, section_dict, with_changes
 from vr2.curate.output import (  # noqa: F401  (split and cap are part of this module's interface)
     cap_records,
     check_output,
@@ -110,10 +110,6 @@ def _no_progress(stage: str, done: int, total: int) -> None:
 
 def digest(value: Any) -> str:
     return hashlib.sha256(dumps(value, default=str).encode("utf-8")).hexdigest()
-
-
-def _section(obj: Any) -> dict:
-    return {f.name: getattr(obj, f.name) for f in fields(obj)}
 
 
 class Workspace:
@@ -605,7 +601,7 @@ VERIFY_SQL = ("SELECT r.key, r.source, r.data, t.data, v.inputs, v.retry FROM re
 
 def verify_settings(recipe) -> dict:
     c = recipe.curate
-    return {"tar": _section(recipe.tar), "min_claims": c.min_claims, "min_tar": c.min_tar,
+    return {"tar": section_dict(recipe.tar), "min_claims": c.min_claims, "min_tar": c.min_tar,
             "graded": c.min_graded_accuracy, "tolerance": END_TOLERANCE_S}
 
 
@@ -793,7 +789,7 @@ def rank_method(recipe, teacher) -> dict:
         method["teacher"] = teacher_fingerprint(recipe, teacher)
     if c.rank == "pass_rate":
         method.update(t=c.pass_rate_temperature, model=recipe.model.name_or_path, seed=recipe.trainer.seed,
-                      eval=_section(recipe.eval))
+                      eval=section_dict(recipe.eval))
     return method
 
 
