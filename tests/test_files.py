@@ -110,3 +110,17 @@ def test_open_append_refuses_a_symlink(tmp_path):
     with open_append(tmp_path / "new.jsonl") as handle:
         handle.write(b"x\n")
     assert (tmp_path / "new.jsonl").read_bytes() == b"x\n"
+
+
+def test_write_atomic_gives_the_permissions_a_plain_open_gives(tmp_path):
+    """mkstemp makes its file private (0o600); the renamed file must not stay so."""
+    import stat
+
+    old = os.umask(0o027)
+    try:
+        write_atomic(tmp_path / "atomic.json", "{}")
+        (tmp_path / "plain.json").write_text("{}")
+    finally:
+        os.umask(old)
+    modes = {stat.S_IMODE((tmp_path / name).stat().st_mode) for name in ("atomic.json", "plain.json")}
+    assert modes == {0o640}

@@ -34,7 +34,7 @@ from vr2.curate.report import render_report
 from vr2.curate.state import FILE as STATE_FILE, Shard, State
 from vr2.curate.teacher import sample_frames
 from vr2.errors import Vr2Error
-from vr2.files import write_atomic
+from vr2.files import plain_file_mode, write_atomic
 from vr2.model.prompts import option_letter, release_human_turn, strip_label
 from vr2.scoring.format import parse_completion
 from vr2.scoring.timestamps import find_times
@@ -316,6 +316,7 @@ class ArrayFile:
         self.rows = 0
         try:
             fd, self.temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+            os.fchmod(fd, plain_file_mode())  # a data set is a normal file, not a private one
             self.handle = os.fdopen(fd, "w", encoding="utf-8")
         except OSError as error:
             raise Vr2Error(f"{path}: cannot write ({error.strerror or error})") from None
