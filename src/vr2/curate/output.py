@@ -34,7 +34,7 @@ from vr2.curate.report import render_report
 from vr2.curate.state import FILE as STATE_FILE, Shard, State
 from vr2.curate.teacher import sample_frames
 from vr2.errors import Vr2Error
-from vr2.files import plain_file_mode, write_atomic
+from vr2.files import dumps_json, plain_file_mode, write_atomic
 from vr2.model.prompts import option_letter, release_human_turn, strip_label
 from vr2.scoring.format import parse_completion
 from vr2.scoring.timestamps import find_times
@@ -488,7 +488,7 @@ def _write(recipe, out: Path, joined: Joined, split: dict, teacher_info: dict, c
     manifest = build_manifest(recipe, {**teacher_info, **endpoint_summary(joined)}, tally, joined, capped, counts)
     for file in files.values():
         file.close()
-    write_atomic(out / "manifest.json", json.dumps(manifest, ensure_ascii=False, indent=1) + "\n", "curate manifest")
+    write_atomic(out / "manifest.json", dumps_json(manifest, ensure_ascii=False, indent=1) + "\n", "curate manifest")
     examples = {source: {"kept": [example(recipe, r) for r in kept],
                          "rejected": [example(recipe, r) for r in rejected_examples(joined).get(source, [])]}
                 for source, kept in tally.examples.items()}
