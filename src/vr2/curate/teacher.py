@@ -159,11 +159,11 @@ def prepare_request(key: str, sample: dict, video_path: str, subtitles: str | No
                     image_width: int, frames: tuple | None = None) -> TeachRequest:
     """What the teacher sees for one sample (runs in a worker process; raises Vr2Error).
     `frames`: `sample_frames` of its video when already sampled for another question."""
-    frames = frames or sample_frames(video_path, subtitles, settings, image_width, sample.get("start"),
-                                     sample.get("end"))
+    shown, duration, cues = frames or sample_frames(video_path, subtitles, settings, image_width,
+                                                    sample.get("start"), sample.get("end"))
     return TeachRequest(key=key, question=sample["question"], options=list(sample.get("options") or []),
-                        answer_type=sample["answer_type"], duration=frames[1], frames=list(frames[0]),
-                        subtitles=list(frames[2]))
+                        answer_type=sample["answer_type"], duration=duration, frames=list(shown),
+                        subtitles=list(cues))
 
 
 def endpoint_of(reply: Any) -> str:
