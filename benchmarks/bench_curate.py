@@ -138,7 +138,7 @@ def run_stage(folder: Path, sets: list[str], stage: str, kill_after: int = 0) ->
     process = subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     killed = False
     if kill_after:
-        db = folder / "out" / "work" / "shard-0-of-1" / "state.sqlite"
+        db = state_file(folder)
         while process.poll() is None:
             time.sleep(0.2)
             if db.is_file() and teach_rows(db) >= kill_after:
@@ -151,6 +151,11 @@ def run_stage(folder: Path, sets: list[str], stage: str, kill_after: int = 0) ->
     if not killed and status != 0:
         raise SystemExit(f"stage {stage} failed:\n{err[-2000:]}")
     return {"wall_s": round(wall, 2), "max_rss_mib": round(usage.ru_maxrss / 1024)}
+
+
+def state_file(folder: Path) -> Path:
+    """The state database of a plain (one-shard) run in `folder`."""
+    return folder / "out" / "work" / "shard-0-of-1" / "state.sqlite"
 
 
 def teach_rows(db: Path) -> int:
@@ -208,7 +213,7 @@ def bench_scale(args) -> None:
             sets = overrides(folder, source, video_dir, [url_of(httpd)], args.concurrency)
             first = run_stage(folder, sets, "ingest")
             again = run_stage(folder, sets, "ingest")  # unchanged: the sources are read, nothing probed
-            size = (folder / "out" / "work" / "shard-0-of-1" / "state.sqlite").stat().st_size
+            size = state_file(folder).stat().st_size
             rows.append((n, "ingest", first, f"rerun {again['wall_s']} s; state {size / 2**20:.0f} MiB"))
             shutil.rmtree(folder)
             print(rows[-1], flush=True)
@@ -221,10 +226,10 @@ def bench_scale(args) -> None:
                 print(rows[-1], flush=True)
             # Resume: forget the replies, kill teach half way, then resume and time what is left.
             shutil.rmtree(folder / "out" / "teacher-cache")
-            with sqlite3.connect(folder / "out" / "work" / "shard-0-of-1" / "state.sqlite") as con:
+            with sqlite3.connect(state_file(folder)) as con:
                 con.execute("DELETE FROM teach")
             killed = run_stage(folder, sets, "teach", kill_after=n // 2)
-            left = n - teach_rows(folder / "out" / "work" / "shard-0-of-1" / "state.sqlite")
+            left = n - teach_rows(state_file(folder))
             resumed = run_stage(folder, sets, "teach")
             rows.append((n, "teach resumed after kill -9", resumed,
                          f"{left} of {n} left (killed after {killed['wall_s']} s)"))

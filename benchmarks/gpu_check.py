@@ -404,8 +404,7 @@ def environment() -> dict:
             versions[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
             versions[name] = None
-    env = {"python": platform.python_version(), "versions": versions,
-           "device": f"cpu ({platform.machine()}, {os.cpu_count()} cores)"}
+    env = {"python": platform.python_version(), "versions": versions, "device": cpu_device()}
     if torch.cuda.is_available():
         props = torch.cuda.get_device_properties(0)
         env.update(device=f"{props.name}, {props.total_memory / GIB:.1f} GiB, sm_{props.major}{props.minor}",
@@ -631,8 +630,13 @@ def video_sizes(recipe, path: Path, *, release: bool = False) -> dict:
     video = load_sample_video(Sample(id="size", video=str(path), question=""), video_settings(recipe.video),
                               release=release)
     frames, height, width = int(video.frames.shape[0]), int(video.frames.shape[1]), int(video.frames.shape[2])
-    tokens = -(-frames // 2) * (height // 28) * (width // 28)
-    return {"frames": frames, "frame_size": f"{width}x{height}", "pixels": width * height, "video_tokens": tokens}
+    return {"frames": frames, "frame_size": f"{width}x{height}", "pixels": width * height,
+            "video_tokens": video_tokens(frames, height, width)}
+
+
+def video_tokens(frames: int, height: int, width: int) -> int:
+    """Qwen2.5-VL's LLM tokens for a video: one per 28x28 cell per pair of frames."""
+    return -(-frames // 2) * (height // 28) * (width // 28)
 
 
 # --------------------------------------------------------------------------- timing the trainers
@@ -763,12 +767,10 @@ def weights_moved(before: dict, model) -> dict:
 
 def trainer_metrics(output_dir: str) -> list[dict]:
     """What TRL logged per step (vr2's metrics.jsonl), the completion lengths among them."""
-    path = Path(output_dir) / "metrics.jsonl"
-    if not path.is_file():
-        return []
+    from vr2.train.checkpoints import METRICS_LOG, read_log
+
     keep = ("completions/", "step_time", "loss", "grad_norm", "kl", "reward", "entropy")
-    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-    return [{k: v for k, v in row.items() if k.startswith(keep)} for row in rows]
+    return [{k: v for k, v in row.items() if k.startswith(keep)} for row in read_log(Path(output_dir) / METRICS_LOG)]
 
 
 def train_and_time(trainer, record: Record, clock: Deadline, device: str, label: str, timer: PhaseTimer) -> dict:
@@ -938,11 +940,11 @@ def eval_section(plan: Plan, record: Record, clock: Deadline, device: str) -> No
     frames = protocols.video(sample, recipe)  # the paper protocol's sampling (qwen-vl-utils' rules)
     record.figure("decode one video (CPU; eval overlaps it with generation)", time.perf_counter() - started, "s")
     height, width = frames.frames.shape[1:3]
-    video_tokens = -(-len(frames.frames) // 2) * (height // 28) * (width // 28)
+    tokens_in = video_tokens(len(frames.frames), height, width)
     dtype = str(loaded.model.dtype).replace("torch.", "")
     record.put(device=record_device(device), dtype=f"{dtype} weights, {recipe.model.attn_implementation} attention",
                sizes=(f"{size_text(plan.eval_size)}; protocol {recipe.eval.protocol}: {len(frames.frames)} frames "
-                      f"{width}x{height} ({video_tokens} video tokens); greedy, {tokens} new tokens forced "
+                      f"{width}x{height} ({tokens_in} video tokens); greedy, {tokens} new tokens forced "
                       "(min_new_tokens) so every answer is full length"))
     generate_batch(loaded, [(frames, QUESTION, None)], max_new_tokens=2, mode="paper", keep_inputs=False)  # warm-up
     loaded.model.generation_config.min_new_tokens = tokens  # a random model may stop early: time full answers
@@ -1027,6 +1029,10 @@ def record_device(device: str) -> str:
         import torch
 
         return torch.cuda.get_device_name(0)
+    return cpu_device()
+
+
+def cpu_device() -> str:
     import platform
 
     return f"cpu ({platform.machine()}, {os.cpu_count()} cores)"

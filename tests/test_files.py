@@ -129,3 +129,17 @@ def test_drop_partial_line_cuts_only_the_half_written_line(tmp_path):
     path.write_bytes(b'{"a": 1}\n{"b"')
     assert drop_partial_line(path) == b'{"a": 1}\n'
     assert path.read_bytes() == b'{"a": 1}\n'
+
+
+def test_write_atomic_gives_the_permissions_a_plain_open_gives(tmp_path):
+    """mkstemp makes its file private (0o600); the renamed file must not stay so."""
+    import stat
+
+    old = os.umask(0o027)
+    try:
+        write_atomic(tmp_path / "atomic.json", "{}")
+        (tmp_path / "plain.json").write_text("{}")
+    finally:
+        os.umask(old)
+    modes = {stat.S_IMODE((tmp_path / name).stat().st_mode) for name in ("atomic.json", "plain.json")}
+    assert modes == {0o640}

@@ -509,8 +509,13 @@ def recipe_to_dict(recipe: Recipe) -> dict:
     out: dict[str, Any] = {"name": recipe.name, "description": recipe.description}
     for name in SECTIONS:
         section = getattr(recipe, name)
-        out[name] = dict(section) if name in TABLES else {f.name: getattr(section, f.name) for f in fields(section)}
+        out[name] = dict(section) if name in TABLES else section_dict(section)
     return out
+
+
+def section_dict(section: Any) -> dict:
+    """One recipe section's keys and values (shallow: the values themselves)."""
+    return {f.name: getattr(section, f.name) for f in fields(section)}
 
 
 def with_changes(recipe: Recipe, section: str, **changes: Any) -> Recipe:
@@ -527,13 +532,17 @@ def redact_url(text: str) -> str:
     return _URL_CREDENTIALS.sub(r"\1[redacted]@", text)
 
 
+def redact_urls(value: str | list[str]) -> str | list[str]:
+    """`redact_url` of a URL or of each URL in a list (`curate.teacher_url` may be either)."""
+    return [redact_url(u) for u in value] if isinstance(value, list) else redact_url(value)
+
+
 def dump_toml(recipe: Recipe) -> str:
     """The resolved recipe as TOML text (every key, defaults included; credentials in URLs hidden,
     so a saved recipe never holds a password)."""
     data = recipe_to_dict(recipe)
     data["judge"]["url"] = redact_url(data["judge"]["url"])
-    url = data["curate"]["teacher_url"]
-    data["curate"]["teacher_url"] = [redact_url(u) for u in url] if isinstance(url, list) else redact_url(url)
+    data["curate"]["teacher_url"] = redact_urls(data["curate"]["teacher_url"])
     lines = [f"name = {_toml_value(data.pop('name'))}",
              f"description = {_toml_value(data.pop('description'))}"]
     for section, values in data.items():

@@ -166,11 +166,20 @@ def iter_lines(path: str | Path, what: str = "file", *,
 
 # ---------------------------------------------------------------- writing the user's files
 
+def plain_file_mode() -> int:
+    """The permissions `open(path, "w")` gives a new file (0o666 less the umask). A temporary
+    file from mkstemp is private (0o600); one renamed into place gets these instead."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
 def write_atomic(path: str | Path, data: str | bytes, what: str = "file") -> None:
     """Write `data` to `path` all at once: a temporary file beside it, flushed, then renamed over
     it. A reader never sees half a file, a crash leaves the old file whole, and a symlink at
-    `path` is replaced, never written through. A full disk or an unwritable folder is a
-    Vr2Error naming the file; the temporary file is removed."""
+    `path` is replaced, never written through; the file gets the permissions a plain open()
+    would give it. A full disk or an unwritable folder is a Vr2Error naming the file; the
+    temporary file is removed."""
     path = Path(path)
     if isinstance(data, str):
         data = data.encode("utf-8")
@@ -180,6 +189,7 @@ def write_atomic(path: str | Path, data: str | bytes, what: str = "file") -> Non
         raise Vr2Error(f"{path}: cannot write {what} ({error.strerror or error})") from None
     try:
         with os.fdopen(fd, "wb") as handle:
+            os.fchmod(handle.fileno(), plain_file_mode())
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())

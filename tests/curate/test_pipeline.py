@@ -478,3 +478,15 @@ def test_credentials_in_teacher_urls_are_never_written(reference, tmp_path, mode
         assert "s3cret-pw" not in (out / name).read_text() and "ann:" not in (out / name).read_text()
     assert "s3cret-pw" not in result.err + result.out
     assert read(out, "manifest.json")["teacher"]["url"] == server.url.replace("http://", "http://[redacted]@")
+
+
+def test_the_cli_prints_what_each_teacher_endpoint_answered_and_failed(capsys, monkeypatch):
+    """Per-endpoint failures belong to the run, not to the manifest: the command prints them."""
+    endpoints = {"http://[redacted]@one/v1": {"answered": 3, "failed": 1}, "http://two/v1": {"answered": 2}}
+    monkeypatch.setattr(curate, "run", lambda *args, **kwargs: curate.RunResult(["teach"], {"teach": 5},
+                                                                                 endpoints=endpoints))
+    with in_repo():
+        result = run_vr2(capsys, "curate", RECIPE, "--stage", "teach")
+    assert result.code == 0, result.err
+    assert "teacher endpoint http://[redacted]@one/v1: 3 answered, 1 failed" in result.err
+    assert "teacher endpoint http://two/v1: 2 answered, 0 failed" in result.err

@@ -70,3 +70,16 @@ def test_the_lock_names_its_holder(tmp_path):
         FolderLock(tmp_path, "vr2 curate").acquire()
     first.release()
     FolderLock(tmp_path, "vr2 curate").acquire()
+
+
+def test_array_file_gives_the_permissions_a_plain_open_gives(tmp_path):
+    import os
+    import stat
+
+    old = os.umask(0o022)
+    try:
+        writer = ArrayFile(tmp_path / "sft.json")
+        writer.close()
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "sft.json").stat().st_mode) == 0o644

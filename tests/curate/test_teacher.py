@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from teacher_server import ALWAYS_FAIL, FAIL_ONCE, TeacherServer, trace
 from vr2.config import load_recipe
-from vr2.curate.teacher import (OpenAITeacher, Teaching, TeachRequest, parse_rating, parse_teaching,
+from vr2.curate.teacher import (EndpointPool, OpenAITeacher, Teaching, TeachRequest, parse_rating, parse_teaching,
                          prepare_request, teach_messages)
 
 VIDEO = Path(__file__).resolve().parent.parent / "fixtures" / "curate" / "videos" / "own" / "kitchen.mp4"
@@ -129,3 +129,31 @@ def test_a_reply_slower_than_the_timeout_is_a_failure_not_data(tmp_path):
         assert client.teach(request("late")) is None
         assert client.stats.failures == 1 and client.stats.retries == 1
         assert not list((tmp_path / "cache").glob("*.json"))
+
+
+class _FailsOnce:
+    """A teacher endpoint whose first call fails (so the pool rests it) and later ones answer."""
+
+    def __init__(self):
+        self.calls = 0
+
+    def complete(self, messages, accept=None):
+        self.calls += 1
+        return None if self.calls == 1 else "reply"
+
+
+def test_a_call_waiting_for_a_resting_endpoint_does_not_hold_the_pool():
+    import threading
+    import time
+
+    pool = EndpointPool([_FailsOnce()], ["http://one/v1"], retries=1, backoff=1.0)
+    replies = []
+    caller = threading.Thread(target=lambda: replies.append(pool.complete([], accept=None)))
+    caller.start()  # the first attempt fails at once; the retry waits a second for the endpoint
+    time.sleep(0.2)
+    started = time.monotonic()
+    counts = pool.take_counts()  # what every other caller does when its call ends: takes the lock
+    waited = time.monotonic() - started
+    caller.join()
+    assert waited < 0.5 and counts == {"http://one/v1": {"failed": 1}}
+    assert replies == ["reply"]

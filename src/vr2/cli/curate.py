@@ -51,6 +51,10 @@ def curate(
         s = result.teacher_stats
         console.print(f"teacher: {s['requests']} requests, {s['cache_hits']} cached, {s['retries']} retries, "
                       f"{s['failures']} failed")
+    if len(result.endpoints) > 1 or any(calls.get("failed") for calls in result.endpoints.values()):
+        for url, calls in result.endpoints.items():  # URLs come redacted; "[redacted]" is no markup
+            console.print(f"teacher endpoint {url}: {calls.get('answered', 0)} answered, "
+                          f"{calls.get('failed', 0)} failed", markup=False)
     if result.teacher_failures:
         console.print(f"[yellow]{result.teacher_failures} teacher calls failed; run the same command again "
                       f"to retry them[/yellow]")

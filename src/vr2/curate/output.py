@@ -26,17 +26,16 @@ import re
 import tempfile
 from collections import Counter, defaultdict
 from collections.abc import Iterator, Sequence
-from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
+from vr2.config import redact_urls, section_dict
 from vr2.curate.report import render_report
-from vr2.curate.state import Shard, State
+from vr2.curate.state import FILE as STATE_FILE, Shard, State
 from vr2.curate.teacher import sample_frames
 from vr2.errors import Vr2Error
-from vr2.files import write_atomic
-from vr2.judge.client import redact_url
-from vr2.model.prompts import format_question, option_letter, strip_label
+from vr2.files import dumps_json, plain_file_mode, write_atomic
+from vr2.model.prompts import option_letter, release_human_turn, strip_label
 from vr2.scoring.format import parse_completion
 from vr2.scoring.timestamps import find_times
 from vr2.video.sampling import video_settings
@@ -121,8 +120,8 @@ def shard_settings(recipe, teacher_fp: str) -> dict:
     if c.rank == "pass_rate":
         out.update({"curate.pass_rate_k": c.pass_rate_k, "curate.pass_rate_temperature": c.pass_rate_temperature,
                     "model.name_or_path": recipe.model.name_or_path})
-    out["tar"] = hashlib.sha256(json.dumps({f.name: getattr(recipe.tar, f.name) for f in fields(recipe.tar)},
-                                           sort_keys=True, default=str).encode()).hexdigest()[:16]
+    tar = json.dumps(section_dict(recipe.tar), sort_keys=True, default=str)
+    out["tar"] = hashlib.sha256(tar.encode()).hexdigest()[:16]
     return out
 
 
@@ -176,7 +175,7 @@ class Joined:
     def _open(self, out: Path, shard, expected: dict | None) -> State:
         folder = out / "work" / shard.name
         label = f"shard {shard.index}/{shard.count} ({folder})"
-        if not (folder / "state.sqlite").is_file():
+        if not (folder / STATE_FILE).is_file():
             raise Vr2Error(f"{label} has not run; run vr2 curate RECIPE --shard {shard.index}/{shard.count}")
         state = State(folder, create=False)
         self.states.append(state)  # closed with the others if a check below fails
@@ -261,7 +260,7 @@ def release_row(record: dict, grpo: bool, choice_style: str = "letter_and_text")
     """A row of the released Video-R2 format (what `vr2 sft` / `vr2 grpo` read)."""
     completion = choice_answer(record["completion"], record, choice_style)
     row = {"id": record["key"], "video": record["video"],
-           "conversations": [{"from": "human", "value": "<video>\n" + format_question(record["question"], record["options"])},
+           "conversations": [{"from": "human", "value": release_human_turn(record["question"], record["options"])},
                              {"from": "assistant", "value": completion}],
            "answer_type": record["answer_type"], "source": record["source"],
            "source_id": record["source_id"], "difficulty": record.get("difficulty")}
@@ -317,6 +316,7 @@ class ArrayFile:
         self.rows = 0
         try:
             fd, self.temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+            os.fchmod(fd, plain_file_mode())  # a data set is a normal file, not a private one
             self.handle = os.fdopen(fd, "w", encoding="utf-8")
         except OSError as error:
             raise Vr2Error(f"{path}: cannot write ({error.strerror or error})") from None
@@ -376,11 +376,6 @@ TOKEN_EDGES = (0, 100, 200, 300, 400, 500, 600, 800, 1000, float("inf"))
 DIFFICULTY_EDGES = (0, 0.2, 0.4, 0.6, 0.8, 1.0000001)
 
 
-DURATION_EDGES = (0, 15, 30, 60, 120, 180, 300, 600, float("inf"))
-TOKEN_EDGES = (0, 100, 200, 300, 400, 500, 600, 800, 1000, float("inf"))
-DIFFICULTY_EDGES = (0, 0.2, 0.4, 0.6, 0.8, 1.0000001)
-
-
 class Tally:
     """What the manifest says about the written samples, gathered as they are written."""
 
@@ -420,8 +415,8 @@ def build_manifest(recipe, teacher_info: dict, tally: Tally, joined: Joined, cap
     rejections = {stage: s["rejections"] for stage, s in joined.stats.items()}
     if capped:
         rejections["split"] = {"over max_samples": capped}
-    settings = {f.name: getattr(recipe.curate, f.name) for f in fields(recipe.curate)}
-    settings["teacher_url"] = redact_teacher_urls(settings["teacher_url"])
+    settings = section_dict(recipe.curate)
+    settings["teacher_url"] = redact_urls(settings["teacher_url"])
     return {
         "recipe": recipe.name,
         "counts": {"per_source": {k: per_source[k] for k in sorted(per_source)},
@@ -437,17 +432,13 @@ def build_manifest(recipe, teacher_info: dict, tally: Tally, joined: Joined, cap
         "difficulty": {**summary(tally.difficulties), "method": recipe.curate.rank,
                        "histogram": histogram(tally.difficulties, DIFFICULTY_EDGES)},
         "answer_types": dict(sorted(tally.answer_types.items())),
-        "settings": {"curate": settings, "video": {f.name: getattr(recipe.video, f.name) for f in fields(recipe.video)},
-                     "tar": {f.name: getattr(recipe.tar, f.name) for f in fields(recipe.tar)},
+        "settings": {"curate": settings, "video": section_dict(recipe.video),
+                     "tar": section_dict(recipe.tar),
                      "model": recipe.model.name_or_path},
         "teacher": teacher_info,
         # False while teacher calls or ratings failed: run again to ask them again.
         "complete": joined.complete,
     }
-
-
-def redact_teacher_urls(value: Any) -> Any:
-    return [redact_url(u) for u in value] if isinstance(value, list) else redact_url(value)
 
 
 def tokenizer_of(recipe) -> str:
@@ -497,7 +488,7 @@ def _write(recipe, out: Path, joined: Joined, split: dict, teacher_info: dict, c
     manifest = build_manifest(recipe, {**teacher_info, **endpoint_summary(joined)}, tally, joined, capped, counts)
     for file in files.values():
         file.close()
-    write_atomic(out / "manifest.json", json.dumps(manifest, ensure_ascii=False, indent=1) + "\n", "curate manifest")
+    write_atomic(out / "manifest.json", dumps_json(manifest, ensure_ascii=False, indent=1) + "\n", "curate manifest")
     examples = {source: {"kept": [example(recipe, r) for r in kept],
                          "rejected": [example(recipe, r) for r in rejected_examples(joined).get(source, [])]}
                 for source, kept in tally.examples.items()}

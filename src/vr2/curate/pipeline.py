@@ -42,16 +42,15 @@ import hashlib
 import json
 import os
 import threading
-import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from vr2.config import with_changes
+from vr2.config import redact_urls, section_dict, with_changes
 from vr2.curate.output import (  # noqa: F401  (split and cap are part of this module's interface)
     cap_records,
     check_output,
@@ -74,7 +73,6 @@ from vr2.data.datasets import BadRow, Skipped, resolve_video, subtitle_for
 from vr2.errors import JudgeFailure, Vr2Error
 from vr2.eval.metrics import as_scored_completion
 from vr2.eval.runner import make_engine
-from vr2.judge.client import redact_url
 from vr2.plugins import registry as plugins
 from vr2.processes import pool_died, process_pool
 from vr2.samples import Sample
@@ -111,12 +109,7 @@ def _no_progress(stage: str, done: int, total: int) -> None:
 
 
 def digest(value: Any) -> str:
-    text = json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
-def _section(obj: Any) -> dict:
-    return {f.name: getattr(obj, f.name) for f in fields(obj)}
+    return hashlib.sha256(dumps(value, default=str).encode("utf-8")).hexdigest()
 
 
 class Workspace:
@@ -608,7 +601,7 @@ VERIFY_SQL = ("SELECT r.key, r.source, r.data, t.data, v.inputs, v.retry FROM re
 
 def verify_settings(recipe) -> dict:
     c = recipe.curate
-    return {"tar": _section(recipe.tar), "min_claims": c.min_claims, "min_tar": c.min_tar,
+    return {"tar": section_dict(recipe.tar), "min_claims": c.min_claims, "min_tar": c.min_tar,
             "graded": c.min_graded_accuracy, "tolerance": END_TOLERANCE_S}
 
 
@@ -796,7 +789,7 @@ def rank_method(recipe, teacher) -> dict:
         method["teacher"] = teacher_fingerprint(recipe, teacher)
     if c.rank == "pass_rate":
         method.update(t=c.pass_rate_temperature, model=recipe.model.name_or_path, seed=recipe.trainer.seed,
-                      eval=_section(recipe.eval))
+                      eval=section_dict(recipe.eval))
     return method
 
 
@@ -864,7 +857,7 @@ def _rank_summary(recipe, state: State, method: str, rounds: int, fingerprint: s
 def teacher_info(recipe, teacher) -> dict:
     urls = getattr(teacher, "urls", None) or [getattr(teacher, "url", "")]
     return {"plugin": recipe.curate.teacher, "model": getattr(teacher, "model", ""),
-            "url": [redact_url(u) for u in urls] if len(urls) > 1 else redact_url(urls[0] or ""),
+            "url": redact_urls(urls if len(urls) > 1 else urls[0] or ""),
             "temperature": recipe.curate.temperature, "seed": recipe.curate.seed}
 
 
@@ -893,7 +886,6 @@ class RunResult:
     teacher_stats: dict | None = None
     bad_rows: int = 0
     bad_rows_listed: list = field(default_factory=list)
-    timings: dict = field(default_factory=dict)  # seconds per stage
     endpoints: dict = field(default_factory=dict)  # teacher endpoint -> {answered, failed} this run
 
 
@@ -915,9 +907,7 @@ def run(recipe, *, stage: str | None = None, shard: Shard | None = None, progres
         if teacher is None and needs_teacher:
             teacher = make_teacher(recipe.curate, cache_dir(recipe))
         for name in stages:
-            started = time.perf_counter()
             _run_stage(name, recipe, ws, shard, teacher, engine, progress, result)
-            result.timings[name] = round(time.perf_counter() - started, 3)
     finally:
         ws.close()
         for lock in reversed(locks):

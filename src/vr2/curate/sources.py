@@ -89,14 +89,17 @@ def _make(kind: str, source_id: Any, video: str, question: Any, options: list[st
                   extra={"source": kind, "source_id": str(source_id), **extra})
 
 
-def _each(number: int, items: list, convert: Callable[[Any], Sample]) -> list[Row]:
-    """Convert the questions of one row one by one: a bad question skips only itself."""
+def _each(number: int, items: list, convert: Callable[[Any], Sample | list[Sample]]) -> list[Row]:
+    """Convert the questions of one row one by one (a question may give several samples): a bad
+    question skips only itself."""
     out: list[Row] = []
     for item in items:
         try:
-            out.append(convert(item))
+            made = convert(item)
         except BadRow as error:
             out.append(Skipped(number, str(error)))
+            continue
+        out += made if isinstance(made, list) else [made]
     return out
 
 
@@ -285,7 +288,6 @@ def clevrer_video(scene: int, filename: str) -> list[str]:
     return [filename, f"video_{low:05d}-{low + 1000:05d}/{filename}"]
 
 
-CLEVRER_MULTI = ("per_choice", "skip")
 # One choice of a several-correct question, asked on its own (options: yes, no).
 PER_CHOICE = "{question} Is \"{choice}\" a correct answer?"
 
@@ -318,17 +320,14 @@ def _clevrer_row(row: dict, number: int, multi: str) -> list[Row]:
     scene = int(row["scene_index"])
     filename = str(row.get("video_filename") or f"video_{scene:05d}.mp4")
     candidates = clevrer_video(scene, filename)
-    out: list[Row] = []
-    for q in list(row.get("questions") or []):
-        try:
-            samples = _clevrer_question(scene, candidates[0], q, multi)
-        except BadRow as error:
-            out.append(Skipped(number, str(error)))
-            continue
+
+    def convert(q: dict) -> list[Sample]:
+        samples = _clevrer_question(scene, candidates[0], q, multi)
         for sample in samples:
             sample.extra["video_candidates"] = candidates
-        out += samples
-    return out
+        return samples
+
+    return _each(number, list(row.get("questions") or []), convert)
 
 
 def load_clevrer(path: Path, multi: str = "per_choice") -> Iterator[Row]:

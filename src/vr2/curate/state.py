@@ -30,7 +30,7 @@ import hashlib
 import json
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -80,9 +80,10 @@ class Shard:
         return int.from_bytes(digest[:8], "big") % self.count == self.index
 
 
-def dumps(value: Any) -> str:
-    """Compact, key-sorted JSON: the same value always gives the same text (fingerprints)."""
-    return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+def dumps(value: Any, default: Callable[[Any], Any] | None = None) -> str:
+    """Compact, key-sorted JSON: the same value always gives the same text (fingerprints).
+    `default` as in `json.dumps` (None: a value JSON cannot hold is an error)."""
+    return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"), default=default)
 
 
 class State:

@@ -159,11 +159,11 @@ def prepare_request(key: str, sample: dict, video_path: str, subtitles: str | No
                     image_width: int, frames: tuple | None = None) -> TeachRequest:
     """What the teacher sees for one sample (runs in a worker process; raises Vr2Error).
     `frames`: `sample_frames` of its video when already sampled for another question."""
-    frames = frames or sample_frames(video_path, subtitles, settings, image_width, sample.get("start"),
-                                     sample.get("end"))
+    shown, duration, cues = frames or sample_frames(video_path, subtitles, settings, image_width,
+                                                    sample.get("start"), sample.get("end"))
     return TeachRequest(key=key, question=sample["question"], options=list(sample.get("options") or []),
-                        answer_type=sample["answer_type"], duration=frames[1], frames=list(frames[0]),
-                        subtitles=list(frames[2]))
+                        answer_type=sample["answer_type"], duration=duration, frames=list(shown),
+                        subtitles=list(cues))
 
 
 def endpoint_of(reply: Any) -> str:
@@ -196,16 +196,18 @@ class EndpointPool:
         self.stats = JudgeStats()
 
     def _pick(self) -> int:
-        with self.lock:
-            now = time.monotonic()
-            awake = [i for i in range(len(self.clients)) if self.rest_until[i] <= now]
-            if awake:
-                best = min(awake, key=lambda i: (self.in_flight[i], i))
-            else:  # all resting: the one that wakes first
-                best = min(range(len(self.clients)), key=lambda i: self.rest_until[i])
-                time.sleep(max(0.0, self.rest_until[best] - now))
-            self.in_flight[best] += 1
-            return best
+        while True:
+            with self.lock:
+                now = time.monotonic()
+                awake = [i for i in range(len(self.clients)) if self.rest_until[i] <= now]
+                if awake:
+                    best = min(awake, key=lambda i: (self.in_flight[i], i))
+                    self.in_flight[best] += 1
+                    return best
+                wait = min(self.rest_until) - now
+            # All resting: wait for the first to wake without holding the lock, so calls in flight
+            # can still report their outcome meanwhile.
+            time.sleep(max(0.0, wait))
 
     def _done(self, i: int, ok: bool) -> None:
         with self.lock:
