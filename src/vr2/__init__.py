@@ -22,6 +22,7 @@ _PUBLIC = {
     "load_recipe": "vr2.config",
     "dump_toml": "vr2.config",
     "read_text": "vr2.files",
+    "first_line": "vr2.errors",
     "stderr_console": "vr2.console",
     "Sample": "vr2.samples",
     "VideoSettings": "vr2.video.sampling",

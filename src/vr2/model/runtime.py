@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from vr2.errors import Vr2Error
+from vr2.errors import Vr2Error, first_line
 from vr2.model import prompts
 
 if TYPE_CHECKING:
@@ -94,11 +94,6 @@ def _looks_local(name: str) -> bool:
     return name.startswith((".", "/", "~")) or name.count("/") != 1 or Path(name).exists()
 
 
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
-
-
 def load_model(
     name_or_path: str,
     *,
@@ -128,7 +123,7 @@ def load_model(
         # request rather than after one per processor and weight file.
         AutoConfig.from_pretrained(name)
     except (OSError, ValueError) as exc:
-        raise Vr2Error(f"{name_or_path}: could not load the model config ({_first_line(exc)})") from exc
+        raise Vr2Error(f"{name_or_path}: could not load the model config ({first_line(exc)})") from exc
     kwargs: dict[str, Any] = {"dtype": torch_dtype}
     if attn_implementation is not None:
         kwargs["attn_implementation"] = attn_implementation
@@ -136,7 +131,7 @@ def load_model(
         processor = AutoProcessor.from_pretrained(name)
         model = AutoModelForImageTextToText.from_pretrained(name, **kwargs)
     except (OSError, ValueError) as exc:
-        raise Vr2Error(f"{name_or_path}: could not load the model ({_first_line(exc)})") from exc
+        raise Vr2Error(f"{name_or_path}: could not load the model ({first_line(exc)})") from exc
     model.to(device)
     model.eval()
     return LoadedModel(model=model, processor=processor, device=device, name=str(name_or_path))

@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable
 
-from vr2.errors import Vr2Error
+from vr2.errors import Vr2Error, first_line
 from vr2.files import dumps_json, iter_lines, loads_json, open_append, write_atomic
 
 MARKER = "vr2_checkpoint.json"
@@ -258,7 +258,7 @@ def _load_full(model: Any, checkpoint: Path, trainable: list[str]) -> list[str]:
     try:
         saved, info = type(model).from_pretrained(str(checkpoint), dtype=dtype, output_loading_info=True)
     except (OSError, ValueError) as exc:
-        raise Vr2Error(f"{checkpoint}: cannot read the checkpoint's weights ({str(exc).splitlines()[0]})") from exc
+        raise Vr2Error(f"{checkpoint}: cannot read the checkpoint's weights ({first_line(exc)})") from exc
     not_saved = set(info.get("missing_keys", ()))
     state = saved.state_dict()
     missing = [name for name in trainable if name in not_saved or name not in state]

@@ -16,7 +16,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from vr2.errors import Vr2Error
+from vr2.errors import Vr2Error, first_line
 from vr2.model.runtime import resolve_dtype
 
 PARTS = ("vision", "merger", "llm")
@@ -110,7 +110,7 @@ def merge_adapter(base: str, adapter: str | Path, out: str | Path, dtype: str = 
     try:
         model = AutoModelForImageTextToText.from_pretrained(base, dtype=torch_dtype)
     except (OSError, ValueError) as exc:
-        raise Vr2Error(f"{base}: could not load the base model to merge into ({str(exc).splitlines()[0]})") from exc
+        raise Vr2Error(f"{base}: could not load the base model to merge into ({first_line(exc)})") from exc
     merged = PeftModel.from_pretrained(model, str(adapter)).merge_and_unload()
     out.mkdir(parents=True, exist_ok=True)
     merged.save_pretrained(out)

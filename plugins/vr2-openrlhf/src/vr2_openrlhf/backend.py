@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
-from vr2 import MissingExtra, Vr2Error, stderr_console
+from vr2 import MissingExtra, Vr2Error, first_line, stderr_console
 
 from vr2_openrlhf import INSTALL, OPENRLHF_VERSION
 from vr2_openrlhf.command import (
@@ -147,7 +147,7 @@ def load_processor(name: str):
         config = AutoConfig.from_pretrained(name)
         processor = AutoProcessor.from_pretrained(name)
     except (OSError, ValueError) as exc:
-        raise Vr2Error(f"{name}: could not load the model's config/processor ({str(exc).splitlines()[0]})") from None
+        raise Vr2Error(f"{name}: could not load the model's config/processor ({first_line(exc)})") from None
     if getattr(config, "video_token_id", None) is None or getattr(config, "vision_config", None) is None:
         raise Vr2Error(f"{name}: not a video model with a video token (model.name_or_path must be Qwen2.5-VL-style)")
     if not hasattr(processor, "video_processor"):
